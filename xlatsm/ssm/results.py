@@ -1,0 +1,123 @@
+"""Result objects of the LGSSM: plain attributes, labelled frames on demand, and a text ``summary()``."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..textfmt import format_matrix, header_block
+from .params import LGSSMParams
+
+
+@dataclass
+class SmoothResult:
+    """Smoothed factors for given parameters: ``states`` (T, k), ``cov`` (T, k, k), ``loglik``, ``fitted`` (T, p)."""
+
+    states: np.ndarray
+    cov: np.ndarray
+    loglik: float
+    index: pd.Index
+    fitted: np.ndarray
+    columns: list[str]
+
+    @property
+    def factors(self) -> pd.DataFrame:
+        return pd.DataFrame(self.states, index=self.index, columns=factor_names(self.states.shape[1]))
+
+    @property
+    def std_errors(self) -> np.ndarray:
+        """(T, k) posterior standard deviations of the smoothed factors."""
+        return np.sqrt(np.maximum(np.diagonal(self.cov, axis1=1, axis2=2), 0.0))
+
+
+def factor_names(k: int) -> list[str]:
+    return [f"f{j + 1}" for j in range(k)]
+
+
+@dataclass
+class LGSSMResult:
+    """The fitted LGSSM (see :func:`xlatsm.fit_lgssm`).
+
+    ``loglik`` is the log-likelihood at ``params`` (the last entry of ``loglik_path``, one value per E-step);
+    ``smoothed_states``/``smoothed_cov`` are E[x_t|Y] and Var(x_t|Y) at ``params``, in the reported normalisation.
+    """
+
+    params: LGSSMParams
+    loglik: float
+    loglik_path: np.ndarray
+    n_iter: int
+    converged: bool
+    smoothed_states: np.ndarray
+    smoothed_cov: np.ndarray
+    index: pd.Index
+    columns: list[str]
+    n_obs_cells: int
+    diagonal_R: bool
+    intercepts: bool
+    fixed: tuple
+    initial_state: str
+    normalisation: str
+    tol: float
+    data: np.ndarray = field(repr=False)
+
+    @property
+    def n_params(self) -> int:
+        return self.params.n_free(self.diagonal_R, self.intercepts, frozenset(self.fixed))
+
+    @property
+    def aic(self) -> float:
+        return -2 * self.loglik + 2 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        return -2 * self.loglik + np.log(self.n_obs_cells) * self.n_params
+
+    @property
+    def factors(self) -> pd.DataFrame:
+        """Smoothed factors as a labelled frame (dates x f1..fk)."""
+        return pd.DataFrame(self.smoothed_states, index=self.index, columns=factor_names(self.params.k_states))
+
+    @property
+    def fitted(self) -> pd.DataFrame:
+        """c + C E[x_t|Y]: the smoothed fit of every series, missing cells included."""
+        values = self.params.obs_intercept + self.smoothed_states @ self.params.C.T
+        return pd.DataFrame(values, index=self.index, columns=self.columns)
+
+    def smooth(self, y=None):
+        """Re-smooth new (or the same) data with the fitted parameters."""
+        from .em import smooth_states
+
+        return smooth_states(self.data if y is None else y, self.params)
+
+    def summary(self) -> str:
+        p = self.params
+        names = factor_names(p.k_states)
+        lines = header_block("Linear Gaussian state-space model, exact EM", [
+            ("Series (p)", p.k_endog), ("Factors (k)", p.k_states), ("VAR lags (L)", p.lags),
+            ("Dates (T)", len(self.index)), ("Observed cells", self.n_obs_cells),
+            ("Log-likelihood", f"{self.loglik:.4f}"), ("AIC", f"{self.aic:.2f}"), ("BIC", f"{self.bic:.2f}"),
+            ("EM iterations", self.n_iter),
+            ("Converged", f"{'yes' if self.converged else 'NO - raise max_iter'} (rel. tol {self.tol:g})"),
+            ("Initial state", self.initial_state), ("Measurement cov R", "diagonal" if self.diagonal_R else "full"),
+            ("Intercepts", "estimated" if self.intercepts else "zero"),
+            ("Fixed", ", ".join(self.fixed) or "none"),
+        ])
+        lines.append("Identification: C and x are identified only up to x* = M x, C* = C M^-1 (M invertible).")
+        lines.append(f"Reported normalisation: {self.normalisation}.")
+        lines.append("")
+        for j, A in enumerate(p.A):
+            lines += format_matrix(f"A_{j + 1} (factor VAR, lag {j + 1})", A, names, names)
+        lines += format_matrix("d (state intercept)", p.state_intercept[:, None], names, ["d"])
+        lines += format_matrix("Q (factor shock covariance)", p.Q, names, names)
+        lines += format_matrix("C (loadings)", p.C, self.columns, names)
+        lines += format_matrix("c (observation intercept)", p.obs_intercept[:, None], self.columns, ["c"])
+        if self.diagonal_R:
+            lines += format_matrix("R (measurement error variances, diagonal)", np.diag(p.R)[:, None],
+                                   self.columns, ["R_ii"])
+        else:
+            lines += format_matrix("R (measurement error covariance)", p.R, self.columns, self.columns)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()

@@ -1,0 +1,37 @@
+"""Plain-text tables shared by every result's ``summary()``."""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+
+WIDTH = 78
+
+
+def header_block(title: str, rows: Iterable[tuple[str, object]]) -> list[str]:
+    """A title between rules, then 'name: value' rows in two columns."""
+    rows = list(rows)
+    lines = ["=" * WIDTH, title.center(WIDTH), "=" * WIDTH]
+    half = (len(rows) + 1) // 2
+    left, right = rows[:half], rows[half:]
+    for i in range(half):
+        a = f"{left[i][0] + ':':<20}{str(left[i][1]):>17}"
+        b = f"{right[i][0] + ':':<20}{str(right[i][1]):>18}" if i < len(right) else ""
+        lines.append(f"{a}   {b}".rstrip())
+    lines.append("-" * WIDTH)
+    return lines
+
+
+def format_matrix(title: str, matrix: np.ndarray, row_names: Sequence[str], col_names: Sequence[str],
+                  fmt: str = "{:>11.4g}") -> list[str]:
+    """A labelled matrix as text lines (wide matrices wrap in blocks of six columns)."""
+    matrix = np.atleast_2d(np.asarray(matrix, dtype=float))
+    lines = [title]
+    width = max([len(str(r)) for r in row_names] + [4])
+    for start in range(0, matrix.shape[1], 6):
+        cols = list(range(start, min(start + 6, matrix.shape[1])))
+        lines.append(" " * width + "".join(f"{str(col_names[j]):>11}" for j in cols))
+        for i, name in enumerate(row_names):
+            lines.append(f"{str(name):<{width}}" + "".join(fmt.format(matrix[i, j]) for j in cols))
+    lines.append("")
+    return lines
