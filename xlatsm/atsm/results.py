@@ -1,0 +1,235 @@
+"""ATSMResult: the fitted term structure model, its factors, fitted curve, pricing errors and term premia.
+
+Units: yields, factors, term premia and every yield-like parameter (K0P, K0Q, Sigma_P, r_inf^Q, rho0, theta,
+measurement error sigma) are reported in the units the yields were given in (``yield_units``); dimensionless
+ones (K1P, K1Q, lambda^Q, rho1, lambda_0, lambda_1) are unit-free. Pricing errors are in basis points.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from ..data import YieldPanel, maturities_to_years, years_to_label
+from ..ssm.kalman import KalmanSmootherRunner
+from ..textfmt import format_matrix, header_block
+from .loadings import discrete_yield_loadings
+from .model import ATSMParams, jsz_loadings
+
+FACTOR_NAMES = ["level", "slope", "curvature", "PC4", "PC5"]
+
+
+@dataclass
+class ATSMResult:
+    params: ATSMParams
+    panel: YieldPanel
+    method: str
+    loglik: float
+    converged: bool
+    n_iter: int
+    loglik_path: np.ndarray
+    message: str
+    notes: list = field(default_factory=list)
+    measurement_error: str = "common"
+    seconds: float = 0.0
+
+    # -- basics ------------------------------------------------------------------------------------------------
+    @property
+    def n_factors(self) -> int:
+        return self.params.structure.n_factors
+
+    @property
+    def factor_names(self) -> list[str]:
+        return FACTOR_NAMES[:self.n_factors]
+
+    @property
+    def scale(self) -> float:
+        """Decimal -> user units (100 for percent)."""
+        return self.panel.scale
+
+    @property
+    def units(self) -> str:
+        return self.panel.yield_units
+
+    def _frame(self, values: np.ndarray, columns=None) -> pd.DataFrame:
+        return pd.DataFrame(values, index=self.panel.dates, columns=columns or self.panel.labels)
+
+    # -- factors -----------------------------------------------------------------------------------------------
+    @cached_property
+    def _smoothed(self):
+        """(T, N) factors and (T, N, N) covariances in decimals. JSZ prices the portfolios exactly, so its factors
+        are W y_t with zero uncertainty; kalman/em smooth them with the Kalman smoother at the fitted parameters."""
+        Y = self.panel.yields
+        N = self.n_factors
+        if self.method == "jsz":
+            return Y @ self.params.structure.W.T, np.zeros((len(Y), N, N))
+        from .estimate import _YieldStateSpace
+
+        lg = _YieldStateSpace.lgssm(self.params)
+        es = KalmanSmootherRunner(Y, N, N, lag_cov=False).smooth(lg.to_state_space(len(Y)))
+        return lg.factor_moments(es.states, es.cov)
+
+    @property
+    def factors(self) -> pd.DataFrame:
+        """Smoothed factors P_t (the yield portfolios W y_t), in yield units."""
+        return self._frame(self._smoothed[0] * self.scale, self.factor_names)
+
+    @property
+    def factor_std_errors(self) -> pd.DataFrame:
+        se = np.sqrt(np.maximum(np.diagonal(self._smoothed[1], axis1=1, axis2=2), 0.0))
+        return self._frame(se * self.scale, self.factor_names)
+
+    # -- curves ------------------------------------------------------------------------------------------------
+    @cached_property
+    def _fitted(self) -> np.ndarray:
+        ld = self.params.loadings()
+        return ld.A_P + self._smoothed[0] @ ld.B_P.T
+
+    @property
+    def fitted_yields(self) -> pd.DataFrame:
+        return self._frame(self._fitted * self.scale)
+
+    @property
+    def pricing_errors(self) -> pd.Series:
+        """Root mean squared pricing error per maturity, basis points (observed cells only)."""
+        resid = self.panel.yields - self._fitted
+        return pd.Series(np.sqrt(np.nanmean(resid ** 2, axis=0)) * 1e4, index=self.panel.labels, name="RMSE_bp")
+
+    def _risk_neutral_loadings(self, periods):
+        q = self.params.q_dynamics()
+        p = self.params
+        return discrete_yield_loadings(p.K0P, p.K1P, p.Omega_P, q["rho0"], q["rho1"], periods, p.structure.dt)
+
+    @property
+    def risk_neutral_yields(self) -> pd.DataFrame:
+        """Yields priced with the physical dynamics (lambda_0 = lambda_1 = 0), convexity included (as ACM)."""
+        A, B = self._risk_neutral_loadings(self.params.structure.periods)
+        return self._frame((A + self._smoothed[0] @ B.T) * self.scale)
+
+    @property
+    def term_premium(self) -> pd.DataFrame:
+        """Fitted yield minus risk-neutral yield, per date and maturity, in yield units."""
+        A, B = self._risk_neutral_loadings(self.params.structure.periods)
+        return self._frame((self._fitted - A - self._smoothed[0] @ B.T) * self.scale)
+
+    def term_premium_at(self, maturity) -> pd.Series:
+        """Term premium at any maturity (tenor label like "10Y" or years), not only the fitted columns."""
+        years = _years(maturity)
+        per_year = 1.0 / self.params.structure.dt
+        periods = np.array([round(years * per_year)])
+        ld = jsz_loadings(self.params.q_coefs, self.params.kinfQ, self.params.Omega_P,
+                          _with_periods(self.params.structure, periods))
+        A, B = self._risk_neutral_loadings(periods)
+        X = self._smoothed[0]
+        tp = (ld.A_P[0] + X @ ld.B_P[0]) - (A[0] + X @ B[0])
+        return pd.Series(tp * self.scale, index=self.panel.dates, name=f"term_premium_{years_to_label(years)}")
+
+    def expected_short_rate_path(self, horizon: int = 120) -> pd.DataFrame:
+        """E_t[r_{t+h}] under P for h = 0..horizon periods, per date, in yield units."""
+        q = self.params.q_dynamics()
+        p = self.params
+        X = self._smoothed[0].copy()
+        out = np.empty((len(X), horizon + 1))
+        for h in range(horizon + 1):
+            out[:, h] = q["rho0"] + X @ q["rho1"]
+            X = p.K0P + X @ p.K1P.T
+        return pd.DataFrame(out * self.scale, index=self.panel.dates, columns=[f"h{h}" for h in range(horizon + 1)])
+
+    def loadings(self, maturities=None) -> pd.DataFrame:
+        """y(tau) = A(tau) + B(tau)'P_t for maturities (tenor labels or years; default the fitted ones).
+
+        A in yield units, B unit-free; rows are maturities."""
+        structure = self.params.structure
+        if maturities is None:
+            periods = structure.periods
+        else:
+            years, _ = maturities_to_years(list(maturities), "years")
+            periods = np.round(years / structure.dt)
+        ld = jsz_loadings(self.params.q_coefs, self.params.kinfQ, self.params.Omega_P,
+                          _with_periods(structure, periods))
+        frame = pd.DataFrame(ld.B_P, columns=[f"B_{n}" for n in self.factor_names],
+                             index=[years_to_label(p * structure.dt) for p in periods])
+        frame.insert(0, "A", ld.A_P * self.scale)
+        return frame
+
+    # -- parameters --------------------------------------------------------------------------------------------
+    def parameter_blocks(self) -> dict[str, pd.DataFrame]:
+        """Every parameter matrix, labelled, in reporting units (see the module docstring)."""
+        p, s, names = self.params, self.scale, self.factor_names
+        q = p.q_dynamics()
+        lam0, lam1 = p.market_price_of_risk()
+        ct = p.continuous_time()
+        col = lambda v, name: pd.DataFrame({name: np.asarray(v)}, index=names)  # noqa: E731
+        sq = lambda m: pd.DataFrame(m, index=names, columns=names)  # noqa: E731
+        return {
+            "lambda_Q": pd.DataFrame({"real": np.real(p.lamQ), "imag": np.imag(p.lamQ)},
+                                     index=[f"lambda_{i + 1}" for i in range(len(p.lamQ))]),
+            "k_inf_Q": pd.DataFrame({"k_inf_Q": [p.kinfQ * s]}, index=["k_inf_Q"]),
+            "r_inf_Q": pd.DataFrame({"r_inf_Q": [p.rinfQ * s]}, index=["r_inf_Q"]),
+            "K0_P": col(p.K0P * s, "K0_P"),
+            "K1_P": sq(p.K1P),
+            "Sigma_P": sq(p.Sigma_P * s),
+            "K0_Q": col(q["K0Q"] * s, "K0_Q"),
+            "K1_Q": sq(q["K1Q"]),
+            "rho0": pd.DataFrame({"rho0": [q["rho0"] * s]}, index=["rho0"]),
+            "rho1": col(q["rho1"], "rho1"),
+            "lambda_0": col(lam0, "lambda_0"),
+            "lambda_1": sq(lam1),
+            "K_P": sq(ct["K_P"]),
+            "theta_P": col(ct["theta_P"] * s, "theta_P"),
+            "K_Q": sq(ct["K_Q"]),
+            "theta_Q": col(ct["theta_Q"] * s, "theta_Q"),
+            "sigma_e": pd.DataFrame({"sigma_e": p.sigma_e * s}, index=self.panel.labels),
+        }
+
+    def summary(self) -> str:
+        p = self.params
+        lines = header_block(f"Gaussian affine term structure model, JSZ canonical form ({self.method})", [
+            ("Factors (N)", self.n_factors), ("Maturities (J)", len(self.panel.labels)),
+            ("Dates (T)", len(self.panel.dates)),
+            ("Sample", f"{_date(self.panel.dates[0])}..{_date(self.panel.dates[-1])}"),
+            ("Log-likelihood", f"{self.loglik:.3f}"), ("Iterations", self.n_iter),
+            ("Converged", "yes" if self.converged else "NO"), ("Seconds", f"{self.seconds:.2f}"),
+            ("Yield units", self.units), ("Period", f"{p.structure.dt * 12:g} month(s)"),
+            ("Measurement error", self.measurement_error), ("Mean RMSE (bp)", f"{self.pricing_errors.mean():.2f}"),
+        ])
+        if not self.converged:
+            lines.append(f"NOT CONVERGED: {self.message}")
+        lines.append("Identification: JSZ (2011) canonical form; factors = first principal components of yields.")
+        lines.append(f"Units: yield-like parameters in {self.units}; K1, lambda, rho1, lambda_0/1 unit-free; "
+                     "maturities in years; pricing errors in bp.")
+        lines += [f"Note: {n}" for n in self.notes]
+        lines.append("")
+        for name, block in self.parameter_blocks().items():
+            if name == "sigma_e" and self.measurement_error == "common":
+                block = block.iloc[:1].rename(index={block.index[0]: "all"})
+            lines += format_matrix(name, block.to_numpy(), [str(i) for i in block.index],
+                                   [str(c) for c in block.columns])
+        errors = self.pricing_errors
+        lines += format_matrix("Pricing errors, RMSE in basis points", errors.to_numpy()[None, :], ["RMSE_bp"],
+                               list(errors.index), fmt="{:>11.2f}")
+        tp = self.term_premium
+        lines += format_matrix(f"Term premium ({self.units}), sample mean and last date",
+                               np.vstack([tp.mean().to_numpy(), tp.iloc[-1].to_numpy()]), ["mean", "last"],
+                               list(tp.columns), fmt="{:>11.3f}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _years(maturity) -> float:
+    years, _ = maturities_to_years([maturity], "years")
+    return float(years[0])
+
+
+def _with_periods(structure, periods):
+    from dataclasses import replace
+
+    return replace(structure, periods=np.asarray(periods, float))
+
+
+def _date(value) -> str:
+    return value.strftime("%Y-%m") if hasattr(value, "strftime") else str(value)
