@@ -228,23 +228,33 @@ def roots_to_q(lamQ) -> np.ndarray:
     return np.array(q + rest)
 
 
-def jsz_loadings(q_coefs: np.ndarray, kinfQ: float, Omega_P: np.ndarray, structure: ATSMStructure) -> Loadings:
+def jsz_loadings(q_coefs: np.ndarray, kinfQ: float, Omega_P: np.ndarray, structure: ATSMStructure,
+                 periods: np.ndarray | None = None) -> Loadings:
     """Yield loadings on the portfolios, ``y = A_P + B_P P``, for the JSZ canonical parameters.
 
-    ``A_P`` is affine in ``k_inf``; :func:`jsz_loadings_affine` returns both pieces for concentrating it out."""
-    dA_P, dA_X, ld = jsz_loadings_affine(q_coefs, Omega_P, structure)
-    A_X = ld.A_X + kinfQ * dA_X
-    return Loadings(A_P=ld.A_P + kinfQ * dA_P, B_P=ld.B_P, A_X=A_X, B_X=ld.B_X, D=ld.D, c=structure.W @ A_X)
+    The rotation uses the fitted maturities (``structure.periods``); ``periods`` asks for the loadings of any
+    other maturities (whole periods) in that same rotation."""
+    dA_P, dA_X, dc, ld = jsz_loadings_affine(q_coefs, Omega_P, structure, periods)
+    return Loadings(A_P=ld.A_P + kinfQ * dA_P, B_P=ld.B_P, A_X=ld.A_X + kinfQ * dA_X, B_X=ld.B_X, D=ld.D,
+                    c=ld.c + kinfQ * dc)
 
 
-def jsz_loadings_affine(q_coefs, Omega_P, structure: ATSMStructure):
-    """(dA_P/dk_inf, dA_X/dk_inf, Loadings at k_inf = 0): the loadings are affine in k_inf."""
-    W, periods, dt = structure.W, structure.periods, structure.dt
-    n = np.round(np.asarray(periods)).astype(int)
-    b = latent_price_b(q_coefs, int(n.max()), dt)
-    scale = -1.0 / (n * dt)
-    B_X = b[n] * scale[:, None]
-    D = W @ B_X
+def jsz_loadings_affine(q_coefs, Omega_P, structure: ATSMStructure, periods: np.ndarray | None = None):
+    """(dA_P/dk_inf, dA_X/dk_inf, dc/dk_inf, Loadings at k_inf = 0): the loadings are affine in k_inf."""
+    W, dt = structure.W, structure.dt
+    fit = np.round(np.asarray(structure.periods)).astype(int)
+    out = fit if periods is None else np.round(np.asarray(periods)).astype(int)
+    n_max = int(max(fit.max(), out.max()))
+    b = latent_price_b(q_coefs, n_max, dt)
+    convexity_b = b[:-1]
+    a_kinf = np.concatenate([[0.0], np.cumsum(b[:-1, 0])])   # d a_n / d k_inf
+
+    def yield_loadings(n):
+        scale = -1.0 / (n * dt)
+        return b[n] * scale[:, None], scale
+
+    B_fit, _ = yield_loadings(fit)
+    D = W @ B_fit
     try:
         Dinv = np.linalg.inv(D)
     except np.linalg.LinAlgError as exc:
@@ -252,14 +262,15 @@ def jsz_loadings_affine(q_coefs, Omega_P, structure: ATSMStructure):
     if not np.all(np.isfinite(Dinv)):
         raise ModelError("these Q-eigenvalues make the factor loadings singular")
     Omega_X = Dinv @ Omega_P @ Dinv.T
-    convexity = 0.5 * np.einsum("ni,ij,nj->n", b[:-1], Omega_X, b[:-1])
-    a0 = np.concatenate([[0.0], np.cumsum(convexity)])
-    a_kinf = np.concatenate([[0.0], np.cumsum(b[:-1, 0])])   # d a_n / d k_inf
-    A_X0, alpha = a0[n] * scale, a_kinf[n] * scale
+    a0 = np.concatenate([[0.0], np.cumsum(0.5 * np.einsum("ni,ij,nj->n", convexity_b, Omega_X, convexity_b))])
+    c0 = W @ (a0[fit] * (-1.0 / (fit * dt)))
+    c_kinf = W @ (a_kinf[fit] * (-1.0 / (fit * dt)))
+    B_X, scale = yield_loadings(out)
+    A_X0, dA_X = a0[out] * scale, a_kinf[out] * scale
     B_P = B_X @ Dinv
-    A_P0 = A_X0 - B_P @ (W @ A_X0)
-    dA_P = alpha - B_P @ (W @ alpha)
-    return dA_P, alpha, Loadings(A_P=A_P0, B_P=B_P, A_X=A_X0, B_X=B_X, D=D, c=W @ A_X0)
+    A_P0 = A_X0 - B_P @ c0
+    dA_P = dA_X - B_P @ c_kinf
+    return dA_P, dA_X, c_kinf, Loadings(A_P=A_P0, B_P=B_P, A_X=A_X0, B_X=B_X, D=D, c=c0)
 
 
 def portfolio_weights(yields: np.ndarray, n_factors: int) -> np.ndarray:

@@ -119,8 +119,8 @@ class ATSMResult:
         years = _years(maturity)
         per_year = 1.0 / self.params.structure.dt
         periods = np.array([round(years * per_year)])
-        ld = jsz_loadings(self.params.q_coefs, self.params.kinfQ, self.params.Omega_P,
-                          _with_periods(self.params.structure, periods))
+        ld = jsz_loadings(self.params.q_coefs, self.params.kinfQ, self.params.Omega_P, self.params.structure,
+                          periods)
         A, B = self._risk_neutral_loadings(periods)
         X = self._smoothed[0]
         tp = (ld.A_P[0] + X @ ld.B_P[0]) - (A[0] + X @ B[0])
@@ -147,8 +147,7 @@ class ATSMResult:
         else:
             years, _ = maturities_to_years(list(maturities), "years")
             periods = np.round(years / structure.dt)
-        ld = jsz_loadings(self.params.q_coefs, self.params.kinfQ, self.params.Omega_P,
-                          _with_periods(structure, periods))
+        ld = jsz_loadings(self.params.q_coefs, self.params.kinfQ, self.params.Omega_P, structure, periods)
         frame = pd.DataFrame(ld.B_P, columns=[f"B_{n}" for n in self.factor_names],
                              index=[years_to_label(p * structure.dt) for p in periods])
         frame.insert(0, "A", ld.A_P * self.scale)
@@ -223,12 +222,6 @@ class ATSMResult:
 def _years(maturity) -> float:
     years, _ = maturities_to_years([maturity], "years")
     return float(years[0])
-
-
-def _with_periods(structure, periods):
-    from dataclasses import replace
-
-    return replace(structure, periods=np.asarray(periods, float))
 
 
 def _date(value) -> str:
