@@ -1,4 +1,4 @@
-"""Command line: ``xlatsm demo | lgssm FILE``.
+"""Command line: ``xlatsm demo | atsm FILE | lgssm FILE``.
 
 The CLI is a thin shell over the core: read the input, fit with a progress bar, print the summary, write CSVs
 and PNG charts into an output folder it names.
@@ -68,6 +68,50 @@ def write_lgssm_outputs(result, out: Path) -> list[Path]:
     return written
 
 
+def write_atsm_outputs(result, out: Path) -> list[Path]:
+    """CSV files of every parameter block, factors, fitted yields, pricing errors and term premia; summary; charts
+    of the factors, the fitted curve and the 10-year term premium."""
+    from .report import plot_bars, plot_curves, plot_factors, plot_lines
+
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, block in result.parameter_blocks().items():
+        _write_frame(block, out / f"param_{name}.csv", written)
+    factors = result.factors
+    se = result.factor_std_errors
+    _write_frame(factors.join(se.add_suffix("_se")), out / "factors.csv", written)
+    _write_frame(result.fitted_yields, out / "fitted_yields.csv", written)
+    _write_frame(result.pricing_errors.to_frame(), out / "pricing_errors_bp.csv", written)
+    tp = result.term_premium
+    tp10 = result.term_premium_at("10Y")
+    _write_frame(tp.join(tp10) if tp10.name not in tp.columns else tp, out / "term_premium.csv", written)
+    _write_frame(result.loadings(), out / "loadings.csv", written)
+    (out / "summary.txt").write_text(result.summary() + "\n")
+    written.append(out / "summary.txt")
+    units = result.units
+    written.append(plot_factors(factors, out / "factors.png", se.to_numpy() if result.method != "jsz" else None,
+                                title=f"Yield-curve factors ({units})"))
+    written.append(plot_curves(result.panel.maturities, result.panel.frame, result.fitted_yields,
+                               out / "fitted_curve.png", ylabel=units))
+    written.append(plot_lines(tp10.to_frame("10-year term premium"), out / "term_premium_10y.png",
+                              f"10-year term premium ({units})", ylabel=units))
+    written.append(plot_bars(result.pricing_errors, out / "pricing_errors.png", "Pricing errors, RMSE (bp)", "bp"))
+    return written
+
+
+def _fit_atsm(data, args, label: str):
+    from .atsm import fit_atsm
+
+    with progress_bar(args.max_iter, f"ATSM {args.method} {label}") as update, \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        result = fit_atsm(data, n_factors=args.n_factors, method=args.method, max_iter=args.max_iter,
+                          measurement_error=args.measurement_error, progress=update)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    return result
+
+
 def _fit_lgssm(data, args, label: str):
     from .ssm import fit_lgssm
 
@@ -87,10 +131,32 @@ def cmd_demo(args) -> int:
     out = Path(args.out)
     print(f"xlatsm {__version__} demo on the embedded sample: {SAMPLE_SOURCE}")
     print(f"{sample.shape[0]} months x {sample.shape[1]} maturities; results go to {out.resolve()}\n")
-    result = _fit_lgssm(sample, args, "dynamic factor model of the GSW curve")
-    print(result.summary())
-    written = write_lgssm_outputs(result, out / "lgssm")
+    # 1. the arbitrage-free model of the 1-9 year curve (the sample has no 10y column; the 10y term premium is
+    #    the model's, at 10 years)
+    curve = sample.iloc[:, :7]
+    atsm = _fit_atsm(curve, args, "on GSW 1y-9y")
+    print(atsm.summary())
+    written = write_atsm_outputs(atsm, out / "atsm")
+    tp10 = atsm.term_premium_at("10Y")
+    print(f"\n10-year term premium: mean {tp10.mean():.2f}, last {tp10.iloc[-1]:.2f} ({atsm.units})")
+    print(f"wrote {len(written)} files to {(out / 'atsm').resolve()} "
+          "(charts: factors.png, fitted_curve.png, term_premium_10y.png, pricing_errors.png)\n")
+    # 2. a statistical dynamic factor model of the whole 1-30 year curve by exact EM
+    lgssm = _fit_lgssm(sample, args, "dynamic factor model of GSW 1y-30y")
+    print(lgssm.summary())
+    written = write_lgssm_outputs(lgssm, out / "lgssm")
     print(f"\nwrote {len(written)} files to {(out / 'lgssm').resolve()} (chart: smoothed_factors.png)")
+    return 0
+
+
+def cmd_atsm(args) -> int:
+    from .data import read_panel
+
+    panel = read_panel(args.file, yield_units=args.yield_units)
+    result = _fit_atsm(panel.frame, args, Path(args.file).name)
+    print(result.summary())
+    written = write_atsm_outputs(result, Path(args.out))
+    print(f"\nwrote {len(written)} files to {Path(args.out).resolve()}")
     return 0
 
 
@@ -117,10 +183,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--max-iter", type=int, default=500, help="EM iteration cap (default 500)")
         p.add_argument("--tol", type=float, default=1e-7, help="relative log-likelihood tolerance (default 1e-7)")
 
+    def atsm_options(p):
+        p.add_argument("--n-factors", type=int, default=3, help="number of factors N, 1..5 (default 3)")
+        p.add_argument("--method", default="jsz", choices=["jsz", "kalman", "em"], help="estimator (default jsz)")
+        p.add_argument("--measurement-error", default="common", choices=["common", "per_maturity"])
+
     demo = sub.add_parser("demo", help="fit the embedded real sample and write results and charts")
     demo.add_argument("--out", default="xlatsm-demo", help="output folder (default ./xlatsm-demo)")
     lgssm_options(demo)
+    atsm_options(demo)
     demo.set_defaults(func=cmd_demo)
+
+    at = sub.add_parser("atsm", help="fit a Gaussian affine term structure model to a CSV/XLSX of zero yields")
+    at.add_argument("file", help="CSV or XLSX: dates down, maturities across (tenors like 3M, 10Y), blanks = missing")
+    at.add_argument("--out", default="xlatsm-atsm", help="output folder (default ./xlatsm-atsm)")
+    at.add_argument("--yield-units", default="auto", choices=["auto", "percent", "decimal"])
+    at.add_argument("--max-iter", type=int, default=500, help="iteration cap for kalman/em (default 500)")
+    atsm_options(at)
+    at.set_defaults(func=cmd_atsm)
 
     lg = sub.add_parser("lgssm", help="fit a linear Gaussian state-space model by exact EM to a CSV/XLSX file")
     lg.add_argument("file", help="CSV or XLSX: dates down the first column, series across, blanks = missing")
