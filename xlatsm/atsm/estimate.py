@@ -244,9 +244,7 @@ class _YieldStateSpace:
 
     @staticmethod
     def lgssm(p: ATSMParams) -> LGSSMParams:
-        ld = p.loadings()
-        return LGSSMParams(A=p.K1P[None], C=ld.B_P, Q=p.Omega_P, R=np.diag(p.sigma_e ** 2),
-                           state_intercept=p.K0P, obs_intercept=ld.A_P)
+        return p.as_lgssm()
 
     # likelihood ---------------------------------------------------------------------------------------------
     def loglik(self, theta: np.ndarray) -> float:

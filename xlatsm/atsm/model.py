@@ -118,6 +118,15 @@ class ATSMParams:
         rho0 = -rho1 @ ld.c
         return {"K0Q": K0Q, "K1Q": K1Q, "rho0": float(rho0), "rho1": rho1}
 
+    def as_lgssm(self):
+        """The yield state space y_t = A_P + B_P P_t + e_t, P_t = K0P + K1P P_{t-1} + Sigma_P eps_t as LGSSM
+        parameters (diffuse start), for the Kalman filter and smoother of :mod:`xlatsm.ssm`."""
+        from ..ssm.params import LGSSMParams
+
+        ld = self.loadings()
+        return LGSSMParams(A=self.K1P[None], C=ld.B_P, Q=self.Omega_P, R=np.diag(self.sigma_e ** 2),
+                           state_intercept=self.K0P, obs_intercept=ld.A_P)
+
     def market_price_of_risk(self) -> tuple[np.ndarray, np.ndarray]:
         """(lambda_0, lambda_1) with Sigma_P lambda_0 = K0P - K0Q and Sigma_P lambda_1 = K1P - K1Q."""
         q = self.q_dynamics()

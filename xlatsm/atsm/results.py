@@ -65,9 +65,7 @@ class ATSMResult:
         N = self.n_factors
         if self.method == "jsz":
             return Y @ self.params.structure.W.T, np.zeros((len(Y), N, N))
-        from .estimate import _YieldStateSpace
-
-        lg = _YieldStateSpace.lgssm(self.params)
+        lg = self.params.as_lgssm()
         es = KalmanSmootherRunner(Y, N, N, lag_cov=False).smooth(lg.to_state_space(len(Y)))
         return lg.factor_moments(es.states, es.cov)
 
@@ -80,6 +78,24 @@ class ATSMResult:
     def factor_std_errors(self) -> pd.DataFrame:
         se = np.sqrt(np.maximum(np.diagonal(self._smoothed[1], axis1=1, axis2=2), 0.0))
         return self._frame(se * self.scale, self.factor_names)
+
+    def smooth(self, yields):
+        """Kalman-smooth another panel of the same maturities with the fitted model (all yields with error):
+        a :class:`~xlatsm.ssm.results.SmoothResult` in this fit's yield units."""
+        from ..data import read_panel
+        from ..errors import InputError
+        from ..ssm.em import smooth_states
+        from ..ssm.results import SmoothResult
+
+        panel = read_panel(yields, yield_units=self.units)
+        if len(panel.maturities) != len(self.panel.maturities) or not np.allclose(panel.maturities,
+                                                                                    self.panel.maturities):
+            raise InputError(f"the model was fitted to maturities {self.panel.labels}; the data have "
+                             f"{panel.labels}: select the same columns")
+        out = smooth_states(pd.DataFrame(panel.yields, index=panel.dates), self.params.as_lgssm())
+        s = self.scale
+        return SmoothResult(states=out.states * s, cov=out.cov * s * s, loglik=out.loglik, index=panel.dates,
+                            fitted=out.fitted * s, columns=self.panel.labels, names=self.factor_names)
 
     # -- curves ------------------------------------------------------------------------------------------------
     @cached_property

@@ -20,10 +20,11 @@ class SmoothResult:
     index: pd.Index
     fitted: np.ndarray
     columns: list[str]
+    names: list[str] | None = None
 
     @property
     def factors(self) -> pd.DataFrame:
-        return pd.DataFrame(self.states, index=self.index, columns=factor_names(self.states.shape[1]))
+        return pd.DataFrame(self.states, index=self.index, columns=self.names or factor_names(self.states.shape[1]))
 
     @property
     def std_errors(self) -> np.ndarray:

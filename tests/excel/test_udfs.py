@@ -1,0 +1,226 @@
+"""The spreadsheet functions, called exactly as xlwings calls them (nested lists of float/None/str/datetime)."""
+import datetime as dt
+import inspect
+
+import numpy as np
+import pytest
+
+import xlatsm
+from xlatsm.excel import udfs
+from xlatsm.excel.cache import CACHE
+from xlatsm.excel.declare import vba_wrappers, xlwings_metadata
+
+
+def as_range(frame, header=True, dates=True):
+    """What xlwings hands a UDF for a range with ndim=2: rows of float/None/str/datetime."""
+    rows = []
+    if header:
+        rows.append((["date"] if dates else []) + [str(c) for c in frame.columns])
+    for idx, values in zip(frame.index, frame.to_numpy()):
+        row = [None if np.isnan(v) else float(v) for v in values]
+        rows.append(([idx.to_pydatetime()] if dates else []) + row)
+    return rows
+
+
+@pytest.fixture
+def curve():
+    sample = xlatsm.load_sample().iloc[:, :7]
+    sample.columns = ["1Y", "2Y", "3Y", "4Y", "5Y", "6Y", "9Y"]
+    return sample
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    CACHE.clear()
+    yield
+    CACHE.clear()
+
+
+def is_block(block):
+    assert isinstance(block, list) and block and all(isinstance(r, list) for r in block)
+    width = len(block[0])
+    assert all(len(r) == width for r in block), "not rectangular"
+    for row in block:
+        for cell in row:
+            assert isinstance(cell, (float, int, str, dt.datetime)), type(cell)
+            assert not (isinstance(cell, float) and not np.isfinite(cell))
+    return True
+
+
+ATSM_OUTPUTS = {"summary": (None, 2), "params": (None, 4), "factors": (319, 7), "fitted": (319, 8),
+                "errors": (2, 8), "term_premium": (319, 9), "loadings": (8, 5), "loglik": (2, 1), "handle": (1, 1),
+                "K1_P": (4, 4), "Sigma_P": (4, 4), "K1_Q": (4, 4), "lambda_1": (4, 4), "lambda_0": (4, 2),
+                "K_P": (4, 4), "sigma_e": (8, 2), "risk_neutral": (319, 8)}
+
+
+@pytest.mark.parametrize("output", list(ATSM_OUTPUTS))
+def test_atsm_blocks_shapes_and_labels(curve, output):
+    block = udfs.ATSM_FIT(as_range(curve), None, 3, output)
+    assert is_block(block)
+    rows, cols = ATSM_OUTPUTS[output]
+    if rows is not None:
+        assert len(block) == rows
+    assert len(block[0]) == cols
+    if output in ("factors", "fitted", "term_premium"):
+        assert block[0][0] == "date" and isinstance(block[1][0], dt.datetime)
+    if output == "handle":
+        assert block[0][0].startswith("ATSM#")
+
+
+def test_spilled_parameters_equal_the_python_fit(curve):
+    block = udfs.ATSM_FIT(as_range(curve), None, 3, "params")
+    fit = xlatsm.fit_atsm(curve)
+    blocks = fit.parameter_blocks()
+    row = [r[0] for r in block].index("K1_P")
+    np.testing.assert_array_equal(np.array([r[1:4] for r in block[row + 1:row + 4]], float), blocks["K1_P"].to_numpy())
+    row = [r[0] for r in block].index("Sigma_P")
+    np.testing.assert_array_equal(np.array([r[1:4] for r in block[row + 1:row + 4]], float),
+                                  blocks["Sigma_P"].to_numpy())
+    summary = dict((r[0], r[1]) for r in udfs.ATSM_FIT(as_range(curve))[1:])
+    assert summary["log-likelihood"] == fit.loglik and summary["yield units"] == "percent"
+    assert summary["converged"] == "yes"
+
+
+def test_ten_outputs_one_fit_and_one_changed_cell_refits(curve):
+    rows = as_range(curve)
+    for output in ("summary", "params", "factors", "fitted", "errors", "term_premium", "loadings", "K1_P", "handle",
+                   "loglik"):
+        assert is_block(udfs.ATSM_FIT(rows, None, 3, output))
+    assert CACHE.fits_run == 1
+    handle = udfs.ATSM_FIT(rows, None, 3, "handle")[0][0]
+    rows[50][3] = rows[50][3] + 0.01
+    assert udfs.ATSM_FIT(rows, None, 3, "handle")[0][0] != handle
+    assert CACHE.fits_run == 2
+    assert udfs.ATSM_FIT(rows, None, 3, "handle", "jsz", "percent")[0][0] != handle  # options are part of the key
+
+
+def test_handles_smoothing_and_accessor(curve):
+    rows = as_range(curve)
+    rows[20][2] = None   # a blank cell: kalman handles it
+    handle = udfs.ATSM_FIT(rows, None, 3, "handle", "kalman")[0][0]
+    smoothed = udfs.SMOOTH_STATES(rows, handle)
+    assert is_block(smoothed) and smoothed[0] == ["date", "level", "slope", "curvature"] and len(smoothed) == 319
+    factors = udfs.XLATSM_GET(handle, "factors")
+    np.testing.assert_allclose(np.array([r[1:4] for r in factors[1:]], float),
+                               np.array([r[1:4] for r in smoothed[1:]], float), atol=1e-9)
+    assert udfs.XLATSM_GET(handle, "K1_Q")[0][0] == "K1_Q"
+
+
+def test_lgssm_and_smoothing(curve):
+    rows = as_range(xlatsm.load_sample())
+    block = udfs.LGSSM_EM(rows, 3, 1, "params", 50)
+    assert is_block(block) and block[0][0] == "A_1"
+    handle = udfs.LGSSM_EM(rows, 3, 1, "handle", 50)[0][0]
+    assert handle.startswith("LGSSM#") and CACHE.fits_run == 1
+    smoothed = udfs.SMOOTH_STATES(rows, handle, "factors_se")
+    assert smoothed[0] == ["date", "f1", "f2", "f3", "f1_se", "f2_se", "f3_se"]
+    summary = dict((r[0], r[1]) for r in udfs.LGSSM_EM(rows, 3, 1, "summary", 50)[1:])
+    assert summary["converged"].startswith("NO")   # 50 iterations are not enough: said, not hidden
+
+
+def test_blank_rows_selected_below_the_data_are_ignored(curve):
+    rows = as_range(curve)
+    handle = udfs.ATSM_FIT(rows, None, 3, "handle")[0][0]
+    longer = rows + [[None] * len(rows[0]) for _ in range(25)]
+    assert udfs.ATSM_FIT(longer, None, 3, "handle")[0][0] == handle
+    assert CACHE.fits_run == 1
+
+
+def test_numbers_from_excel_arrive_as_floats(curve):
+    """Excel passes 3.0 for 3 and may pass a maturities row instead of a header."""
+    rows = as_range(curve, header=False)
+    block = udfs.ATSM_FIT(rows, [["1Y", "2Y", "3Y", "4Y", "5Y", "6Y", "9Y"]], 3.0, "errors")
+    assert block[0][1:] == ["1Y", "2Y", "3Y", "4Y", "5Y", "6Y", "9Y"]
+
+
+def bad_inputs(curve):
+    good = as_range(curve)
+    text = [list(r) for r in good]
+    text[5][2] = "n/a yet"
+    ragged = [list(r) for r in good]
+    ragged[7] = ragged[7][:-1]
+    dup = [list(r) for r in good]
+    dup[0][3] = "2Y"
+    unsorted = [list(r) for r in good]
+    unsorted[0][2], unsorted[0][3] = unsorted[0][3], unsorted[0][2]
+    unknown = [list(r) for r in good]
+    unknown[0][4] = "4Z"
+    blank_col = [list(r) for r in good]
+    for r in blank_col[1:]:
+        r[3] = None
+    blanks = [list(r) for r in good]
+    blanks[30][1] = None
+    return [
+        ((text, None, 3), "holds 'n/a yet', which is not a number"),
+        ((ragged, None, 3), "ragged range"),
+        ((dup, None, 3), "appears twice"),
+        ((unsorted, None, 3), "must increase"),
+        ((unknown, None, 3), "unknown tenor label '4Z'"),
+        ((good, None, 0), "n_factors must be a whole number from 1 to 5"),
+        ((good, None, 2.5), "n_factors must be a whole number"),
+        ((good, None, "three"), "n_factors must be a whole number"),
+        (([], None, 3), "empty"),
+        ((good[:12], None, 3), "too few"),
+        ((good, None, 3, "everything"), "unknown output 'everything'"),
+        ((good, None, 3, "summary", "gmm"), "method must be one of"),
+        ((good, None, 3, "summary", "jsz", "basis points"), "yield_units must be one of"),
+        (([r[:3] for r in good], None, 3), "cannot identify 3 factors"),
+        ((blank_col, None, 3), "hold no numbers"),
+        ((blanks, None, 3), "use method='kalman'"),
+        (([[None, None], [None, None]], None, 3), "blank"),
+        (("10Y", None, 3), "single value"),
+    ]
+
+
+def test_bad_input_table(curve):
+    cases = bad_inputs(curve)
+    assert len(cases) >= 15
+    for args, expected in cases:
+        block = udfs.ATSM_FIT(*args)
+        assert len(block) == 1 and len(block[0]) == 1, args[3:] if len(args) > 3 else expected
+        message = block[0][0]
+        assert message.startswith("#xlatsm: "), message
+        assert expected in message, (expected, message)
+        assert "Traceback" not in message
+
+
+def test_other_functions_bad_input(curve):
+    rows = as_range(curve)
+    assert "k_states" in udfs.LGSSM_EM(rows)[0][0]
+    assert "smaller than the number of series" in udfs.LGSSM_EM(rows, 9)[0][0]
+    assert "no longer in memory" in udfs.SMOOTH_STATES(rows, "ATSM#abcdef")[0][0]
+    assert "not a model handle" in udfs.XLATSM_GET("hello")[0][0]
+    assert "give the model handle" in udfs.SMOOTH_STATES(rows)[0][0]
+    handle = udfs.ATSM_FIT(rows, None, 3, "handle")[0][0]
+    assert "select the same columns" in udfs.SMOOTH_STATES([r[:5] for r in rows], handle)[0][0]
+
+
+def test_internal_errors_become_text(monkeypatch, curve):
+    def boom(*a, **k):
+        raise ZeroDivisionError("division by zero")
+    monkeypatch.setattr(udfs, "fit_atsm", boom)
+    message = udfs.ATSM_FIT(as_range(curve))[0][0]
+    assert message.startswith("#xlatsm: internal error (ZeroDivisionError")
+
+
+def test_xlwings_metadata_is_real():
+    meta = xlwings_metadata(udfs.ATSM_FIT)
+    assert meta["name"] == "ATSM_FIT" and meta["category"] == "xlatsm" and not meta["sub"]
+    args = {a["name"]: a for a in meta["args"]}
+    assert list(args) == list(inspect.signature(udfs.ATSM_FIT).parameters)
+    assert args["yields"]["options"] == {"ndim": 2, "empty": None, "err_to_str": True}
+    assert args["n_factors"]["optional"] == 3 and "optional" not in args["yields"]
+    assert args["yields"]["doc"].startswith("zero-coupon yields")
+    assert meta["ret"]["options"] == {"expand": None}
+
+
+def test_vba_wrappers_match_python_signatures():
+    vba = vba_wrappers(udfs.UDFS)
+    for f in udfs.UDFS:
+        params = list(inspect.signature(f).parameters.values())
+        declared = ", ".join(("Optional " if p.default is not inspect.Parameter.empty else "") + p.name
+                             for p in params)
+        assert f"Function {f.__name__}({declared})" in vba
+        call = f'{f.__name__} = XLPy.CallUDF("xlatsm.excel.udfs", "{f.__name__}", Array({", ".join(p.name for p in params)}), ThisWorkbook, Application.Caller)'
+        assert call in vba
+    assert vba.count("End Function") == len(udfs.UDFS)

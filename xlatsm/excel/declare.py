@@ -1,0 +1,99 @@
+"""xlwings UDF declarations, recorded as data so they can be replayed through xlwings' own machinery.
+
+On Windows ``xw.func`` / ``xw.arg`` / ``xw.ret`` attach ``__xlfunc__`` metadata, from which xlwings' "Import
+Functions" writes the VBA wrappers; elsewhere they are no-ops. Each decorator here applies the real xlwings one
+*and* records its arguments on ``f.__xlatsm_udf__``, so that :func:`xlwings_metadata` and
+:func:`vba_wrappers` can replay the same declarations through ``xlwings.udfs`` on any platform: the tests check
+the metadata and the VBA text, and the workbook build writes that VBA into the .xlsm.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import io
+import sys
+import types
+from typing import Any, Callable
+
+import xlwings as xw
+
+UDF_MODULE = "xlatsm.excel.udfs"
+
+
+def _record(f: Callable, kind: str, args: tuple, kwargs: dict) -> Callable:
+    spec = getattr(f, "__xlatsm_udf__", [])
+    spec.append((kind, args, dict(kwargs)))
+    f.__xlatsm_udf__ = spec
+    return f
+
+
+def xl_function(**kwargs: Any):
+    def inner(f):
+        return xw.func(**kwargs)(_record(f, "func", (), kwargs))
+    return inner
+
+
+def xl_arg(name: str, **kwargs: Any):
+    def inner(f):
+        return xw.arg(name, **kwargs)(_record(f, "arg", (name,), kwargs))
+    return inner
+
+
+def xl_ret(**kwargs: Any):
+    def inner(f):
+        return xw.ret(**kwargs)(_record(f, "ret", (), kwargs))
+    return inner
+
+
+def _xlwings_udfs_module():
+    """xlwings.udfs (the Windows implementation), importable anywhere by standing in for pywin32's modules,
+    which its decorators and VBA writer never touch."""
+    if "xlwings.udfs" in sys.modules:
+        return sys.modules["xlwings.udfs"]
+    stubs = {}
+    for name in ("pythoncom", "pywintypes", "win32com", "win32com.client"):
+        if name not in sys.modules:
+            stubs[name] = sys.modules[name] = types.ModuleType(name)
+    if stubs:
+        sys.modules["pythoncom"].CoInitialize = lambda *a: None
+        sys.modules["win32com.client"].Dispatch = lambda *a, **k: None
+        sys.modules["win32com"].client = sys.modules["win32com.client"]
+    try:
+        return importlib.import_module("xlwings.udfs")
+    finally:
+        for name in stubs:  # leave no fake pywin32 behind for other code
+            sys.modules.pop(name, None)
+
+
+def xlwings_metadata(f: Callable) -> dict:
+    """The ``__xlfunc__`` dict xlwings builds for ``f`` from its recorded declarations."""
+    if hasattr(f, "__xlfunc__"):
+        return f.__xlfunc__
+    udfs = _xlwings_udfs_module()
+
+    @functools.wraps(f)
+    def replay(*args, **kwargs):
+        return f(*args, **kwargs)
+
+    del replay.__xlatsm_udf__
+    for kind, args, kwargs in f.__xlatsm_udf__:
+        if kind == "func":
+            replay = udfs.xlfunc(**kwargs)(replay)
+        elif kind == "arg":
+            replay = udfs.xlarg(*args, **kwargs)(replay)
+        else:
+            replay = udfs.xlret(**kwargs)(replay)
+    return replay.__xlfunc__
+
+
+def vba_wrappers(functions: list[Callable], module_name: str = UDF_MODULE, workbook_name: str = "xlatsm.xlsm") -> str:
+    """The VBA that xlwings' "Import Functions" writes for these UDFs (its own ``generate_vba_wrapper``)."""
+    udfs = _xlwings_udfs_module()
+    module = types.ModuleType("xlatsm_udfs_replay")
+    for f in functions:
+        holder = types.SimpleNamespace(__xlfunc__=xlwings_metadata(f))
+        setattr(module, f.__name__, holder)
+    buffer = io.StringIO()
+    workbook = types.SimpleNamespace(Name=workbook_name)
+    udfs.generate_vba_wrapper(module_name, module, buffer, workbook)
+    return buffer.getvalue()

@@ -1,0 +1,168 @@
+"""Results -> rectangular, labelled 2-D blocks (lists of rows) that spill into cells. Layout only, no maths.
+
+Every block's first row is a header; missing numbers are empty strings (a cell left blank rather than 0 or an
+error); dates are Python datetimes, which xlwings writes as Excel dates.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+
+Block = list[list[Any]]
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (np.floating, float)):
+        return "" if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.complexfloating, complex)):
+        return f"{value.real:.6g}{value.imag:+.6g}i"
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+def rectangular(rows: Block) -> Block:
+    width = max(len(r) for r in rows)
+    return [[_cell(v) for v in r] + [""] * (width - len(r)) for r in rows]
+
+
+def frame_block(frame: pd.DataFrame, index_label: str = "date") -> Block:
+    """A DataFrame with its index as the first column and its columns as the header row."""
+    rows: Block = [[index_label] + [str(c) for c in frame.columns]]
+    for idx, values in zip(frame.index, frame.to_numpy()):
+        rows.append([idx] + list(values))
+    return rectangular(rows)
+
+
+def matrix_block(name: str, frame: pd.DataFrame) -> Block:
+    """A labelled matrix: its name top-left, column labels across, row labels down."""
+    return frame_block(frame, index_label=name)
+
+
+def stacked_block(blocks: dict[str, pd.DataFrame]) -> Block:
+    """Several labelled matrices one under the other, a blank row between them."""
+    rows: Block = []
+    for name, frame in blocks.items():
+        if rows:
+            rows.append([""])
+        rows.extend(matrix_block(name, frame))
+    return rectangular(rows)
+
+
+def pairs_block(pairs: list[tuple[str, Any]], header=("item", "value")) -> Block:
+    return rectangular([list(header)] + [[k, v] for k, v in pairs])
+
+
+def choose(outputs: dict[str, Any], output: str) -> Block:
+    """Pick the block named ``output`` (case-insensitive) from a dict of zero-argument block makers."""
+    wanted = str(output or "").strip().lower()
+    for name, make in outputs.items():
+        if name.lower() == wanted:
+            return make()
+    raise InputError(f"unknown output {output!r}: choose one of {', '.join(outputs)}")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# per-model outputs
+# ----------------------------------------------------------------------------------------------------------------
+def atsm_outputs(result, handle: str) -> dict[str, Any]:
+    blocks = result.parameter_blocks()
+    outputs = {
+        "summary": lambda: pairs_block(atsm_summary_pairs(result, handle)),
+        "params": lambda: stacked_block(blocks),
+        "factors": lambda: frame_block(result.factors.join(result.factor_std_errors.add_suffix("_se"))),
+        "fitted": lambda: frame_block(result.fitted_yields),
+        "errors": lambda: frame_block(result.pricing_errors.to_frame("RMSE_bp").T, index_label="maturity"),
+        "term_premium": lambda: frame_block(result.term_premium.join(result.term_premium_at("10Y"))
+                                            if "10Y" not in result.term_premium.columns else result.term_premium),
+        "risk_neutral": lambda: frame_block(result.risk_neutral_yields),
+        "loadings": lambda: frame_block(result.loadings(), index_label="maturity"),
+        "loglik": lambda: [["loglik"], [result.loglik]],
+        "handle": lambda: [[handle]],
+    }
+    for name, frame in blocks.items():
+        outputs[name] = (lambda name=name, frame=frame: matrix_block(name, frame))
+    return outputs
+
+
+def atsm_summary_pairs(result, handle: str) -> list[tuple[str, Any]]:
+    p = result.params
+    pairs = [
+        ("model", f"Gaussian ATSM, JSZ canonical form, {result.n_factors} factors"),
+        ("method", result.method),
+        ("converged", "yes" if result.converged else f"NO - {result.message}"),
+        ("iterations", result.n_iter),
+        ("log-likelihood", result.loglik),
+        ("dates", len(result.panel.dates)),
+        ("first date", result.panel.dates[0]),
+        ("last date", result.panel.dates[-1]),
+        ("maturities", ", ".join(result.panel.labels)),
+        ("yield units", result.units),
+        ("maturity units read", result.panel.maturity_units),
+        ("mean RMSE (bp)", float(result.pricing_errors.mean())),
+        ("max RMSE (bp)", float(result.pricing_errors.max())),
+        ("10y term premium, last", float(result.term_premium_at("10Y").iloc[-1])),
+        ("10y term premium, mean", float(result.term_premium_at("10Y").mean())),
+        ("r_inf_Q", p.rinfQ * result.scale),
+        ("seconds", result.seconds),
+        ("handle", handle),
+    ]
+    pairs += [(f"lambda_Q {i + 1}", _cell(v)) for i, v in enumerate(p.lamQ)]
+    pairs += [("note", n) for n in result.notes]
+    return pairs
+
+
+def lgssm_blocks(result) -> dict[str, pd.DataFrame]:
+    p = result.params
+    names = list(result.factors.columns)
+    blocks = {f"A_{j + 1}": pd.DataFrame(A, index=names, columns=names) for j, A in enumerate(p.A)}
+    blocks["d"] = pd.DataFrame({"d": p.state_intercept}, index=names)
+    blocks["Q"] = pd.DataFrame(p.Q, index=names, columns=names)
+    blocks["C"] = pd.DataFrame(p.C, index=result.columns, columns=names)
+    blocks["c"] = pd.DataFrame({"c": p.obs_intercept}, index=result.columns)
+    blocks["R"] = pd.DataFrame(p.R, index=result.columns, columns=result.columns)
+    return blocks
+
+
+def lgssm_outputs(result, handle: str) -> dict[str, Any]:
+    blocks = lgssm_blocks(result)
+    se = np.sqrt(np.maximum(np.diagonal(result.smoothed_cov, axis1=1, axis2=2), 0))
+    outputs = {
+        "summary": lambda: pairs_block([
+            ("model", f"LGSSM, {result.params.k_states} factors, VAR({result.params.lags}), exact EM"),
+            ("converged", "yes" if result.converged else "NO - raise max_iter"),
+            ("iterations", result.n_iter), ("log-likelihood", result.loglik), ("AIC", result.aic),
+            ("BIC", result.bic), ("dates", len(result.index)), ("series", result.params.k_endog),
+            ("normalisation", result.normalisation), ("handle", handle)]),
+        "params": lambda: stacked_block(blocks),
+        "factors": lambda: frame_block(result.factors.join(
+            pd.DataFrame(se, index=result.index, columns=[f"{c}_se" for c in result.factors.columns]))),
+        "fitted": lambda: frame_block(result.fitted),
+        "loglik": lambda: [["loglik"], [result.loglik]],
+        "loglik_path": lambda: frame_block(pd.DataFrame({"loglik": result.loglik_path}), index_label="iteration"),
+        "handle": lambda: [[handle]],
+    }
+    for name, frame in blocks.items():
+        outputs[name] = (lambda name=name, frame=frame: matrix_block(name, frame))
+    return outputs
+
+
+def smooth_outputs(smoothed) -> dict[str, Any]:
+    factors = smoothed.factors
+    se = pd.DataFrame(smoothed.std_errors, index=factors.index, columns=[f"{c}_se" for c in factors.columns])
+    return {
+        "factors": lambda: frame_block(factors),
+        "std_errors": lambda: frame_block(se),
+        "factors_se": lambda: frame_block(factors.join(se)),
+        "fitted": lambda: frame_block(pd.DataFrame(smoothed.fitted, index=factors.index, columns=smoothed.columns)),
+        "loglik": lambda: [["loglik"], [smoothed.loglik]],
+    }

@@ -1,0 +1,170 @@
+"""The spreadsheet functions. Each converts the cells, calls the core, lays the result out, and never raises:
+any problem comes back as one cell of text starting ``#xlatsm:`` that says what to fix.
+
+    =ATSM_FIT(yields, [maturities], [n_factors], [output], [method], [yield_units])
+    =LGSSM_EM(data, k_states, [lags], [output], [max_iter])
+    =SMOOTH_STATES(data, model, [output])          model: a handle such as ATSM#3f9a1c or LGSSM#0b12ff
+    =XLATSM_GET(model, [output])                   any block of a fitted model, by handle
+
+``yields``/``data`` are ranges with dates down and maturities/series across; a header row of tenors ("3M",
+"10Y") and a first column of dates are detected. ``output`` picks the block that spills ("summary" by default;
+see :mod:`xlatsm.excel.layout` for the names). Fits are cached (:mod:`xlatsm.excel.cache`): ten blocks of one
+range cost one fit.
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+
+from ..atsm import fit_atsm
+from ..data import read_observations
+from ..errors import ConvergenceWarning, InputError, XlatsmError
+from ..ssm import fit_lgssm
+from . import layout
+from .cache import CACHE
+from .declare import xl_arg, xl_function, xl_ret
+
+CATEGORY = "xlatsm"
+_RANGE = dict(ndim=2, empty=None, err_to_str=True)   # blanks -> None, Excel errors -> "#N/A" text (= missing)
+
+
+def cell_error(message: str) -> list[list[str]]:
+    text = " ".join(str(message).split())
+    return [[f"#xlatsm: {text}"]]
+
+
+def never_raise(f):
+    """Turn every exception into a one-cell ``#xlatsm:`` message (no traceback ever reaches a cell)."""
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)  # reported in the summary block instead
+                return f(*args, **kwargs)
+        except XlatsmError as exc:
+            return cell_error(str(exc))
+        except Exception as exc:  # noqa: BLE001 - the cell must get text, whatever happened
+            return cell_error(f"internal error ({type(exc).__name__}: {exc}); please report it with the data")
+    return wrapper
+
+
+def _whole(value, name: str, low: int, high: int, default: int) -> int:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a whole number from {low} to {high}, got {value!r}") from None
+    if number != int(number) or not low <= number <= high:
+        raise InputError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    return int(number)
+
+
+def _range(value):
+    """A range argument as a numeric DataFrame (NaN = blank; blank rows selected below or above the data dropped).
+    A single value is not a panel (and must never be read as a file path)."""
+    if not isinstance(value, (list, tuple)):
+        raise InputError("expected a range of cells (dates down, maturities across), got a single value: "
+                         "select the whole block")
+    if len(value) == 1 and isinstance(value[0], (list, tuple)) and len(value[0]) == 1:
+        raise InputError("expected a range of cells (dates down, maturities across), got a single value: "
+                         "select the whole block")
+    return read_observations(list(value)).frame
+
+
+def _text(value, default: str) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    return str(value).strip()
+
+
+def _maturities(value):
+    """An optional row/column of maturities (tenors or numbers), flattened."""
+    if value is None:
+        return None
+    cells = [c for row in (value if isinstance(value, list) else [[value]]) for c in
+             (row if isinstance(row, list) else [row])]
+    cells = [c for c in cells if c is not None and str(c).strip()]
+    return cells or None
+
+
+@xl_function(category=CATEGORY)
+@xl_arg("yields", **_RANGE, doc="zero-coupon yields: dates down, maturities across (header row of tenors)")
+@xl_arg("maturities", ndim=2, empty=None, doc="optional maturities if the range has no header (tenors or months)")
+@xl_arg("n_factors", doc="number of factors, 1-5 (default 3)")
+@xl_arg("output", doc="block to return: summary, params, factors, fitted, errors, term_premium, loadings, "
+                      "K1_P, Sigma_P, K1_Q, lambda_1, ..., handle")
+@xl_arg("method", doc="jsz (default), kalman or em")
+@xl_arg("yield_units", doc="auto (default), percent or decimal")
+@xl_ret(expand=None)
+@never_raise
+def ATSM_FIT(yields, maturities=None, n_factors=3, output="summary", method="jsz", yield_units="auto"):
+    """Fit a Gaussian affine term structure model (JSZ canonical form) and return one labelled block."""
+    frame = _range(yields)
+    options = dict(maturities=_maturities(maturities), n_factors=_whole(n_factors, "n_factors", 1, 5, 3),
+                   method=_text(method, "jsz").lower(), yield_units=_text(yield_units, "auto").lower())
+    if options["maturities"] is not None:
+        frame.columns = [str(m) for m in options["maturities"]][:frame.shape[1]] + list(
+            frame.columns[len(options["maturities"]):])
+
+    def fit():
+        return fit_atsm(frame, maturities=options["maturities"], n_factors=options["n_factors"],
+                        method=options["method"], yield_units=options["yield_units"])
+
+    result, handle = CACHE.get_or_fit("ATSM", frame, options, fit)
+    return layout.choose(layout.atsm_outputs(result, handle), _text(output, "summary"))
+
+
+@xl_function(category=CATEGORY)
+@xl_arg("data", **_RANGE, doc="observations: dates down, series across")
+@xl_arg("k_states", doc="number of factors (fewer than series)")
+@xl_arg("lags", doc="VAR lags of the factors (default 1)")
+@xl_arg("output", doc="block to return: summary, params, A_1, C, Q, R, d, c, factors, fitted, loglik, handle")
+@xl_arg("max_iter", doc="EM iteration cap (default 500)")
+@xl_ret(expand=None)
+@never_raise
+def LGSSM_EM(data, k_states=None, lags=1, output="summary", max_iter=500):
+    """Fit a linear Gaussian state-space model with VAR(L) factors by exact EM and return one labelled block."""
+    frame = _range(data)
+    if k_states is None:
+        raise InputError("give k_states, the number of factors (e.g. 3)")
+    options = dict(k_states=_whole(k_states, "k_states", 1, 50, 1), lags=_whole(lags, "lags", 1, 12, 1),
+                   max_iter=_whole(max_iter, "max_iter", 1, 100000, 500))
+
+    def fit():
+        return fit_lgssm(frame, options["k_states"], lags=options["lags"], max_iter=options["max_iter"])
+
+    result, handle = CACHE.get_or_fit("LGSSM", frame, options, fit)
+    return layout.choose(layout.lgssm_outputs(result, handle), _text(output, "summary"))
+
+
+@xl_function(category=CATEGORY)
+@xl_arg("data", **_RANGE, doc="observations with the same columns the model was fitted to")
+@xl_arg("model", doc="a model handle from ATSM_FIT(...,\"handle\") or LGSSM_EM(...,\"handle\")")
+@xl_arg("output", doc="factors (default), std_errors, factors_se, fitted or loglik")
+@xl_ret(expand=None)
+@never_raise
+def SMOOTH_STATES(data, model=None, output="factors"):
+    """Kalman-smoothed factors of (new) data under a fitted model."""
+    if model is None:
+        raise InputError("give the model handle, e.g. the cell holding =ATSM_FIT(A1:K300,,,\"handle\")")
+    result = CACHE.lookup(_text(model, ""))
+    smoothed = result.smooth(_range(data))
+    return layout.choose(layout.smooth_outputs(smoothed), _text(output, "factors"))
+
+
+@xl_function(category=CATEGORY)
+@xl_arg("model", doc="a model handle such as ATSM#3f9a1c")
+@xl_arg("output", doc="the block to return (as in ATSM_FIT / LGSSM_EM)")
+@xl_ret(expand=None)
+@never_raise
+def XLATSM_GET(model=None, output="summary"):
+    """Any block of a fitted model, by its handle."""
+    text = _text(model, "")
+    result = CACHE.lookup(text)
+    outputs = layout.atsm_outputs(result, text) if text.upper().startswith("ATSM#") else \
+        layout.lgssm_outputs(result, text)
+    return layout.choose(outputs, _text(output, "summary"))
+
+
+UDFS = [ATSM_FIT, LGSSM_EM, SMOOTH_STATES, XLATSM_GET]
