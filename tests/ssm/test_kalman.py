@@ -91,3 +91,16 @@ def test_diffuse_loglik_is_rotation_invariant():
     y = rng.normal(size=(30, 4))
     M = np.array([[3.0, 1.0], [0.5, 0.2]])
     assert smooth_states(y, params.rotate(M)).loglik == pytest.approx(smooth_states(y, params).loglik, rel=1e-10)
+
+
+def test_optional_collapse_gives_the_same_pass():
+    rng = np.random.default_rng(12)
+    params = random_params(rng, 2, 8, 1, known_init=True)
+    y = rng.normal(size=(50, 8))
+    y[rng.random(y.shape) < 0.1] = np.nan
+    ss = params.to_state_space(50)
+    plain = KalmanSmootherRunner(y, 2, 2).smooth(ss)
+    collapsed = KalmanSmootherRunner(y, 2, 2, collapse=True).smooth(ss)
+    assert collapsed.loglik == pytest.approx(plain.loglik, rel=1e-12)
+    np.testing.assert_allclose(collapsed.states, plain.states, atol=1e-10)
+    np.testing.assert_allclose(collapsed.lag_cov[1:], plain.lag_cov[1:], atol=1e-10)

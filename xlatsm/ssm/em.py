@@ -73,15 +73,27 @@ def _regression_update(Syy, Syz, Szz, n, fixed_coef=None, intercept=True, coef_f
 
 
 def _state_moments(es: SmoothedStates, k: int, lags: int, intercept: bool):
-    """Expected moments of the VAR regression from the extra-lag state (x_t, z_t), z_t = (x_{t-1}..x_{t-L}),
-    over dates t = L+1..n (the first L dates form the model's initial state)."""
-    S, P = es.states[lags:], es.cov[lags:]
-    X, Z = S[:, :k], S[:, k:]
+    """Expected moments of the VAR regression of x_t on z_t = (x_{t-1}..x_{t-L}) over dates t = L+1..n (the first
+    L dates form the model's initial state).
+
+    Two equivalent sources: with a lag-one smoothed covariance (a proper start, no diffuse periods) z_t is the
+    previous companion state and ``Cov(x_t, z_t) = lag_cov[t][:k]``; under a diffuse start the smoother ran on the
+    extra-lag state (x_t, z_t), whose own covariance holds every cross moment."""
+    if es.lag_cov is not None:
+        S, P = es.states, es.cov
+        X, Z = S[lags:, :k], S[lags - 1:-1]
+        Psum_x = P[lags:, :k, :k].sum(0)
+        Pxz = es.lag_cov[lags:, :k, :].sum(0)
+        Pzz = P[lags - 1:-1].sum(0)
+    else:
+        S, P = es.states[lags:], es.cov[lags:]
+        X, Z = S[:, :k], S[:, k:]
+        Psum = P.sum(0)
+        Psum_x, Pxz, Pzz = Psum[:k, :k], Psum[:k, k:], Psum[k:, k:]
     n = X.shape[0]
-    Psum = P.sum(0)
-    Sxx = X.T @ X + Psum[:k, :k]
-    Sxw = X.T @ Z + Psum[:k, k:]
-    Sww = Z.T @ Z + Psum[k:, k:]
+    Sxx = X.T @ X + Psum_x
+    Sxw = X.T @ Z + Pxz
+    Sww = Z.T @ Z + Pzz
     if intercept:
         sw = Z.sum(0)
         Szz = np.block([[np.array([[n]]), sw[None, :]], [sw[:, None], Sww]])
@@ -370,12 +382,15 @@ def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, diago
     # factor shock variances >= 1e-8 of the starting ones; they stop Heywood collapses from breaking the filter
     r_floor = 1e-6 * np.nanvar(values, axis=0) + 1e-300
     q_floor = 1e-8 * np.diag(params.Q) + 1e-300
-    runner = KalmanSmootherRunner(values, k_states * (lags + 1), k_states, lag_cov=False)
+    # A proper start has no diffuse periods, so statsmodels' lag-one smoothed covariance is exact there and the
+    # filter runs on the kL companion state; a diffuse start needs the (k(L+1)) extra-lag state instead.
+    extra_lag = initial_state == "diffuse"
+    runner = KalmanSmootherRunner(values, k_states * (lags + extra_lag), k_states, lag_cov=not extra_lag)
     path: list[float] = []
     converged = fell = False
     es = None
     for iteration in range(max_iter + 1):
-        es = runner.smooth(params.to_state_space(len(values), extra_lag=True))
+        es = runner.smooth(params.to_state_space(len(values), extra_lag=extra_lag))
         path.append(es.loglik + params.diffuse_loglik_correction())
         if progress is not None:
             progress(iteration, path[-1])
