@@ -1,0 +1,221 @@
+"""The built workbook, part by part: sheets, dynamic-array formulas, names, ribbon, VBA project, charts."""
+import importlib.util
+import inspect
+import io
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+import olefile
+import pytest
+from oletools.olevba import VBA_Parser, decompress_stream
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "workbook"))
+import build  # noqa: E402
+import ovba  # noqa: E402
+
+from xlatsm.excel import udfs  # noqa: E402
+from xlatsm.excel.declare import vba_wrappers  # noqa: E402
+from xlatsm.excel.refit import OpenpyxlBook, refit_book  # noqa: E402
+
+NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+      "r": "http://schemas.openxmlformats.org/package/2006/relationships",
+      "c": "http://schemas.openxmlformats.org/drawingml/2006/chart"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return build.build(tmp_path_factory.mktemp("wb") / "xlatsm.xlsm")
+
+
+@pytest.fixture(scope="module")
+def parts(built):
+    with zipfile.ZipFile(built) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def test_committed_workbook_is_a_fresh_build(built):
+    """Reproducible: the checked-in workbook equals a build from the current sources (rebuild after changing a
+    UDF signature: python workbook/build.py)."""
+    assert (ROOT / "workbook" / "xlatsm.xlsm").read_bytes() == built.read_bytes()
+
+
+def test_package_parts_and_relationships(parts):
+    types = parts["[Content_Types].xml"].decode()
+    assert 'PartName="/xl/workbook.xml" ContentType="application/vnd.ms-excel.sheet.macroEnabled.main+xml"' in types
+    assert 'Extension="bin" ContentType="application/vnd.ms-office.vbaProject"' in types
+    assert "/xl/metadata.xml" in types
+    rels = ET.fromstring(parts["xl/_rels/workbook.xml.rels"])
+    targets = {r.get("Type").rsplit("/", 1)[-1]: r.get("Target") for r in rels}
+    assert targets["vbaProject"] == "vbaProject.bin" and targets["sheetMetadata"] == "metadata.xml"
+    root_rels = ET.fromstring(parts["_rels/.rels"])
+    ui = [r for r in root_rels if r.get("Type") == build.REL_CUSTOMUI14]
+    assert len(ui) == 1 and ui[0].get("Target") in parts
+
+
+def test_sheets_names_and_sample(parts):
+    workbook = ET.fromstring(parts["xl/workbook.xml"])
+    names = [s.get("name") for s in workbook.find("m:sheets", NS)]
+    assert names[:3] == ["Yields", "Model", "Charts"] and "xlwings.conf" in names
+    defined = {d.get("name"): d.text for d in workbook.find("m:definedNames", NS)}
+    assert defined["xlatsm_yields"] == build.DATA_RANGE and defined["Settings_N"] == "Model!$B$2"
+    assert workbook.find("m:workbookPr", NS).get("codeName") == "ThisWorkbook"
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(parts_to_xlsx(parts)))
+    ys = wb["Yields"]
+    assert [c.value for c in ys[1][:8]] == ["date", "1Y", "2Y", "3Y", "4Y", "5Y", "6Y", "9Y"]
+    assert ys.max_row == 319 and abs(ys["B2"].value - 7.7914) < 1e-12
+    assert "Gurkaynak" in ys["J2"].value
+    assert wb["xlwings.conf"]["B1"].value == "xlatsm.excel.udfs"
+
+
+def parts_to_xlsx(parts):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_formulas_are_dynamic_arrays(parts):
+    sheet = parts[build._model_sheet_path(parts)].decode()
+    root = ET.fromstring(sheet)
+    cells = {c.get("r"): c for c in root.iter("{%s}c" % NS["m"])}
+    for ref, formula in build.FORMULAS.items():
+        cell = cells[ref]
+        assert cell.get("cm") == "1", ref
+        f = cell.find("m:f", NS)
+        assert f.get("t") == "array" and f.text == formula.lstrip("=")
+    metadata = parts["xl/metadata.xml"].decode()
+    assert 'name="XLDAPR"' in metadata and 'fDynamic="1"' in metadata
+
+
+def test_ribbon_points_at_a_vba_callback_with_the_right_signature(built, parts):
+    ui = ET.fromstring(parts["customUI/customUI14.xml"])
+    assert ui.tag == "{http://schemas.microsoft.com/office/2009/07/customui}customUI"
+    buttons = list(ui.iter("{http://schemas.microsoft.com/office/2009/07/customui}button"))
+    assert [b.get("label") for b in buttons] == ["Refit"]
+    callback = buttons[0].get("onAction")
+    code = {vf: text for _, _, vf, text in VBA_Parser(str(built)).extract_macros()}
+    ribbon = code["xlatsm_ribbon.bas"]
+    assert re.search(rf"(?m)^Sub {callback}\(control As IRibbonControl\)$", ribbon)
+    assert 'RunPython "import xlatsm.excel.refit as refit; refit.refit()"' in ribbon
+    assert importlib.util.find_spec("xlatsm.excel.refit") is not None
+
+
+def test_vba_project_structure(parts):
+    ole = olefile.OleFileIO(io.BytesIO(parts["xl/vbaProject.bin"]))
+    streams = {"/".join(s) for s in ole.listdir()}
+    for name in ("PROJECT", "PROJECTwm", "VBA/dir", "VBA/_VBA_PROJECT", "VBA/ThisWorkbook", "VBA/xlwings",
+                 "VBA/Dictionary", "VBA/xlatsm_udfs", "VBA/xlatsm_ribbon"):
+        assert name in streams, name
+    for code in build.SHEET_CODENAMES.values():
+        assert f"VBA/{code}" in streams
+    project = ole.openstream("PROJECT").read().decode("cp1252")
+    assert "Module=xlatsm_udfs" in project and "Class=Dictionary" in project
+    assert "Document=ThisWorkbook/&H00000000" in project
+    assert ole.openstream("VBA/_VBA_PROJECT").read() == ovba.VBA_PROJECT_STREAM
+    directory = decompress_stream(bytearray(ole.openstream("VBA/dir").read()))
+    assert b"Microsoft Office 16.0 Object Library" in directory   # IRibbonControl lives there
+
+
+def test_udf_wrappers_match_python_signatures(built):
+    code = {vf: text for _, _, vf, text in VBA_Parser(str(built)).extract_macros()}
+    wrappers = code["xlatsm_udfs.bas"]
+    assert wrappers.replace("\r\n", "\n").strip().endswith(vba_wrappers(udfs.UDFS).replace("\r\n", "\n").strip())
+    for f in udfs.UDFS:
+        params = inspect.signature(f).parameters.values()
+        declared = ", ".join(("Optional " if p.default is not inspect.Parameter.empty else "") + p.name
+                             for p in params)
+        assert f"Function {f.__name__}({declared})" in wrappers
+    import xlwings
+
+    assert f"'Version: {xlwings.__version__}" in code["xlwings.bas"]   # VBA and Python xlwings agree
+
+
+def test_ovba_compression_round_trips_through_oletools():
+    for data in (b"", b"x", b"Sub A()\r\nEnd Sub\r\n" * 700, bytes(range(256)) * 33):
+        assert bytes(decompress_stream(bytearray(ovba.compress(data)))) == data
+
+
+def test_charts_read_the_spill_ranges(parts):
+    charts = [parts[n].decode() for n in sorted(parts) if n.startswith("xl/charts/chart")]
+    assert len(charts) == 3
+    refs = [re.findall(r"<(?:c:)?f>([^<]+)</(?:c:)?f>", c) for c in charts]
+    # factors: level/slope/curvature columns below the header of the =ATSM_FIT(...,"factors") spill at A100
+    assert {"'Model'!$B$101:$B$418", "'Model'!$C$101:$C$418", "'Model'!$D$101:$D$418"} <= set(refs[0]), refs[0]
+    assert "'Model'!$A$101:$A$418" in refs[0]
+    assert "'Model'!$Q$101:$Q$418" in refs[1]     # the 10-year term premium column of the TP block at I100
+    assert any("$T$418:$Z$418" in r for r in refs[2]) and any("Yields" in r for r in refs[2])
+
+
+def test_openpyxl_round_trip_loses_the_ribbon(built, tmp_path):
+    """Why the build adds the macro parts itself: openpyxl's keep_vba round trip drops the customUI part."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(built, keep_vba=True)
+    wb.save(tmp_path / "roundtrip.xlsm")
+    with zipfile.ZipFile(tmp_path / "roundtrip.xlsm") as z:
+        names = z.namelist()
+        rels = z.read("_rels/.rels").decode()
+    assert "customUI/customUI14.xml" not in names or "ui/extensibility" not in rels
+    assert "xl/metadata.xml" not in names
+
+
+def test_refit_logic_writes_results_into_the_book(built, tmp_path):
+    copy = tmp_path / "refit.xlsm"
+    shutil.copy(built, copy)
+    book = OpenpyxlBook(copy)
+    line = refit_book(book)
+    assert line.startswith("Refit ") and "converged yes" in line
+    assert book.messages[0].startswith("xlatsm: reading") and book.messages[-1] is None
+    assert any(m and "iteration" in m for m in book.messages)
+    book.save()
+    import openpyxl
+
+    wb = openpyxl.load_workbook(copy)
+    assert wb["Results"]["A1"].value == line
+    assert wb["Results"]["A3"].value == "item" and wb["Results"]["D3"].value == "lambda_Q"
+    assert wb["Factors"]["A1"].value == "date" and wb["Factors"].max_row == 319
+    assert wb["TermPremium"]["I1"].value == "term_premium_10Y"
+
+
+def test_refit_reports_bad_data_in_the_status_line(built, tmp_path):
+    copy = tmp_path / "bad.xlsm"
+    shutil.copy(built, copy)
+    book = OpenpyxlBook(copy)
+    book.wb["Yields"]["C5"] = "n.a."
+    line = refit_book(book)
+    assert line.startswith("#xlatsm: refit failed:") and "n.a." in line
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_libreoffice_opens_and_renders(built, tmp_path):
+    """LibreOffice headless opens the macro workbook and renders it to PDF; the pages are kept as PNG pictures
+    in tests/artifacts/ for a person to look at."""
+    copy = tmp_path / "render.xlsm"
+    shutil.copy(built, copy)
+    book = OpenpyxlBook(copy)
+    refit_book(book)
+    book.save()
+    run = subprocess.run(["soffice", "--headless", "--norestore", "--convert-to", "pdf", "--outdir", str(tmp_path),
+                          str(copy)], capture_output=True, text=True, timeout=240)
+    pdf = tmp_path / "render.pdf"
+    assert run.returncode == 0 and pdf.exists() and pdf.stat().st_size > 10_000, run.stderr
+    if shutil.which("pdftoppm"):
+        artifacts = ROOT / "tests" / "artifacts"
+        artifacts.mkdir(exist_ok=True)
+        pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf)], capture_output=True,
+                                                                 text=True).stdout).group(1))
+        results_page = next(i for i in range(1, pages + 1) if re.search(r"Refit \d{4}-", subprocess.run(
+            ["pdftotext", "-f", str(i), "-l", str(i), str(pdf), "-"], capture_output=True, text=True).stdout))
+        for name, page in (("yields", 1), ("results", results_page)):
+            subprocess.run(["pdftoppm", "-png", "-r", "60", "-singlefile", "-f", str(page), "-l", str(page),
+                            str(pdf), str(artifacts / f"workbook_{name}")], check=True, timeout=120)
+        assert (artifacts / "workbook_results.png").stat().st_size > 1000
