@@ -171,6 +171,26 @@ def cmd_lgssm(args) -> int:
     return 0
 
 
+def cmd_install(args) -> int:
+    from .install import install
+
+    done = install(home=Path(args.home) if args.home else None, target=Path(args.target) if args.target else None)
+    print(f"workbook: {done['workbook']}")
+    print(f"xlwings settings: {done['conf']} (interpreter {done['interpreter']})")
+    for note in done["notes"]:
+        print(f"note: {note}")
+    print("Open the workbook, enable macros, and press Refit on the xlatsm tab.")
+    return 0
+
+
+def cmd_uninstall(args) -> int:
+    from .install import uninstall
+
+    for line in uninstall(home=Path(args.home) if args.home else None):
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xlatsm", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"xlatsm {__version__}")
@@ -201,6 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("--max-iter", type=int, default=500, help="iteration cap for kalman/em (default 500)")
     atsm_options(at)
     at.set_defaults(func=cmd_atsm)
+
+    inst = sub.add_parser("install", help="copy the workbook to ~/Documents/xlatsm and point it at this Python")
+    inst.add_argument("--target", help="folder for the workbook (default ~/Documents/xlatsm)")
+    inst.add_argument("--home", help=argparse.SUPPRESS)
+    inst.set_defaults(func=cmd_install)
+    uninst = sub.add_parser("uninstall", help="remove what 'xlatsm install' wrote (your changes are kept)")
+    uninst.add_argument("--home", help=argparse.SUPPRESS)
+    uninst.set_defaults(func=cmd_uninstall)
 
     lg = sub.add_parser("lgssm", help="fit a linear Gaussian state-space model by exact EM to a CSV/XLSX file")
     lg.add_argument("file", help="CSV or XLSX: dates down the first column, series across, blanks = missing")
