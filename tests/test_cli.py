@@ -42,3 +42,11 @@ def test_atsm_command_with_blanks(tmp_path):
     errors = pd.read_csv(tmp_path / "o" / "pricing_errors_bp.csv", index_col=0)
     assert list(errors.index) == ["1Y", "2Y", "3Y", "4Y", "5Y", "6Y", "9Y"]
     assert main(["atsm", str(path), "--out", str(tmp_path / "o")]) == 2  # jsz needs a balanced panel
+
+
+def test_report_html(tmp_path):
+    out = tmp_path / "r.html"
+    assert main(["report", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.count("data:image/png;base64,") == 4
+    assert "10-year term premium" in text and "K1_P" in text and "Pricing errors" in text

@@ -1,4 +1,4 @@
-"""Command line: ``xlatsm demo | atsm FILE | lgssm FILE``.
+"""Command line: ``xlatsm demo | atsm FILE | lgssm FILE | report [FILE] | install | uninstall``.
 
 The CLI is a thin shell over the core: read the input, fit with a progress bar, print the summary, write CSVs
 and PNG charts into an output folder it names.
@@ -139,8 +139,11 @@ def cmd_demo(args) -> int:
     written = write_atsm_outputs(atsm, out / "atsm")
     tp10 = atsm.term_premium_at("10Y")
     print(f"\n10-year term premium: mean {tp10.mean():.2f}, last {tp10.iloc[-1]:.2f} ({atsm.units})")
+    from .report import atsm_report
+
+    written.append(atsm_report(atsm, out / "atsm" / "report.html", "GSW US Treasury curve, 1-9 years"))
     print(f"wrote {len(written)} files to {(out / 'atsm').resolve()} "
-          "(charts: factors.png, fitted_curve.png, term_premium_10y.png, pricing_errors.png)\n")
+          "(charts: factors.png, fitted_curve.png, term_premium_10y.png, pricing_errors.png; report.html)\n")
     # 2. a statistical dynamic factor model of the whole 1-30 year curve by exact EM
     lgssm = _fit_lgssm(sample, args, "dynamic factor model of GSW 1y-30y")
     print(lgssm.summary())
@@ -168,6 +171,22 @@ def cmd_lgssm(args) -> int:
     print(result.summary())
     written = write_lgssm_outputs(result, Path(args.out))
     print(f"\nwrote {len(written)} files to {Path(args.out).resolve()}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .data import load_sample, read_panel
+    from .report import atsm_report
+
+    if args.file:
+        data = read_panel(args.file).frame
+        title = f"Term structure model report: {Path(args.file).name}"
+    else:
+        data = load_sample().iloc[:, :7]
+        title = "Term structure model report: GSW US Treasury curve, 1-9 years (embedded sample)"
+    result = _fit_atsm(data, args, "for the report")
+    path = atsm_report(result, args.out, title)
+    print(f"wrote {path.resolve()}")
     return 0
 
 
@@ -221,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("--max-iter", type=int, default=500, help="iteration cap for kalman/em (default 500)")
     atsm_options(at)
     at.set_defaults(func=cmd_atsm)
+
+    rep = sub.add_parser("report", help="fit the ATSM and write an HTML report with charts (default: the sample)")
+    rep.add_argument("file", nargs="?", help="CSV or XLSX of zero yields (default: the embedded sample)")
+    rep.add_argument("--out", default="xlatsm-report.html", help="output file (default ./xlatsm-report.html)")
+    rep.add_argument("--max-iter", type=int, default=500)
+    atsm_options(rep)
+    rep.set_defaults(func=cmd_report)
 
     inst = sub.add_parser("install", help="copy the workbook to ~/Documents/xlatsm and point it at this Python")
     inst.add_argument("--target", help="folder for the workbook (default ~/Documents/xlatsm)")

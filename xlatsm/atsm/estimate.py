@@ -170,6 +170,7 @@ def _fit_jsz(Y: np.ndarray, structure: ATSMStructure, progress=None):
     K0P, K1P, U = _var_ols(P)
     Omega_ols = U.T @ U / len(U)
     objective, evaluate = _jsz_objective(structure, Y, P, U)
+    n_obs = (len(Y) - 1) * Y.shape[1]
     chol0 = chol_to_free(np.linalg.cholesky(Omega_ols))
     starts = [np.concatenate([q_to_free(roots_to_q(lam)), chol0]) for lam in _lam_starts(N)]
     scored = sorted(starts, key=objective)[:3]
@@ -179,7 +180,7 @@ def _fit_jsz(Y: np.ndarray, structure: ATSMStructure, progress=None):
             res = minimize(objective, theta0, method="BFGS", options={"maxiter": 2000, "gtol": 1e-7})
             n_iter += res.nit
             if progress is not None:
-                progress(i + 1, -res.fun)
+                progress(i + 1, -res.fun * n_obs)   # the objective is per observation
             if best is None or res.fun < best.fun:
                 best = res
     ll, kinf, sigma = evaluate(best.x)
