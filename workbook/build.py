@@ -116,27 +116,25 @@ def sheets_with_openpyxl() -> bytes:
     charts = wb.create_sheet("Charts")
     charts["A1"] = "Charts read the spilled blocks on the Model sheet (rows 101-418)"
     last = 100 + len(sample)
-    factors = LineChart()
-    factors.title = "Smoothed factors (percent)"
-    factors.add_data(Reference(model, min_col=2, max_col=4, min_row=100, max_row=last), titles_from_data=True)
-    factors.set_categories(Reference(model, min_col=1, min_row=101, max_row=last))
-    factors.width, factors.height = 24, 9
-    charts.add_chart(factors, "A3")
-    tp = LineChart()
-    tp.title = "10-year term premium (percent)"
-    tp.add_data(Reference(model, min_col=17, max_col=17, min_row=100, max_row=last), titles_from_data=True)
-    tp.set_categories(Reference(model, min_col=9, min_row=101, max_row=last))
-    tp.width, tp.height = 24, 9
-    charts.add_chart(tp, "A22")
-    curve = LineChart()
-    curve.title = "Last date: observed and fitted curve (percent)"
-    curve.add_data(Reference(ys, min_col=2, max_col=8, min_row=len(sample) + 1, max_row=len(sample) + 1),
-                   from_rows=True, titles_from_data=False)
-    curve.add_data(Reference(model, min_col=20, max_col=26, min_row=last, max_row=last), from_rows=True,
-                   titles_from_data=False)
-    curve.set_categories(Reference(ys, min_col=2, max_col=8, min_row=1, max_row=1))
-    curve.width, curve.height = 24, 9
-    charts.add_chart(curve, "A41")
+    def line_chart(title, anchor, series, categories, from_rows=False, titles=True):
+        chart = LineChart()
+        chart.title = title
+        for ref in series:
+            chart.add_data(ref, from_rows=from_rows, titles_from_data=titles)
+        chart.set_categories(categories)
+        chart.width, chart.height = 24, 9
+        charts.add_chart(chart, anchor)
+
+    line_chart("Smoothed factors (percent)", "A3",
+               [Reference(model, min_col=2, max_col=4, min_row=100, max_row=last)],
+               Reference(model, min_col=1, min_row=101, max_row=last))
+    line_chart("10-year term premium (percent)", "A22",
+               [Reference(model, min_col=17, max_col=17, min_row=100, max_row=last)],
+               Reference(model, min_col=9, min_row=101, max_row=last))
+    line_chart("Last date: observed and fitted curve (percent)", "A41",
+               [Reference(ys, min_col=2, max_col=8, min_row=len(sample) + 1, max_row=len(sample) + 1),
+                Reference(model, min_col=20, max_col=26, min_row=last, max_row=last)],
+               Reference(ys, min_col=2, max_col=8, min_row=1, max_row=1), from_rows=True, titles=False)
 
     for col in ("A", "D", "I"):
         model.column_dimensions[col].width = 14

@@ -94,13 +94,16 @@ def _state_moments(es: SmoothedStates, k: int, lags: int, intercept: bool):
     Sxx = X.T @ X + Psum_x
     Sxw = X.T @ Z + Pxz
     Sww = Z.T @ Z + Pzz
-    if intercept:
-        sw = Z.sum(0)
-        Szz = np.block([[np.array([[n]]), sw[None, :]], [sw[:, None], Sww]])
-        Sxz = np.column_stack([X.sum(0), Sxw])
-    else:
-        Szz, Sxz = Sww, Sxw
+    Sxz, Szz = _add_constant(Sxw, Sww, X.sum(0), Z.sum(0), n, intercept)
     return Sxx, Sxz, Szz, n
+
+
+def _add_constant(S_yw, S_ww, sum_y, sum_w, n, intercept: bool):
+    """Moments for regressors z = (1, w) from those of w (unchanged without an intercept): (S_yz, S_zz)."""
+    if not intercept:
+        return S_yw, S_ww
+    S_zz = np.block([[np.array([[n]]), sum_w[None, :]], [sum_w[:, None], S_ww]])
+    return np.column_stack([sum_y, S_yw]), S_zz
 
 
 def _obs_moments(y, missing, groups, M, P, params: LGSSMParams, intercept: bool):
@@ -136,12 +139,7 @@ def _obs_moments(y, missing, groups, M, P, params: LGSSMParams, intercept: bool)
     Syy = U.T @ U + Syy_extra
     Syx = U.T @ M + Syx_extra
     Sxx = M.T @ M + P.sum(0)
-    if intercept:
-        sx = M.sum(0)
-        Szz = np.block([[np.array([[n_obs]]), sx[None, :]], [sx[:, None], Sxx]])
-        Syz = np.column_stack([U.sum(0), Syx])
-    else:
-        Szz, Syz = Sxx, Syx
+    Syz, Szz = _add_constant(Syx, Sxx, U.sum(0), M.sum(0), n_obs, intercept)
     return Syy, Syz, Szz, n_obs
 
 
