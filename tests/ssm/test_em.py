@@ -134,6 +134,8 @@ def test_seed_example_climbs_monotonically():
     assert steps.min() >= -1e-9
     assert result.loglik == max(result.loglik_path)
     assert result.loglik > smooth_states(y, truth).loglik
+    # the notebooks' EM on this design (seed 1) peaked at -729.2 and fell to -740.6
+    assert result.loglik > -729.2
 
 
 def test_deterministic_and_identified():
