@@ -95,6 +95,8 @@ class Module:
 
     def source(self) -> bytes:
         """The module text as stored: attribute header, CRLF line ends, cp1252."""
+        if self.kind == "class":
+            return self._class_source()
         header = [f'Attribute VB_Name = "{self.name}"']
         if self.kind == "document":
             base = "0{00020819-0000-0000-C000-000000000046}" if self.name == "ThisWorkbook" else \
@@ -108,6 +110,27 @@ class Module:
             header = []  # the source carries its own attributes (e.g. a class exported from the VBE)
         text = "\r\n".join(header + ([body] if body else [])) + "\r\n"
         return text.encode("cp1252")
+
+    def _class_source(self) -> bytes:
+        """A class module as the VBE stores it. An exported .cls starts with a ``VERSION 1.0 CLASS / BEGIN ... END``
+        block that is not part of the stored source; the stored header also carries VB_Base (the class GUID),
+        VB_TemplateDerived and VB_Customizable, which exports leave out."""
+        lines = self.code.replace("\r\n", "\n").rstrip("\n").split("\n")
+        if lines and lines[0].startswith("VERSION "):
+            lines = lines[lines.index("END") + 1:]
+        attributes = [l for l in lines if l.startswith("Attribute VB_")]
+        body = lines[len(attributes):] if lines[:len(attributes)] == attributes else \
+            [l for l in lines if not l.startswith("Attribute VB_")]
+        named = {l.split("=")[0].strip(): l for l in attributes}
+        header = [f'Attribute VB_Name = "{self.name}"', 'Attribute VB_Base = "0{FCFB3D2A-A0FA-1068-A738-08002B3371B5}"']
+        for key, default in (("Attribute VB_GlobalNameSpace", "False"), ("Attribute VB_Creatable", "False"),
+                             ("Attribute VB_PredeclaredId", "False"), ("Attribute VB_Exposed", "False"),
+                             ("Attribute VB_TemplateDerived", "False"), ("Attribute VB_Customizable", "False")):
+            header.append(named.pop(key, f"{key} = {default}"))
+        named.pop("Attribute VB_Name", None)
+        named.pop("Attribute VB_Base", None)
+        header += list(named.values())   # e.g. VB_Description
+        return ("\r\n".join(header + body) + "\r\n").encode("cp1252")
 
 
 OFFICE_REFERENCES = [

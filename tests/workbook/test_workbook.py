@@ -125,6 +125,19 @@ def test_vba_project_structure(parts):
     assert b"Microsoft Office 16.0 Object Library" in directory   # IRibbonControl lives there
 
 
+def test_class_module_is_stored_like_the_vbe_stores_it(built):
+    """The Dictionary class comes from an exported .cls: its VERSION/BEGIN/END export header must not be stored,
+    and its stored attributes match what Excel itself wrote into xlwings' template workbook."""
+    import xlwings
+
+    ours = {vf: text for _, _, vf, text in VBA_Parser(str(built)).extract_macros()}["Dictionary.cls"]
+    template = Path(xlwings.__file__).parent / "quickstart_standalone.xlsm"
+    theirs = {vf: text for _, _, vf, text in VBA_Parser(str(template)).extract_macros()}["Dictionary.cls"]
+    assert not ours.startswith("VERSION")
+    head = lambda text: [l for l in text.splitlines() if l.startswith("Attribute VB_")][:8]  # noqa: E731
+    assert head(ours) == head(theirs)
+
+
 def test_udf_wrappers_match_python_signatures(built):
     code = {vf: text for _, _, vf, text in VBA_Parser(str(built)).extract_macros()}
     wrappers = code["xlatsm_udfs.bas"]
