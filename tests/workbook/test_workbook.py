@@ -232,3 +232,19 @@ def test_libreoffice_opens_and_renders(built, tmp_path):
             subprocess.run(["pdftoppm", "-png", "-r", "60", "-singlefile", "-f", str(page), "-l", str(page),
                             str(pdf), str(artifacts / f"workbook_{name}")], check=True, timeout=120)
         assert (artifacts / "workbook_results.png").stat().st_size > 1000
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_libreoffice_reads_every_vba_module(built, tmp_path):
+    """A second, independent reader of MS-OVBA: LibreOffice imports the VBA project into Basic libraries."""
+    copy = tmp_path / "vba.xlsm"
+    shutil.copy(built, copy)
+    run = subprocess.run(["soffice", "--headless", "--norestore", "--convert-to", "ods", "--outdir", str(tmp_path),
+                          str(copy)], capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr
+    with zipfile.ZipFile(tmp_path / "vba.ods") as z:
+        modules = {Path(n).stem: z.read(n).decode() for n in z.namelist() if n.startswith("Basic/VBAProject/")
+                   and not n.endswith("script-lb.xml")}
+    assert set(modules) == {m.name for m in build.vba_modules()}
+    assert "Sub XlatsmRefit(control As IRibbonControl)" in modules["xlatsm_ribbon"]
+    assert "Function ATSM_FIT(yields, Optional maturities" in modules["xlatsm_udfs"]
