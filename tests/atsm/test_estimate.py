@@ -1,6 +1,5 @@
 """The three ATSM estimators: published results, simulation recovery, real data, invariance, bad input."""
 import json
-import warnings
 from dataclasses import replace
 
 import numpy as np

@@ -1,5 +1,4 @@
 """Exact EM: monotone, stationary at its maximum, consistent with statsmodels, and it recovers the truth."""
-import dataclasses
 import warnings
 
 import numpy as np

@@ -236,11 +236,9 @@ class _YieldStateSpace:
         s[self.blocks["kinf"]] = np.maximum(np.abs(theta[self.blocks["kinf"]]), 1e-5)
         s[self.blocks["K0P"]] = np.maximum(np.abs(theta[self.blocks["K0P"]]), 1e-4)
         chol = self.blocks["chol"]
-        diag = np.zeros(self.N, dtype=bool)
-        tril = np.tril_indices(self.N)
-        offdiag = tril[0] != tril[1]
+        rows, cols = np.tril_indices(self.N)
+        offdiag = rows != cols   # log-diagonal entries are O(1) already; off-diagonal ones are yield-sized
         s[chol[offdiag]] = np.maximum(np.abs(theta[chol[offdiag]]), 1e-4)
-        del diag
         return s
 
     @staticmethod

@@ -42,7 +42,6 @@ import numpy as np
 from scipy.linalg import logm
 
 from ..errors import ModelError
-from .loadings import discrete_yield_loadings
 
 
 @dataclass(frozen=True)
@@ -283,8 +282,8 @@ def jsz_loadings_affine(q_coefs, Omega_P, structure: ATSMStructure, periods: np.
 
 
 def portfolio_weights(yields: np.ndarray, n_factors: int) -> np.ndarray:
-    """W (N, J): the first N principal components of the yield levels (orthonormal rows, deterministic signs:
-    each row's largest-magnitude weight... the level's weights positive, slope rising with maturity)."""
+    """W (N, J): the first N principal components of the yield levels, with orthonormal rows and deterministic
+    signs (level weights summing positive, slope rising with maturity, curvature positive at the ends)."""
     frame = np.asarray(yields, float)
     complete = frame[~np.isnan(frame).any(axis=1)]
     if len(complete) > 2 * frame.shape[1]:
