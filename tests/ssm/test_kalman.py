@@ -93,14 +93,29 @@ def test_diffuse_loglik_is_rotation_invariant():
     assert smooth_states(y, params.rotate(M)).loglik == pytest.approx(smooth_states(y, params).loglik, rel=1e-10)
 
 
-def test_optional_collapse_gives_the_same_pass():
+def test_collapse_gives_the_same_pass():
     rng = np.random.default_rng(12)
-    params = random_params(rng, 2, 8, 1, known_init=True)
-    y = rng.normal(size=(50, 8))
+    params = random_params(rng, 2, 9, 1, known_init=True)
+    y = rng.normal(size=(50, 9))
     y[rng.random(y.shape) < 0.1] = np.nan
     ss = params.to_state_space(50)
-    plain = KalmanSmootherRunner(y, 2, 2).smooth(ss)
-    collapsed = KalmanSmootherRunner(y, 2, 2, collapse=True).smooth(ss)
+    plain = KalmanSmootherRunner(y, 2, 2, collapse=False).smooth(ss)
+    collapsed_runner = KalmanSmootherRunner(y, 2, 2, collapse=True)
+    assert collapsed_runner.collapse
+    collapsed = collapsed_runner.smooth(ss)
     assert collapsed.loglik == pytest.approx(plain.loglik, rel=1e-12)
     np.testing.assert_allclose(collapsed.states, plain.states, atol=1e-10)
     np.testing.assert_allclose(collapsed.lag_cov[1:], plain.lag_cov[1:], atol=1e-10)
+
+
+def test_collapse_follows_changing_parameters():
+    """A runner reused across parameter sets (as in EM) must not keep the first set's collapse matrices."""
+    rng = np.random.default_rng(13)
+    a = random_params(rng, 2, 9, 1, known_init=True)
+    b = random_params(rng, 2, 9, 1, known_init=True)
+    y = rng.normal(size=(40, 9))
+    runner = KalmanSmootherRunner(y, 2, 2, collapse=True)
+    runner.smooth(a.to_state_space(40))
+    again = runner.smooth(b.to_state_space(40))
+    fresh = KalmanSmootherRunner(y, 2, 2, collapse=False).smooth(b.to_state_space(40))
+    assert again.loglik == pytest.approx(fresh.loglik, rel=1e-12)

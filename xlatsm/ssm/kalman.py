@@ -72,33 +72,41 @@ class KalmanSmootherRunner:
     filter and smoother passes themselves.
     """
 
-    def __init__(self, y: np.ndarray, k_states: int, k_posdef: int, lag_cov: bool = True, collapse: bool = False):
+    def __init__(self, y: np.ndarray, k_states: int, k_posdef: int, lag_cov: bool = True, collapse: bool = True):
         y = np.ascontiguousarray(y, dtype=float)
         self.y = y
         self.n_obs, self.k_endog = y.shape
-        self._ks = KalmanSmoother(k_endog=self.k_endog, k_states=k_states, k_posdef=k_posdef)
-        self._ks.bind(y)
-        # Optional Jungbacker-Koopman collapse of the p observations onto the m states: for one parameter set it
-        # gives the same results (to 1e-14) about 4x faster at p = 30. It is off by default: statsmodels' collapse
-        # takes no observation intercept, so the data are re-bound with the intercept removed, and inside an EM
-        # loop (intercept changing every iteration) that re-binding was seen to give a wrong log-likelihood.
-        self.collapse = collapse and self.k_endog > k_states
-        self._bound_intercept = np.zeros(self.k_endog)
-        self._ks.set_smoother_output(0, smoother_state=True, smoother_state_cov=True, smoother_state_autocov=lag_cov)
+        self.k_states, self.k_posdef = k_states, k_posdef
         self._lag_cov = lag_cov
         self._outputs = SMOOTHER_STATE | SMOOTHER_STATE_COV | (SMOOTHER_STATE_AUTOCOV if lag_cov else 0)
+        # Jungbacker-Koopman collapse of the p observations onto the m states: the same results (to 1e-12,
+        # tested) several times faster when p is several times m. Two statsmodels limits shape how it is used:
+        # the collapse takes no observation intercept (so it is subtracted from the data), and the collapse
+        # matrices of a time-invariant system are computed once per smoother object (so a collapsed pass gets a
+        # fresh object; constructing one costs microseconds).
+        self.collapse = collapse and self.k_endog >= 4 * k_states
+        self._ks = self._new(y)
+
+    def _new(self, data: np.ndarray) -> KalmanSmoother:
+        ks = KalmanSmoother(k_endog=self.k_endog, k_states=self.k_states, k_posdef=self.k_posdef)
+        ks.bind(data)
+        ks.set_smoother_output(0, smoother_state=True, smoother_state_cov=True,
+                               smoother_state_autocov=self._lag_cov)
+        return ks
 
     def _load(self, ss: StateSpace) -> None:
-        ks = self._ks
-        ks["design"] = ss.design
         # the collapse needs Z'H^-1 Z invertible: a time-invariant design loading every state
         collapse = self.collapse and ss.design.ndim == 2 and bool(np.all(np.any(ss.design != 0, axis=0)))
-        intercept = ss.obs_intercept if collapse else np.zeros(self.k_endog)
-        if self._bound_intercept is None or not np.array_equal(self._bound_intercept, intercept):
-            ks.bind(self.y - intercept)
-            self._bound_intercept = np.array(intercept, copy=True)
-        ks["obs_intercept"] = np.zeros(self.k_endog) if collapse else ss.obs_intercept
-        ks.filter_collapsed = collapse
+        if collapse:
+            self._ks = ks = self._new(self.y - ss.obs_intercept)
+            ks["obs_intercept"] = np.zeros(self.k_endog)
+            ks.filter_collapsed = True
+        else:
+            if self._ks.filter_collapsed:
+                self._ks = self._new(self.y)
+            ks = self._ks
+            ks["obs_intercept"] = ss.obs_intercept
+        ks["design"] = ss.design
         ks["obs_cov"] = ss.obs_cov
         ks["transition"] = ss.transition
         ks["state_intercept"] = ss.state_intercept
