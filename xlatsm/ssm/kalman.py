@@ -84,7 +84,10 @@ class KalmanSmootherRunner:
         # the collapse takes no observation intercept (so it is subtracted from the data), and the collapse
         # matrices of a time-invariant system are computed once per smoother object (so a collapsed pass gets a
         # fresh object; constructing one costs microseconds).
-        self.collapse = collapse and self.k_endog >= 4 * k_states
+        # (a fresh object costs ~0.3 ms of set-up per pass, which the collapse repays once p >= 4m, or p >= 3m
+        # over 1000+ dates)
+        self.collapse = collapse and (self.k_endog >= 4 * k_states
+                                      or (self.k_endog >= 3 * k_states and self.n_obs >= 1000))
         self._ks = self._new(y)
 
     def _new(self, data: np.ndarray) -> KalmanSmoother:
