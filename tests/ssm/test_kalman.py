@@ -97,7 +97,6 @@ def test_collapse_gives_the_same_pass():
     rng = np.random.default_rng(12)
     params = random_params(rng, 2, 9, 1, known_init=True)
     y = rng.normal(size=(50, 9))
-    y[rng.random(y.shape) < 0.1] = np.nan
     ss = params.to_state_space(50)
     plain = KalmanSmootherRunner(y, 2, 2, collapse=False).smooth(ss)
     collapsed_runner = KalmanSmootherRunner(y, 2, 2, collapse=True)

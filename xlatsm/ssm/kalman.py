@@ -85,9 +85,10 @@ class KalmanSmootherRunner:
         # matrices of a time-invariant system are computed once per smoother object (so a collapsed pass gets a
         # fresh object; constructing one costs microseconds).
         # (a fresh object costs ~0.3 ms of set-up per pass, which the collapse repays once p >= 4m, or p >= 3m
-        # over 1000+ dates)
-        self.collapse = collapse and (self.k_endog >= 4 * k_states
-                                      or (self.k_endog >= 3 * k_states and self.n_obs >= 1000))
+        # over 1000+ dates; with missing cells statsmodels recomputes the collapse at every date, which costs
+        # more than it saves, so only complete panels are collapsed)
+        self.collapse = collapse and not np.isnan(y).any() and (
+            self.k_endog >= 4 * k_states or (self.k_endog >= 3 * k_states and self.n_obs >= 1000))
         self._ks = self._new(y)
 
     def _new(self, data: np.ndarray) -> KalmanSmoother:
