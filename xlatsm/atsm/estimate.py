@@ -28,7 +28,6 @@ from ..data import YieldPanel, read_panel
 from ..errors import ConvergenceWarning, EstimationError, InputError, ModelError
 from ..ssm.em import _missing_groups, _obs_moments, _state_moments
 from ..ssm.kalman import KalmanSmootherRunner
-from ..ssm.params import LGSSMParams
 from .model import ATSMParams, ATSMStructure, jsz_loadings_affine, portfolio_weights
 from .model import roots_to_q
 from .params_vector import chol_to_free, free_to_chol, free_to_q, n_chol, q_to_free
@@ -241,18 +240,14 @@ class _YieldStateSpace:
         s[chol[offdiag]] = np.maximum(np.abs(theta[chol[offdiag]]), 1e-4)
         return s
 
-    @staticmethod
-    def lgssm(p: ATSMParams) -> LGSSMParams:
-        return p.as_lgssm()
-
     # likelihood ---------------------------------------------------------------------------------------------
     def loglik(self, theta: np.ndarray) -> float:
-        lg = self.lgssm(self.unpack(theta))
+        lg = self.unpack(theta).as_lgssm()
         return self.filter.loglik(lg.to_state_space(len(self.Y))) + lg.diffuse_loglik_correction()
 
     def e_step(self, theta: np.ndarray):
         """Smoother pass at theta: (loglik, expected sufficient statistics)."""
-        lg = self.lgssm(self.unpack(theta))
+        lg = self.unpack(theta).as_lgssm()
         es = self.smoother.smooth(lg.to_state_space(len(self.Y), extra_lag=True))
         M, P = lg.factor_moments(es.states, es.cov)
         state = _state_moments(es, self.N, 1, True)

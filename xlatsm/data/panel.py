@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .tenors import check_maturities, maturities_to_years, years_to_label
+from .tenors import maturities_to_years, years_to_label
 
 _EXCEL_ERRORS = {"#N/A", "#VALUE!", "#DIV/0!", "#NUM!", "#REF!", "#NAME?", "#NULL!", "#GETTING_DATA", "#SPILL!",
                  "#CALC!", "NA", "N/A", "NAN", "."}
@@ -262,8 +262,7 @@ def read_panel(data: Any, maturities: Sequence | None = None, yield_units: str =
     if len(labels) != obs.values.shape[1]:
         raise InputError(f"{len(labels)} maturities given for {obs.values.shape[1]} yield columns: "
                          "give one maturity per column")
-    years, units_read = maturities_to_years(labels, maturity_units)
-    check_maturities(years, labels)
+    years, units_read = maturities_to_years(labels, maturity_units)   # also checks they are positive, increasing
     y_units = detect_yield_units(obs.values, yield_units)
     scale = 100.0 if y_units == "percent" else 1.0
     notes = [f"yields read as {y_units}", f"maturities read as {units_read}"]

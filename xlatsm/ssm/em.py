@@ -50,7 +50,7 @@ INITIAL_STATES = ("diffuse", "estimated")
 # ----------------------------------------------------------------------------------------------------------------
 # M-step pieces
 # ----------------------------------------------------------------------------------------------------------------
-def _regression_update(Syy, Syz, Szz, n, fixed_coef=None, intercept=True, coef_fixed_part=None):
+def _regression_update(Syy, Syz, Szz, n, intercept=True, coef_fixed_part=None):
     """OLS in expected moments. Regressors z = (1, w) when ``intercept`` else w. Returns (G, residual moment / n).
 
     ``coef_fixed_part`` (rows x dim w) fixes the slope block: only the intercept is then estimated.
