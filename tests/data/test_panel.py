@@ -59,9 +59,18 @@ def test_excel_range_becomes_panel_in_decimals_and_years():
     assert panel.labels == ["3M", "1Y", "10Y"]
 
 
-def test_header_without_dates_and_numeric_maturities():
-    frame = table_to_frame([[3, 12, 120], [1.0, 2.0, 3.0], [1.1, 2.1, 3.1]])
-    assert list(frame.columns) == [3, 12, 120] or frame.shape == (3, 3)
+def test_numeric_maturities_in_the_header_row():
+    """A common sheet layout: "date" in the corner, maturities in months across, dates down."""
+    rows = [["date", 3, 12, 120], [dt.datetime(2020, 1, 31), 1.0, 2.0, 3.0], [dt.datetime(2020, 2, 29), 1.1, 2.1, 3.1]]
+    panel = read_panel(rows)
+    np.testing.assert_allclose(panel.maturities, [0.25, 1.0, 10.0])
+    assert panel.maturity_units == "months" and panel.yields.shape == (2, 3)
+    assert isinstance(panel.dates, pd.DatetimeIndex)
+
+
+def test_bare_numbers_have_no_header():
+    frame = table_to_frame([[1.0, 2.0, 3.0], [1.1, 2.1, 3.1]])
+    assert frame.shape == (2, 3) and list(frame.columns) == ["y1", "y2", "y3"]
 
 
 def test_text_cell_is_located():

@@ -23,6 +23,15 @@ FACTOR_NAMES = ["level", "slope", "curvature", "PC4", "PC5"]
 
 @dataclass
 class ATSMResult:
+    """A fitted Gaussian ATSM (see :func:`xlatsm.fit_atsm`).
+
+    ``params`` are the identified JSZ parameters (decimals, portfolio rotation); ``loglik`` is the maximised
+    log-likelihood of ``method`` ("jsz": portfolios priced exactly; "kalman"/"em": every yield with error, diffuse
+    start); ``loglik_path`` the EM path (empty for jsz). Curves and factors are DataFrames in the input's units:
+    ``factors``, ``factor_std_errors``, ``fitted_yields``, ``risk_neutral_yields``, ``term_premium``; pricing
+    errors in bp; ``parameter_blocks()`` and ``summary()`` label everything.
+    """
+
     params: ATSMParams
     panel: YieldPanel
     method: str

@@ -137,9 +137,13 @@ def table_to_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
         raise InputError(f"ragged range: rows have {sorted(widths)} cells; select a rectangular block")
     header = None
     first = rows[0]
+    corner = first[0]
+    corner_is_label = corner is None or (isinstance(corner, str) and _cell_to_float(corner) is None
+                                         and not _is_date(corner))
     if any(isinstance(v, str) and v.strip() and _cell_to_float(v) is None for v in first[1:]) or (
         len(first) == 1 and isinstance(first[0], str) and _cell_to_float(first[0]) is None
-    ):
+    ) or (corner_is_label and len(rows) > 1 and _is_date(rows[1][0])):
+        # a row of labels, or numeric maturities (3, 6, 120) under a "date" corner above a column of dates
         header, rows = first, rows[1:]
     if not rows:
         raise InputError("the range holds a header row but no data rows below it")
