@@ -135,7 +135,8 @@ class Module:
 
 OFFICE_REFERENCES = [
     ("stdole", "*\\G{00020430-0000-0000-C000-000000000046}#2.0#0#C:\\Windows\\System32\\stdole2.tlb#OLE Automation"),
-    ("Office", "*\\G{2DF8D04C-5BFA-101B-BDE5-00AA0044DE52}#2.8#0#C:\\Program Files\\Common Files\\Microsoft Shared"
+    # version 2.0 as in xlwings' own template workbook: VBA binds the installed (newer) Office library to it
+    ("Office", "*\\G{2DF8D04C-5BFA-101B-BDE5-00AA0044DE52}#2.0#0#C:\\Program Files\\Common Files\\Microsoft Shared"
                "\\OFFICE16\\MSO.DLL#Microsoft Office 16.0 Object Library"),
 ]
 
@@ -153,7 +154,6 @@ def dir_stream(modules: list[Module], project_name: str = "VBAProject", referenc
     """The uncompressed ``dir`` stream (MS-OVBA 2.3.4.2)."""
     out = bytearray()
     out += _record(0x0001, struct.pack("<I", 3))          # PROJECTSYSKIND: 64-bit Windows (read by 32-bit too)
-    out += _record(0x004A, struct.pack("<I", 2))          # PROJECTCOMPATVERSION
     out += _record(0x0002, struct.pack("<I", 0x0409))     # PROJECTLCID
     out += _record(0x0014, struct.pack("<I", 0x0409))     # PROJECTLCIDINVOKE
     out += _record(0x0003, struct.pack("<H", 1252))       # PROJECTCODEPAGE
@@ -212,7 +212,8 @@ def project_wm_stream(modules: list[Module]) -> bytes:
     return bytes(out) + b"\x00\x00"
 
 
-VBA_PROJECT_STREAM = bytes([0xCC, 0x61, 0xFF, 0xFF, 0x00, 0x00, 0x00])  # version 0xFFFF: no p-code, compile source
+# 0x61CC, version 0xFFFF (no p-code: compile the source), 0x00, then 0x0001 as in xlwings' Excel-saved template
+VBA_PROJECT_STREAM = bytes([0xCC, 0x61, 0xFF, 0xFF, 0x00, 0x01, 0x00])
 
 
 def vba_project(modules: list[Module], project_id: str | None = None) -> bytes:

@@ -248,3 +248,40 @@ def test_libreoffice_reads_every_vba_module(built, tmp_path):
     assert set(modules) == {m.name for m in build.vba_modules()}
     assert "Sub XlatsmRefit(control As IRibbonControl)" in modules["xlatsm_ribbon"]
     assert "Function ATSM_FIT(yields, Optional maturities" in modules["xlatsm_udfs"]
+
+
+def _dir_record_ids(xlsm_path):
+    import struct
+
+    with zipfile.ZipFile(xlsm_path) as z:
+        ole = olefile.OleFileIO(io.BytesIO(z.read("xl/vbaProject.bin")))
+    data = bytes(decompress_stream(bytearray(ole.openstream("VBA/dir").read())))
+    ids, i = [], 0
+    while i < len(data):
+        rid, size = struct.unpack("<HI", data[i:i + 6])
+        ids.append(rid)
+        i += 6 + (6 if rid == 0x0009 else size)
+    return ids
+
+
+def test_dir_stream_records_follow_an_excel_written_project(built):
+    """Same record order as the dir stream Excel saved in xlwings' template: the project information records,
+    then for every module the same sequence of module records."""
+    import xlwings
+
+    theirs = _dir_record_ids(Path(xlwings.__file__).parent / "quickstart_standalone.xlsm")
+    ours = _dir_record_ids(built)
+    info = lambda ids: ids[:ids.index(0x0016)]  # noqa: E731 - up to the first reference
+    assert info(ours) == info(theirs)
+
+    def module_records(ids):
+        start = ids.index(0x000F) + 2   # PROJECTMODULES, PROJECTCOOKIE
+        blocks, current = [], []
+        for rid in ids[start:]:
+            current.append(rid)
+            if rid == 0x002B:
+                blocks.append(tuple(current))
+                current = []
+        return blocks
+
+    assert {b for b in module_records(ours)} <= {b for b in module_records(theirs)}
