@@ -50,3 +50,10 @@ def test_report_html(tmp_path):
     text = out.read_text()
     assert text.count("data:image/png;base64,") == 4
     assert "10-year term premium" in text and "K1_P" in text and "Pricing errors" in text
+
+
+def test_lgssm_parameter_files_do_not_collide_on_case_insensitive_disks(tmp_path):
+    assert main(["demo", "--out", str(tmp_path), "--max-iter", "5"]) == 0
+    names = [p.name for p in (tmp_path / "lgssm").glob("*.csv")]
+    assert len({n.lower() for n in names}) == len(names)
+    assert {"C.csv", "c_obs_intercept.csv", "d_state_intercept.csv"} <= set(names)

@@ -11,7 +11,6 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from . import __version__
@@ -47,24 +46,18 @@ def write_lgssm_outputs(result, out: Path) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    p = result.params
-    names = list(result.factors.columns)
-    for j, A in enumerate(p.A):
-        _write_frame(pd.DataFrame(A, index=names, columns=names), out / f"A_{j + 1}.csv", written)
-    _write_frame(pd.DataFrame(p.C, index=result.columns, columns=names), out / "C.csv", written)
-    _write_frame(pd.DataFrame(p.Q, index=names, columns=names), out / "Q.csv", written)
-    _write_frame(pd.DataFrame(p.R, index=result.columns, columns=result.columns), out / "R.csv", written)
-    _write_frame(pd.DataFrame({"state_intercept": p.state_intercept}, index=names), out / "d.csv", written)
-    _write_frame(pd.DataFrame({"obs_intercept": p.obs_intercept}, index=result.columns), out / "c.csv", written)
+    # file names differing only in case (C.csv, c.csv) would overwrite each other on Windows and macOS
+    file_names = {"d": "d_state_intercept", "c": "c_obs_intercept"}
+    for name, block in result.parameter_blocks().items():
+        _write_frame(block, out / f"{file_names.get(name, name)}.csv", written)
     factors = result.factors
-    se = np.sqrt(np.diagonal(result.smoothed_cov, axis1=1, axis2=2))
-    _write_frame(factors.join(pd.DataFrame(se, index=factors.index, columns=[f"{c}_se" for c in names])),
-                 out / "smoothed_factors.csv", written)
+    se = result.factor_std_errors
+    _write_frame(factors.join(se.add_suffix("_se")), out / "smoothed_factors.csv", written)
     _write_frame(result.fitted, out / "fitted.csv", written)
     _write_frame(pd.DataFrame({"loglik": result.loglik_path}), out / "loglik_path.csv", written)
     (out / "summary.txt").write_text(result.summary() + "\n")
     written.append(out / "summary.txt")
-    written.append(plot_factors(factors, out / "smoothed_factors.png", se))
+    written.append(plot_factors(factors, out / "smoothed_factors.png", se.to_numpy()))
     return written
 
 

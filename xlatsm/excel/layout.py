@@ -121,21 +121,8 @@ def atsm_summary_pairs(result, handle: str) -> list[tuple[str, Any]]:
     return pairs
 
 
-def lgssm_blocks(result) -> dict[str, pd.DataFrame]:
-    p = result.params
-    names = list(result.factors.columns)
-    blocks = {f"A_{j + 1}": pd.DataFrame(A, index=names, columns=names) for j, A in enumerate(p.A)}
-    blocks["d"] = pd.DataFrame({"d": p.state_intercept}, index=names)
-    blocks["Q"] = pd.DataFrame(p.Q, index=names, columns=names)
-    blocks["C"] = pd.DataFrame(p.C, index=result.columns, columns=names)
-    blocks["c"] = pd.DataFrame({"c": p.obs_intercept}, index=result.columns)
-    blocks["R"] = pd.DataFrame(p.R, index=result.columns, columns=result.columns)
-    return blocks
-
-
 def lgssm_outputs(result, handle: str) -> dict[str, Any]:
-    blocks = lgssm_blocks(result)
-    se = np.sqrt(np.maximum(np.diagonal(result.smoothed_cov, axis1=1, axis2=2), 0))
+    blocks = result.parameter_blocks()
     outputs = {
         "summary": lambda: pairs_block([
             ("model", f"LGSSM, {result.params.k_states} factors, VAR({result.params.lags}), exact EM"),
@@ -144,8 +131,7 @@ def lgssm_outputs(result, handle: str) -> dict[str, Any]:
             ("BIC", result.bic), ("dates", len(result.index)), ("series", result.params.k_endog),
             ("normalisation", result.normalisation), ("handle", handle)]),
         "params": lambda: stacked_block(blocks),
-        "factors": lambda: frame_block(result.factors.join(
-            pd.DataFrame(se, index=result.index, columns=[f"{c}_se" for c in result.factors.columns]))),
+        "factors": lambda: frame_block(result.factors.join(result.factor_std_errors.add_suffix("_se"))),
         "fitted": lambda: frame_block(result.fitted),
         "loglik": lambda: [["loglik"], [result.loglik]],
         "loglik_path": lambda: frame_block(pd.DataFrame({"loglik": result.loglik_path}), index_label="iteration"),

@@ -80,6 +80,24 @@ class LGSSMResult:
         return pd.DataFrame(self.smoothed_states, index=self.index, columns=factor_names(self.params.k_states))
 
     @property
+    def factor_std_errors(self) -> pd.DataFrame:
+        """Posterior standard deviations of the smoothed factors (dates x f1..fk)."""
+        se = np.sqrt(np.maximum(np.diagonal(self.smoothed_cov, axis1=1, axis2=2), 0.0))
+        return pd.DataFrame(se, index=self.index, columns=factor_names(self.params.k_states))
+
+    def parameter_blocks(self) -> dict[str, pd.DataFrame]:
+        """Every parameter matrix, labelled: A_1..A_L, d, Q (factors), C, c, R (series)."""
+        p = self.params
+        names = factor_names(p.k_states)
+        blocks = {f"A_{j + 1}": pd.DataFrame(A, index=names, columns=names) for j, A in enumerate(p.A)}
+        blocks["d"] = pd.DataFrame({"d": p.state_intercept}, index=names)
+        blocks["Q"] = pd.DataFrame(p.Q, index=names, columns=names)
+        blocks["C"] = pd.DataFrame(p.C, index=self.columns, columns=names)
+        blocks["c"] = pd.DataFrame({"c": p.obs_intercept}, index=self.columns)
+        blocks["R"] = pd.DataFrame(p.R, index=self.columns, columns=self.columns)
+        return blocks
+
+    @property
     def fitted(self) -> pd.DataFrame:
         """c + C E[x_t|Y]: the smoothed fit of every series, missing cells included."""
         values = self.params.obs_intercept + self.smoothed_states @ self.params.C.T
