@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import YieldPanel, maturities_to_years, years_to_label
-from ..ssm.kalman import KalmanSmootherRunner
+from ..ssm.em import smooth_states
 from ..textfmt import format_matrix, header_block
 from .loadings import discrete_yield_loadings
 from .model import ATSMParams, jsz_loadings
@@ -74,9 +74,8 @@ class ATSMResult:
         N = self.n_factors
         if self.method == "jsz":
             return Y @ self.params.structure.W.T, np.zeros((len(Y), N, N))
-        lg = self.params.as_lgssm()
-        es = KalmanSmootherRunner(Y, N, N, lag_cov=False).smooth(lg.to_state_space(len(Y)))
-        return lg.factor_moments(es.states, es.cov)
+        smoothed = smooth_states(Y, self.params.as_lgssm())
+        return smoothed.states, smoothed.cov
 
     @property
     def factors(self) -> pd.DataFrame:
@@ -93,7 +92,6 @@ class ATSMResult:
         a :class:`~xlatsm.ssm.results.SmoothResult` in this fit's yield units."""
         from ..data import read_panel
         from ..errors import InputError
-        from ..ssm.em import smooth_states
         from ..ssm.results import SmoothResult
 
         panel = read_panel(yields, yield_units=self.units)
