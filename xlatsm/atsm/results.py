@@ -6,15 +6,16 @@ ones (K1P, K1Q, lambda^Q, rho1, lambda_0, lambda_1) are unit-free. Pricing error
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from ..data import YieldPanel, maturities_to_years, years_to_label
-from ..ssm.em import smooth_states
+from ..diagnostics import Flag, flag_lines
 from ..textfmt import format_matrix, header_block
+from .collapsed import CollapsedYields
 from .loadings import discrete_yield_loadings
 from .model import ATSMParams, jsz_loadings
 
@@ -26,10 +27,14 @@ class ATSMResult:
     """A fitted Gaussian ATSM (see :func:`xlatsm.fit_atsm`).
 
     ``params`` are the identified JSZ parameters (decimals, portfolio rotation); ``loglik`` is the maximised
-    log-likelihood of ``method`` ("jsz": portfolios priced exactly; "kalman"/"em": every yield with error, diffuse
-    start); ``loglik_path`` the EM path (empty for jsz). Curves and factors are DataFrames in the input's units:
-    ``factors``, ``factor_std_errors``, ``fitted_yields``, ``risk_neutral_yields``, ``term_premium``; pricing
-    errors in bp; ``parameter_blocks()`` and ``summary()`` label everything.
+    log-likelihood of ``method`` ("jsz": portfolios priced exactly, conditional on the first date; "kalman"/"em":
+    every yield with error, diffuse start), the estimator that ran (``method_requested`` is the one asked for,
+    e.g. "auto"); ``start_loglik`` that of the starting values; ``loglik_path`` the log-likelihood of the
+    accepted iterates (quasi-Newton steps for jsz/kalman, EM iterations for em; never decreasing). ``flags``
+    (:class:`xlatsm.diagnostics.Flag`) says what may be wrong with the answer; ``n_params``, ``aic``, ``bic``
+    count the free parameters exactly. Curves and factors are DataFrames in the input's units: ``factors``,
+    ``factor_std_errors``, ``fitted_yields``, ``risk_neutral_yields``, ``term_premium``; pricing errors in bp;
+    ``parameter_blocks()`` and ``summary()`` label everything.
     """
 
     params: ATSMParams
@@ -43,6 +48,9 @@ class ATSMResult:
     notes: list = field(default_factory=list)
     measurement_error: str = "common"
     seconds: float = 0.0
+    method_requested: str = ""
+    start_loglik: float = float("nan")
+    flags: list = field(default_factory=list)
 
     # -- basics ------------------------------------------------------------------------------------------------
     @property
@@ -55,8 +63,32 @@ class ATSMResult:
 
     @property
     def scale(self) -> float:
-        """Decimal -> user units (100 for percent)."""
-        return self.panel.scale
+        """Decimal -> user units (100 for percent, 1e4 for bp)."""
+        return 1e4 if self.panel.yield_units == "bp" else self.panel.scale
+
+    @property
+    def n_params(self) -> int:
+        """Free parameters: lambda^Q (N), k_inf^Q (1), Sigma_P (N(N+1)/2), K0P (N), K1P (N^2) and the measurement
+        error sigmas (1, or J with per_maturity). The JSZ canonical form is exactly identified: no redundant
+        directions (a rotation of the factors is pinned by W)."""
+        N = self.n_factors
+        n_sigma = len(self.panel.labels) if self.measurement_error == "per_maturity" else 1
+        return N + 1 + N * (N + 1) // 2 + N + N * N + n_sigma
+
+    @property
+    def n_obs(self) -> int:
+        """Observations behind loglik: (T-1) J for jsz (conditional on the first date), observed cells else."""
+        if self.method == "jsz":
+            return (len(self.panel.dates) - 1) * len(self.panel.labels)
+        return int(np.sum(~np.isnan(self.panel.yields)))
+
+    @property
+    def aic(self) -> float:
+        return 2.0 * self.n_params - 2.0 * self.loglik
+
+    @property
+    def bic(self) -> float:
+        return self.n_params * float(np.log(self.n_obs)) - 2.0 * self.loglik
 
     @property
     def units(self) -> str:
@@ -74,8 +106,8 @@ class ATSMResult:
         N = self.n_factors
         if self.method == "jsz":
             return Y @ self.params.structure.W.T, np.zeros((len(Y), N, N))
-        smoothed = smooth_states(Y, self.params.as_lgssm())
-        return smoothed.states, smoothed.cov
+        out = _smooth(Y, self.params)
+        return out.states, out.cov
 
     @property
     def factors(self) -> pd.DataFrame:
@@ -84,6 +116,9 @@ class ATSMResult:
 
     @property
     def factor_std_errors(self) -> pd.DataFrame:
+        """Standard deviations of the factors given the data, in yield units. Under jsz they are exactly zero:
+        the N portfolios are priced without error, so the factors are observed (W y_t); the Kalman smoother's
+        uncertainty (method "kalman" or "em") is the one that reflects measurement error."""
         se = np.sqrt(np.maximum(np.diagonal(self._smoothed[1], axis1=1, axis2=2), 0.0))
         return self._frame(se * self.scale, self.factor_names)
 
@@ -94,15 +129,18 @@ class ATSMResult:
         from ..errors import InputError
         from ..ssm.results import SmoothResult
 
-        panel = read_panel(yields, yield_units=self.units)
+        panel = read_panel(yields, yield_units="decimal" if self.units == "bp" else self.units)
+        if self.units == "bp":
+            panel = replace(panel, yields=panel.yields / 1e4)
         if len(panel.maturities) != len(self.panel.maturities) or not np.allclose(panel.maturities,
                                                                                     self.panel.maturities):
             raise InputError(f"the model was fitted to maturities {self.panel.labels}; the data have "
                              f"{panel.labels}: select the same columns")
-        out = smooth_states(pd.DataFrame(panel.yields, index=panel.dates), self.params.as_lgssm())
+        out = _smooth(panel.yields, self.params)
         s = self.scale
+        ld = self.params.loadings()
         return SmoothResult(states=out.states * s, cov=out.cov * s * s, loglik=out.loglik, index=panel.dates,
-                            fitted=out.fitted * s, columns=self.panel.labels, names=self.factor_names)
+                            fitted=(ld.A_P + out.states @ ld.B_P.T) * s, columns=self.panel.labels, names=self.factor_names)
 
     # -- curves ------------------------------------------------------------------------------------------------
     @cached_property
@@ -212,13 +250,18 @@ class ATSMResult:
             ("Factors (N)", self.n_factors), ("Maturities (J)", len(self.panel.labels)),
             ("Dates (T)", len(self.panel.dates)),
             ("Sample", f"{_date(self.panel.dates[0])}..{_date(self.panel.dates[-1])}"),
-            ("Log-likelihood", f"{self.loglik:.3f}"), ("Iterations", self.n_iter),
+            ("Method", self.method if self.method_requested in ("", self.method)
+             else f"{self.method} (requested {self.method_requested})"),
+            ("Log-likelihood", f"{self.loglik:.3f}"), ("Start log-likelihood", f"{self.start_loglik:.3f}"),
+            ("Free parameters", self.n_params), ("AIC", f"{self.aic:.2f}"), ("BIC", f"{self.bic:.2f}"),
+            ("Iterations", self.n_iter),
             ("Converged", "yes" if self.converged else "NO"), ("Seconds", f"{self.seconds:.2f}"),
             ("Yield units", self.units), ("Period", f"{p.structure.dt * 12:g} month(s)"),
             ("Measurement error", self.measurement_error), ("Mean RMSE (bp)", f"{self.pricing_errors.mean():.2f}"),
         ])
         if not self.converged:
             lines.append(f"NOT CONVERGED: {self.message}")
+        lines += flag_lines(self.flags)
         lines.append("Identification: JSZ (2011) canonical form; factors = first principal components of yields.")
         lines.append(f"Units: yield-like parameters in {self.units}; K1, lambda, rho1, lambda_0/1 unit-free; "
                      "maturities in years; pricing errors in bp.")
@@ -240,6 +283,74 @@ class ATSMResult:
 
     def __str__(self) -> str:
         return self.summary()
+
+
+def _smooth(Y: np.ndarray, params: ATSMParams):
+    """Kalman smoother at ``params`` in the collapsed space (no p x p matrix, whatever the number of maturities)."""
+    ld = params.loadings()
+    return CollapsedYields(Y).run(ld.A_P, ld.B_P, params.sigma_e ** 2, params.K0P, params.K1P, params.Omega_P)
+
+
+def diagnose(result: ATSMResult, at_floor: np.ndarray | None = None) -> list[Flag]:
+    """The flags of a fit (see :mod:`xlatsm.diagnostics`): non-convergence, a worse answer than the start,
+    explosive Q or P roots, a parameter at the edge of its region, measurement variances on their floor
+    (Heywood), non-finite outputs."""
+    flags = []
+    p = result.params
+    if not result.converged:
+        flags.append(Flag("not_converged", f"{result.method} stopped before its tolerance ({result.message}); "
+                                           "raise max_iter, or try another method"))
+    if np.isfinite(result.start_loglik) and result.loglik < result.start_loglik - 1e-9 * abs(result.start_loglik):
+        flags.append(Flag("worse_than_start", f"the log-likelihood {result.loglik:.6g} is below the starting "
+                                              f"values' {result.start_loglik:.6g}; do not use this fit"))
+    if not np.isfinite(result.loglik):
+        flags.append(Flag("nonfinite", "the log-likelihood is not finite; do not use this fit"))
+    lamQ = np.abs(p.lamQ)
+    if np.max(lamQ) >= 1.0:
+        flags.append(Flag("explosive_q", f"a risk-neutral root is at or above one (|lambda^Q| = "
+                                         f"{np.max(lamQ):.5f}): long yields have no risk-neutral limit, so r_inf^Q "
+                                         "and theta^Q are undefined (NaN) and k_inf^Q is not a long-run mean; use a "
+                                         "shorter maximum maturity, more data, or fewer factors"))
+    elif p.q_coefs[0] > 1.0 - 1e-7:
+        flags.append(Flag("at_bound", f"the level root lambda_1^Q = {p.q_coefs[0]:.9f} is at its upper bound 1 "
+                                      "(unit root under Q); r_inf^Q is not determined; use more data or a shorter "
+                                      "maximum maturity"))
+    lamP = np.abs(np.linalg.eigvals(p.K1P))
+    if np.max(lamP) >= 1.0:
+        flags.append(Flag("explosive_p", f"a physical root is at or above one (|eig K1_P| = {np.max(lamP):.5f}): "
+                                         "expected short rates do not mean-revert, so theta_P, long-horizon "
+                                         "forecasts and term premia are not meaningful; use a longer sample or "
+                                         "fewer factors"))
+    if at_floor is not None and np.any(at_floor):
+        names = [label for label, hit in zip(result.panel.labels, at_floor) if hit]
+        flags.append(Flag("heywood", f"measurement error variance on its floor (1e-6 of the maturity's variance) "
+                                     f"for {', '.join(names)}: the model prices these yields exactly, and the "
+                                     "likelihood would grow without bound otherwise; use measurement_error="
+                                     "'common' or fewer factors"))
+    bad = []
+    try:
+        blocks = result.parameter_blocks()
+    except Exception as exc:  # noqa: BLE001 - any failure here is itself what the flag reports
+        bad.append(f"parameter blocks ({exc})")
+        blocks = {}
+    explained = {"r_inf_Q", "theta_Q", "K_Q"} if any(f.code == "explosive_q" for f in flags) else set()
+    for name, block in blocks.items():
+        if not np.all(np.isfinite(block.to_numpy(dtype=complex))) and name not in explained:
+            bad.append(name)
+    for name in ("factors", "fitted_yields", "term_premium"):
+        try:
+            if not np.all(np.isfinite(getattr(result, name).to_numpy())):
+                bad.append(name)
+        except Exception as exc:  # noqa: BLE001
+            bad.append(f"{name} ({exc})")
+    if bad:
+        why = []
+        if {"K_P", "K_Q"} & set(bad):
+            why.append("K_P/K_Q are matrix logarithms of K1, which have none when K1 has a real eigenvalue <= 0 "
+                       "(a factor that flips sign each period)")
+        flags.append(Flag("nonfinite", "not finite: " + ", ".join(bad) + (". " + "; ".join(why) if why else "")
+                          + "; fewer factors usually cure it"))
+    return flags
 
 
 def _years(maturity) -> float:
