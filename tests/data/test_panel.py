@@ -22,7 +22,11 @@ def test_unknown_tenor_is_explained():
 def test_numeric_maturity_units_detected_and_stated():
     years, units = maturities_to_years([3, 6, 12, 60, 120])
     assert units == "months" and years[-1] == 10
-    years, units = maturities_to_years([1, 2, 5, 10, 30])
+    years, units = maturities_to_years([0.25, 0.5, 1, 2, 5, 10, 30])
+    assert units == "years" and years[2] == 1
+    with pytest.raises(InputError, match="could be months or years.*maturity_units"):
+        maturities_to_years([1, 2, 5, 10, 30])
+    years, units = maturities_to_years([1, 2, 5, 10, 30], maturity_units="years")
     assert units == "years" and years[0] == 1
     years, units = maturities_to_years([3, 6, 12], maturity_units="months")
     assert years[0] == 0.25
@@ -75,8 +79,8 @@ def test_bare_numbers_have_no_header():
 
 def test_text_cell_is_located():
     rows = excel_range()
-    rows[2][2] = "n.a"
-    with pytest.raises(InputError, match=r"row 2 .*'1Y'.*'n.a'"):
+    rows[2][2] = "4.5 bid"
+    with pytest.raises(InputError, match=r"row 3 \(2020-02-29\), 1Y holds '4.5 bid'"):
         read_observations(rows)
 
 

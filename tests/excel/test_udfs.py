@@ -151,7 +151,7 @@ def bad_inputs(curve):
     blanks = [list(r) for r in good]
     blanks[30][1] = None
     return [
-        ((text, None, 3), "holds 'n/a yet', which is not a number"),
+        ((text, None, 3), "2Y holds 'n/a yet': this text is not a number"),
         ((ragged, None, 3), "ragged range"),
         ((dup, None, 3), "appears twice"),
         ((unsorted, None, 3), "must increase"),

@@ -1,12 +1,18 @@
-"""Data layer: ranges, files and frames in; clean panels (decimals, years, NaN = missing) out."""
+"""Data layer: ranges, files and frames in; clean panels (decimals, years, NaN = missing) out.
+
+Each input rule has one home: cells.py (what a cell means), dates.py (dates, order, frequency), table.py (range
+layout), files.py (CSV/XLSX), tenors.py (maturities), units.py (yield units and their agreement); panel.py
+puts them together. The rules are stated for users in README's "What xlatsm accepts".
+"""
 from __future__ import annotations
 
 from importlib import resources
 
 import pandas as pd
 
-from .panel import Observations, YieldPanel, read_observations, read_panel, table_to_frame, to_frame
+from .panel import Observations, YieldPanel, read_observations, read_panel, select, table_to_frame, to_frame
 from .tenors import maturities_to_years, tenor_to_years, years_to_label
+from .units import YIELD_UNITS, normalise_yield_units
 
 SAMPLE_SOURCE = ("Gurkaynak, Sack & Wright (2007) US Treasury zero-coupon yields, Federal Reserve Board "
                  "feds200628, month-end 1985-11 to 2012-04, percent (public domain)")
@@ -23,5 +29,6 @@ def load_sample() -> pd.DataFrame:
     return frame
 
 
-__all__ = ["Observations", "YieldPanel", "read_observations", "read_panel", "table_to_frame", "to_frame",
-           "maturities_to_years", "tenor_to_years", "years_to_label", "load_sample", "SAMPLE_SOURCE"]
+__all__ = ["Observations", "YieldPanel", "read_observations", "read_panel", "select", "table_to_frame", "to_frame",
+           "maturities_to_years", "tenor_to_years", "years_to_label", "load_sample", "SAMPLE_SOURCE",
+           "YIELD_UNITS", "normalise_yield_units"]

@@ -1,16 +1,21 @@
-"""Turn what a user hands over (DataFrame, array, CSV/XLSX path, or an Excel range as nested lists) into clean panels.
+"""What a user hands over (DataFrame, array, CSV/XLSX path, or an Excel range as nested lists) -> clean panels.
 
-Conventions fixed here, once, for the whole package:
+This module only orchestrates; each rule lives in one place:
 
-* rows are dates (time-major), columns are series or maturities; blank cells, NaN, ``None`` and Excel error
-  values (``#N/A`` ...) are *missing* and stay in the panel as NaN (the Kalman filter handles them);
-* leading and trailing all-blank rows (an Excel range selected too long) are dropped, interior ones kept;
-* yields inside the core are decimals per year and maturities are years; the units the user wrote are detected
-  (or stated) and recorded so results can be reported back in them.
+* cells (blank, placeholders, Excel errors, decimal commas, ``4.5%``, refused cells): :mod:`.cells`;
+* dates (recognised forms, order, duplicates, frequency, gaps): :mod:`.dates`;
+* range layout (header row, date column, edges): :mod:`.table`; files (encodings, separators, notes around the
+  table, sheets): :mod:`.files`;
+* maturities (tenor spellings, numbers in months or years): :mod:`.tenors`;
+* yield units (decimal, percent, basis points) and the agreement of columns, rows and cells: :mod:`.units`.
+
+Conventions fixed here, once, for the whole package: rows are dates (time-major), columns are series or
+maturities; missing cells stay in the panel as NaN (the Kalman filter handles them); yields inside the core are
+decimals per year and maturities are years; the units the user wrote are detected (or stated) and recorded so
+results can be reported back in them.
 """
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,24 +24,35 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from .cells import Cell, describe, read_cell, why_refused
+from .dates import infer_frequency, read_date_column, regularise_dates
+from .files import read_table_file
+from .table import Table, parse_rows
 from .tenors import maturities_to_years, years_to_label
+from .units import SCALE, YIELD_UNITS, check_scale_agreement, decide_yield_units, normalise_yield_units
 
-_EXCEL_ERRORS = {"#N/A", "#VALUE!", "#DIV/0!", "#NUM!", "#REF!", "#NAME?", "#NULL!", "#GETTING_DATA", "#SPILL!",
-                 "#CALC!", "NA", "N/A", "NAN", "."}
-YIELD_UNITS = ("auto", "percent", "decimal")
+__all__ = ["Observations", "YieldPanel", "read_observations", "read_panel", "table_to_frame", "to_frame",
+           "select", "YIELD_UNITS"]
 
 
 @dataclass(frozen=True)
 class Observations:
-    """A (T, p) panel of observations with NaN for missing cells, and its row index and column labels."""
+    """A (T, p) panel of observations with NaN for missing cells, its row index and column labels, and the notes
+    of what was assumed while reading it."""
 
     values: np.ndarray
     index: pd.Index
     columns: list[str]
+    notes: tuple[str, ...] = ()
+    row_names: tuple[str, ...] = ()
+    percent_cells: int = 0
 
     @property
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.values, index=self.index, columns=self.columns)
+
+    def row_name(self, t: int) -> str:
+        return self.row_names[t] if self.row_names else f"row {t + 1}"
 
 
 @dataclass(frozen=True)
@@ -44,8 +60,8 @@ class YieldPanel:
     """Zero-coupon yields ready for estimation.
 
     ``yields`` is (T, N) in decimals per year (0.05 = 5%), ``maturities`` is (N,) in years, strictly increasing.
-    ``yield_units`` ("percent" or "decimal") and ``maturity_units`` ("tenor", "months" or "years") record how the
-    input was written; :meth:`to_input_units` converts a yield-like array back.
+    ``yield_units`` ("decimal", "percent" or "bp") and ``maturity_units`` ("tenor", "months" or "years") record
+    how the input was written; :meth:`to_input_units` converts a yield-like array back.
     """
 
     yields: np.ndarray
@@ -55,11 +71,12 @@ class YieldPanel:
     yield_units: str
     maturity_units: str
     notes: list[str] = field(default_factory=list)
+    units_certain: bool = True
 
     @property
     def scale(self) -> float:
-        """Multiply a decimal yield by this to get the user's units (100 for percent)."""
-        return 100.0 if self.yield_units == "percent" else 1.0
+        """Multiply a decimal yield by this to get the user's units (100 for percent, 10000 for bp)."""
+        return SCALE[self.yield_units]
 
     def to_input_units(self, decimals: np.ndarray) -> np.ndarray:
         return np.asarray(decimals) * self.scale
@@ -69,207 +86,198 @@ class YieldPanel:
         """The yields in the user's units, labelled."""
         return pd.DataFrame(self.to_input_units(self.yields), index=self.dates, columns=self.labels)
 
+    @property
+    def periods_per_year(self) -> int:
+        """Data frequency from the dates (12 when there are none)."""
+        if isinstance(self.dates, pd.DatetimeIndex) and len(self.dates) >= 2:
+            return infer_frequency(self.dates).periods_per_year
+        return 12
+
 
 # ----------------------------------------------------------------------------------------------------------------
-# cells -> numbers
+# inputs -> Table
 # ----------------------------------------------------------------------------------------------------------------
-def _cell_to_float(value: Any) -> float | None:
-    """float for a numeric cell, NaN for a blank/missing one, None for text that is not a number."""
-    if value is None:
-        return np.nan
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text == "" or text.upper() in _EXCEL_ERRORS:
-            return np.nan
-        try:
-            return float(text.replace(",", ""))
-        except ValueError:
-            return None
-    return None
-
-
-def _numeric(frame: pd.DataFrame) -> np.ndarray:
-    if all(pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns):
-        return frame.to_numpy(dtype=float)
-    out = np.empty(frame.shape)
-    raw = frame.to_numpy(dtype=object)
-    for (i, j), value in np.ndenumerate(raw):
-        number = _cell_to_float(value)
-        if number is None:
-            raise InputError(
-                f"cell in row {i + 1} ({frame.index[i]}), column {frame.columns[j]!r} holds {value!r}, "
-                "which is not a number: clear it or type a number (blank cells count as missing)"
-            )
-        out[i, j] = number
-    return out
-
-
-def _is_date(value: Any) -> bool:
-    if isinstance(value, (_dt.date, _dt.datetime, pd.Timestamp, np.datetime64)):
-        return True
-    if isinstance(value, str) and _cell_to_float(value) is None:
-        try:
-            pd.Timestamp(value)
-            return True
-        except (ValueError, TypeError):
-            return False
-    return False
-
-
-def table_to_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
-    """An Excel range as nested lists -> DataFrame, detecting a header row and a date (index) column.
-
-    The first row is a header when one of its cells (after the first) is text that is not a number; the first
-    column is an index when its cells (below the header) are dates, or text, or when the header's first cell is
-    text over a numeric header (as in ``date | 3M | 6M``).
-    """
-    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__len__"):
-        raise InputError("expected a range of cells (rows of values), got a single value")
-    rows = [list(r) if isinstance(r, (list, tuple, np.ndarray)) else [r] for r in rows]
-    if not rows or not any(rows):
-        raise InputError("the range is empty: select the cells holding the data")
-    widths = {len(r) for r in rows}
-    if len(widths) != 1:
-        raise InputError(f"ragged range: rows have {sorted(widths)} cells; select a rectangular block")
-    header = None
-    first = rows[0]
-    corner = first[0]
-    corner_is_label = corner is None or (isinstance(corner, str) and _cell_to_float(corner) is None
-                                         and not _is_date(corner))
-    if any(isinstance(v, str) and v.strip() and _cell_to_float(v) is None for v in first[1:]) or (
-        len(first) == 1 and isinstance(first[0], str) and _cell_to_float(first[0]) is None
-    ) or (corner_is_label and len(rows) > 1 and _is_date(rows[1][0])):
-        # a row of labels, or numeric maturities (3, 6, 120) under a "date" corner above a column of dates
-        header, rows = first, rows[1:]
-    if not rows:
-        raise InputError("the range holds a header row but no data rows below it")
-    first_col = [r[0] for r in rows]
-    non_blank = [v for v in first_col if v is not None and not (isinstance(v, str) and not v.strip())]
-    index_col = bool(non_blank) and (
-        all(_is_date(v) for v in non_blank)
-        or all(isinstance(v, str) and _cell_to_float(v) is None for v in non_blank)
-        or (header is not None and (header[0] is None or (isinstance(header[0], str)
-                                                          and _cell_to_float(header[0]) is None
-                                                          and not _looks_like_tenor(header[0]))))
-    )
-    data = [r[1:] for r in rows] if index_col else rows
-    if index_col:
-        index = pd.Index(first_col)
-        if all(_is_date(v) for v in non_blank) and len(non_blank) == len(first_col):
-            index = pd.DatetimeIndex(pd.to_datetime(first_col))
+def _frame_table(frame: pd.DataFrame) -> Table:
+    """A DataFrame (or array) as a Table: its cells through the cell rules, its index through the date rules."""
+    if frame.shape[1] == 0 or frame.shape[0] == 0:
+        raise InputError("the data has no rows or no columns")
+    index = frame.index
+    notes: list[str] = []
+    if not isinstance(index, (pd.DatetimeIndex, pd.RangeIndex)) and index.dtype == object:
+        dated = read_date_column(list(index), [f"row {i + 1}" for i in range(len(index))])
+        if dated is not None:
+            index, notes = dated.index, list(dated.notes)
+    elif isinstance(index, pd.Index) and pd.api.types.is_integer_dtype(index) and not isinstance(index, pd.RangeIndex):
+        dated = read_date_column(list(index))          # YYYYMM or Excel serials as the index
+        if dated is not None:
+            index, notes = dated.index, list(dated.notes)
+    if isinstance(index, pd.DatetimeIndex):
+        row_names = [f"row {i + 1} ({d:%Y-%m-%d})" if not pd.isna(d) else f"row {i + 1}" for i, d in enumerate(index)]
     else:
-        index = pd.RangeIndex(1, len(rows) + 1)
-    if header is not None:
-        columns = header[1:] if index_col else header
-        columns = [("" if c is None else c) for c in columns]
+        row_names = [f"row {i + 1} ({v})" if not isinstance(frame.index, pd.RangeIndex) else f"row {i + 1}"
+                     for i, v in enumerate(index)]
+    col_names = [str(c) for c in frame.columns]
+    numeric = all(pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+                  for c in frame.columns)
+    percent_cells = 0
+    if numeric:
+        values = frame.to_numpy(dtype=float)
+        bad = ~np.isnan(values) & ~(np.abs(values) < 1e6)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise InputError(f"the cell at {row_names[i]}, {col_names[j]} holds {describe(values[i, j])}: "
+                             f"{why_refused(values[i, j])}")
     else:
-        columns = [f"y{j + 1}" for j in range(len(data[0]) if data else 0)]
-    if not columns:
-        raise InputError("the range has no data columns: select dates and the value columns beside them")
-    return pd.DataFrame(data, index=index, columns=columns)
+        raw = frame.to_numpy(dtype=object)
+        from .cells import decimal_comma_in_use
+
+        comma = decimal_comma_in_use([v for v in raw.ravel() if isinstance(v, str)])
+        values = np.empty(raw.shape)
+        for (i, j), v in np.ndenumerate(raw):
+            kind, number = read_cell(v, comma)
+            if kind == Cell.BAD:
+                raise InputError(f"the cell at {row_names[i]}, {col_names[j]} holds {describe(v)}: {why_refused(v)}")
+            percent_cells += kind == Cell.PERCENT
+            values[i, j] = number
+    return Table(values=values, index=index, columns=list(frame.columns), row_names=row_names, notes=notes,
+                 percent_cells=percent_cells)
 
 
-def _looks_like_tenor(value: Any) -> bool:
-    from .tenors import tenor_to_years
-
-    try:
-        tenor_to_years(value)
-        return True
-    except InputError:
-        return False
-
-
-def to_frame(data: Any) -> pd.DataFrame:
-    """Accept a DataFrame, a 2-D array, nested lists (an Excel range) or a CSV/XLSX path; return a DataFrame."""
+def _table(data: Any, sheet=None, skip_rows=None) -> tuple[Table, bool]:
+    """(Table, trim): ``trim`` says whether blank rows at the edges may be dropped (ranges and files: a selection
+    made too long) or not (arrays and DataFrames: every row is a date the caller meant)."""
     if isinstance(data, pd.DataFrame):
-        return data
+        return _frame_table(data), False
     if isinstance(data, pd.Series):
-        return data.to_frame()
+        return _frame_table(data.to_frame()), False
     if isinstance(data, (str, Path)):
-        return read_table_file(data)
+        raw = read_table_file(data, sheet=sheet, skip_rows=skip_rows)
+        return parse_rows(raw.rows, first_row=raw.first_row, where=f"{raw.source} row"), True
     if isinstance(data, np.ndarray) and data.dtype != object:
         if data.ndim == 1:
             data = data[:, None]
         if data.ndim != 2:
             raise InputError(f"expected a 2-D panel (dates x series), got an array with {data.ndim} dimensions")
-        return pd.DataFrame(data, index=pd.RangeIndex(1, data.shape[0] + 1),
-                            columns=[f"y{j + 1}" for j in range(data.shape[1])])
-    return table_to_frame(data)
+        frame = pd.DataFrame(data, index=pd.RangeIndex(1, data.shape[0] + 1),
+                             columns=[f"y{j + 1}" for j in range(data.shape[1])])
+        return _frame_table(frame), False
+    return parse_rows(data), True
 
 
-def read_table_file(path: str | Path) -> pd.DataFrame:
-    """Read a CSV (comma or semicolon separated) or XLSX file: dates in the first column, series across."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"file {str(path)!r} not found")
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm", ".xls"):
-        raw = pd.read_excel(path, header=None)
-        return table_to_frame(raw.where(raw.notna(), None).values.tolist())
-    if suffix not in (".csv", ".txt", ".tsv"):
-        raise InputError(f"cannot read {path.name!r}: give a .csv or .xlsx file")
-    frame = pd.read_csv(path, sep=None, engine="python", index_col=0)
-    try:
-        frame.index = pd.DatetimeIndex(pd.to_datetime(frame.index.astype(str).str.replace(":", "-")))
-    except (ValueError, TypeError):
-        pass
-    return frame
+def table_to_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    """An Excel range as nested lists -> DataFrame (header row and date column detected; see :mod:`.table`)."""
+    t = parse_rows(rows)
+    return pd.DataFrame(t.values, index=t.index, columns=t.columns)
 
 
-def _trim_blank_rows(frame: pd.DataFrame, values: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    filled = ~np.all(np.isnan(values), axis=1)
-    first, last = np.argmax(filled), len(filled) - np.argmax(filled[::-1])
-    return frame.iloc[first:last], values[first:last]
+def to_frame(data: Any) -> pd.DataFrame:
+    """Accept a DataFrame, a 2-D array, nested lists (an Excel range) or a CSV/XLSX path; return a DataFrame."""
+    return read_observations(data).frame
 
 
-def read_observations(data: Any) -> Observations:
-    """Any accepted input -> :class:`Observations` (numeric, NaN = missing).
+def _trim_blank_rows(t: Table) -> Table:
+    filled = ~np.all(np.isnan(t.values), axis=1)
+    first, last = int(np.argmax(filled)), len(filled) - int(np.argmax(filled[::-1]))
+    return Table(values=t.values[first:last], index=t.index[first:last], columns=t.columns,
+                 row_names=t.row_names[first:last], notes=t.notes, percent_cells=t.percent_cells,
+                 missing_text_cells=t.missing_text_cells)
 
-    All-blank rows at the top and bottom of a *range or file* (a selection made too long) are dropped; arrays and
-    DataFrames are taken as they are, because there every row is a date the caller meant."""
-    frame = to_frame(data)
-    if frame.shape[1] == 0 or frame.shape[0] == 0:
+
+def read_observations(data: Any, sheet: str | int | None = None, skip_rows: int | None = None) -> Observations:
+    """Any accepted input -> :class:`Observations` (numeric, NaN = missing), with the date rules applied.
+
+    All-blank rows at the top and bottom of a *range or file* are dropped; arrays and DataFrames are taken as
+    they are. A column with no number at all is an error naming it."""
+    t, trim = _table(data, sheet, skip_rows)
+    if t.values.size == 0:
         raise InputError("the data has no rows or no columns")
-    values = _numeric(frame)
-    if np.all(np.isnan(values)):
+    if np.all(np.isnan(t.values)):
         raise InputError("every cell of the data is blank: select the cells holding the data")
-    if not isinstance(data, (np.ndarray, pd.DataFrame, pd.Series)):
-        frame, values = _trim_blank_rows(frame, values)
-    empty = np.all(np.isnan(values), axis=0)
+    if trim:
+        t = _trim_blank_rows(t)
+    columns = [str(c).strip() if c is not None else "" for c in t.columns]
+    empty = np.all(np.isnan(t.values), axis=0)
     if empty.any():
-        names = [str(c) for c, e in zip(frame.columns, empty) if e]
+        names = [c or f"column {j + 1}" for j, (c, e) in enumerate(zip(columns, empty)) if e]
         raise InputError(f"column(s) {names} hold no numbers: remove them from the range or fill them in")
-    return Observations(values=values, index=frame.index, columns=[str(c) for c in frame.columns])
+    frame = pd.DataFrame(t.values, index=t.index, columns=columns)
+    notes = list(t.notes)
+    row_names = list(t.row_names)
+    if isinstance(frame.index, pd.DatetimeIndex):
+        before = len(frame)
+        order = pd.Series(range(len(frame)), index=frame.index)
+        frame, more = regularise_dates(frame, row_names)
+        notes += more
+        if len(frame) != before or more:
+            positions = order.reindex(frame.index)
+            row_names = [row_names[int(p)] if not pd.isna(p) else f"inserted ({d:%Y-%m-%d})"
+                         for p, d in zip(positions.to_numpy(), frame.index)]
+    return Observations(values=frame.to_numpy(dtype=float), index=frame.index, columns=list(frame.columns),
+                        notes=tuple(notes), row_names=tuple(row_names), percent_cells=t.percent_cells)
 
 
-def detect_yield_units(values: np.ndarray, yield_units: str = "auto") -> str:
-    """'percent' or 'decimal'. Auto: percent when any |yield| exceeds 0.5 (a 50% decimal yield is not a yield)."""
-    if yield_units not in YIELD_UNITS:
-        raise InputError(f"yield_units must be one of {YIELD_UNITS}, not {yield_units!r}")
-    if yield_units != "auto":
-        return yield_units
-    return "percent" if np.nanmax(np.abs(values)) > 0.5 else "decimal"
+def select(obs: Observations, maturities: Sequence | None = None, start=None, end=None,
+           maturity_units: str = "auto") -> Observations:
+    """The columns named by ``maturities`` (tenors, matched by their value in years) and the dates from ``start``
+    to ``end`` (inclusive; any recognised date form)."""
+    values, index, columns, names = obs.values, obs.index, list(obs.columns), list(obs.row_names)
+    if maturities:
+        have, _ = maturities_to_years(columns, maturity_units)
+        want, _ = maturities_to_years(list(maturities), "years") if all(
+            isinstance(m, (int, float)) for m in maturities) else maturities_to_years(list(maturities))
+        picks = []
+        for w, label in zip(want, maturities):
+            hit = np.flatnonzero(np.abs(have - w) < 1e-6)
+            if not len(hit):
+                raise InputError(f"maturity {label} is not among the columns ({', '.join(columns)})")
+            picks.append(int(hit[0]))
+        values, columns = values[:, picks], [columns[j] for j in picks]
+    if start is not None or end is not None:
+        if not isinstance(index, pd.DatetimeIndex):
+            raise InputError("start/end need dates in the first column")
+        from .dates import parse_date
+
+        keep = np.ones(len(index), bool)
+        for bound, name, cmp in ((start, "start", np.greater_equal), (end, "end", np.less_equal)):
+            if bound is None:
+                continue
+            stamp = parse_date(bound)
+            if stamp is None:
+                raise InputError(f"{name} {bound!r} is not a date: write it as 2001-03-31 or 2001-03")
+            keep &= cmp(index.values, stamp.to_datetime64())
+        if not keep.any():
+            raise InputError(f"no dates between {start or 'the start'} and {end or 'the end'} "
+                             f"(the data runs {index[0]:%Y-%m-%d} to {index[-1]:%Y-%m-%d})")
+        values, index = values[keep], index[keep]
+        names = [n for n, k in zip(names, keep) if k] if names else names
+    return Observations(values=values, index=index, columns=columns, notes=obs.notes, row_names=tuple(names),
+                        percent_cells=obs.percent_cells)
 
 
 def read_panel(data: Any, maturities: Sequence | None = None, yield_units: str = "auto",
-               maturity_units: str = "auto") -> YieldPanel:
+               maturity_units: str = "auto", sheet=None, skip_rows=None) -> YieldPanel:
     """Any accepted input -> :class:`YieldPanel` (decimals, years), recording the units it was written in.
 
     ``maturities`` overrides the column labels (numbers in ``maturity_units`` or tenor labels).
     """
-    obs = read_observations(data)
+    obs = data if isinstance(data, Observations) else read_observations(data, sheet, skip_rows)
     labels = list(maturities) if maturities is not None else obs.columns
     if len(labels) != obs.values.shape[1]:
         raise InputError(f"{len(labels)} maturities given for {obs.values.shape[1]} yield columns: "
                          "give one maturity per column")
     years, units_read = maturities_to_years(labels, maturity_units)   # also checks they are positive, increasing
-    y_units = detect_yield_units(obs.values, yield_units)
-    scale = 100.0 if y_units == "percent" else 1.0
-    notes = [f"yields read as {y_units}", f"maturities read as {units_read}"]
-    return YieldPanel(yields=obs.values / scale, maturities=years, dates=obs.index,
-                      labels=[years_to_label(m) for m in years],
-                      yield_units=y_units, maturity_units=units_read, notes=notes)
+    yield_units = normalise_yield_units(yield_units)
+    row_names = list(obs.row_names) or [f"row {t + 1}" for t in range(len(obs.index))]
+    col_names = [str(c) for c in labels]
+    if yield_units == "auto":
+        check_scale_agreement(obs.values, row_names, col_names)
+    per_year = infer_frequency(obs.index).periods_per_year if isinstance(obs.index, pd.DatetimeIndex) else 12
+    stated = "percent" if obs.percent_cells else None
+    decision = decide_yield_units(obs.values, yield_units, per_year, stated)
+    values = obs.values
+    if obs.percent_cells and yield_units == "auto":
+        check_scale_agreement(values, row_names, col_names)
+    notes = [decision.note, f"maturities read as {units_read}"] + list(obs.notes)
+    return YieldPanel(yields=values / SCALE[decision.units], maturities=years, dates=obs.index,
+                      labels=[years_to_label(m) for m in years], yield_units=decision.units,
+                      maturity_units=units_read, notes=notes, units_certain=decision.certain)

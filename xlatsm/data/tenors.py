@@ -1,12 +1,16 @@
 """Tenor spelling: the one place that turns maturity labels into years.
 
-Accepted spellings (case-insensitive, surrounding blanks ignored):
+Accepted spellings (case-insensitive; blanks, ``-``, ``_`` and ``.`` ignored):
 
-* tenor labels ``"3M"``, ``"18m"``, ``"1Y"``, ``"10Y"``, ``"1Y6M"``, ``"2W"``, ``"30D"``;
-* column names of the shared data sets: ``"m003"`` (Liu-Wu, months), ``"M3"`` (Fama-Bliss, months),
-  ``"SVENY10"`` (Gurkaynak-Sack-Wright, years);
-* plain numbers, read in ``maturity_units`` ("months" or "years"; "auto" takes months when the largest
-  maturity exceeds 40, years otherwise).
+* tenor labels ``"3M"``, ``"18m"``, ``"1Y"``, ``"10Y"``, ``"1Y6M"``, ``"2W"``, ``"30D"``, with the unit spelt as
+  data vendors and the US Treasury write it: ``"3 Mo"``, ``"1 Yr"``, ``"  1 m"``, ``"10 YR"``, ``"6 mos"``,
+  ``"1 Month"``, ``"10 Years"``, ``"1-Year"``;
+* the unit first: ``"m120"``, ``"m003"`` (Liu-Wu), ``"M3"`` (Fama-Bliss), ``"y10"``;
+* vendor column names: ``"SVENY10"`` (Gurkaynak-Sack-Wright, years), ``"BC_10YEAR"``, ``"BC_1MONTH"`` (US Treasury),
+  ``"DGS10"``, ``"DGS3MO"`` (FRED), ``"ACMY10"`` (ACM fitted yields, years);
+* plain numbers, read in ``maturity_units`` ("months" or "years"). With "auto": numbers with a fraction are years
+  (0.25 is 3 months), whole numbers from 51 up are months (no curve is quoted beyond 50 years); anything else,
+  such as 3, 6, 12, 24, 36, could be either and is refused with a request for ``maturity_units``.
 """
 from __future__ import annotations
 
@@ -19,20 +23,40 @@ from ..errors import InputError
 
 _DAYS_PER_YEAR = 365.0
 _UNIT_YEARS = {"D": 1 / _DAYS_PER_YEAR, "W": 7 / _DAYS_PER_YEAR, "M": 1 / 12, "Y": 1.0}
-_TENOR = re.compile(r"^(?:(\d+(?:\.\d+)?)\s*([DWMY]))+$")
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([DWMY])")
-_PREFIXED = [(re.compile(r"^SVENY(\d+)$"), 1.0), (re.compile(r"^SVENF(\d+)$"), 1.0), (re.compile(r"^M(\d+)$"), 1 / 12)]
+_UNIT_WORDS = [("MONTHS", "M"), ("MONTH", "M"), ("MTHS", "M"), ("MTH", "M"), ("MOS", "M"), ("MO", "M"),
+               ("YEARS", "Y"), ("YEAR", "Y"), ("YRS", "Y"), ("YR", "Y"), ("WEEKS", "W"), ("WEEK", "W"),
+               ("WKS", "W"), ("WK", "W"), ("DAYS", "D"), ("DAY", "D")]
+_UNIT_WORD = re.compile(r"(\d)(" + "|".join(w for w, _ in _UNIT_WORDS) + r")(?=\d|$)")
+_TENOR = re.compile(r"^(?:(\d+(?:\.\d+)?)([DWMY]))+$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)([DWMY])")
+_UNIT_FIRST = re.compile(r"^([MY])(\d+(?:\.\d+)?)$")
+# vendor prefixes and the unit of a bare number after them (None: the unit must follow the number)
+_PREFIXES = [("SVENY", "Y"), ("ACMY", "Y"), ("BC", None), ("DGS", "Y"), ("TCM", None)]
+_SEPARATORS = re.compile(r"[\s\-_.()]+")
 
 MATURITY_UNITS = ("auto", "months", "years")
+_LONGEST_YEARS = 50      # no curve is quoted beyond 50 years: a bare whole number above it is months
+
+
+def _normalise(label) -> str:
+    text = _SEPARATORS.sub("", str(label).upper())
+    return _UNIT_WORD.sub(lambda m: m.group(1) + dict(_UNIT_WORDS)[m.group(2)], text)
 
 
 def tenor_to_years(label: str) -> float:
-    """Years in one tenor label such as ``"3M"``, ``"10Y"``, ``"1Y6M"``, ``"m120"`` or ``"SVENY05"``."""
-    text = str(label).strip().upper().replace(" ", "")
-    for pattern, scale in _PREFIXED:
-        match = pattern.match(text)
-        if match:
-            return float(match.group(1)) * scale
+    """Years in one tenor label such as ``"3M"``, ``"10 Yr"``, ``"1Y6M"``, ``"m120"``, ``"BC_10YEAR"`` or
+    ``"SVENY05"``."""
+    text = _normalise(label)
+    for prefix, unit in _PREFIXES:
+        if text.startswith(prefix) and len(text) > len(prefix):
+            rest = text[len(prefix):]
+            if unit is not None and re.fullmatch(r"\d+(?:\.\d+)?", rest):
+                return float(rest) * _UNIT_YEARS[unit]
+            text = rest
+            break
+    match = _UNIT_FIRST.match(text)
+    if match:
+        return float(match.group(2)) * _UNIT_YEARS[match.group(1)]
     if text and _TENOR.match(text):
         return float(sum(float(n) * _UNIT_YEARS[u] for n, u in _PART.findall(text)))
     raise InputError(
@@ -50,6 +74,19 @@ def _as_number(value) -> float | None:
         return None
 
 
+def numeric_maturity_units(values: np.ndarray, maturity_units: str = "auto") -> str:
+    """"months" or "years" for bare numbers (the rule in this module's docstring), or an error asking."""
+    if maturity_units != "auto":
+        return maturity_units
+    if np.any(values != np.round(values)):
+        return "years"
+    if np.max(values) > _LONGEST_YEARS:
+        return "months"
+    shown = ", ".join(f"{v:g}" for v in values[:8]) + (", ..." if len(values) > 8 else "")
+    raise InputError(f"maturities {shown} could be months or years: say which with maturity_units "
+                     "('months' or 'years'), or write them as tenors like '3M', '10Y'")
+
+
 def maturities_to_years(labels: Sequence, maturity_units: str = "auto") -> tuple[np.ndarray, str]:
     """Convert maturity labels or numbers to years.
 
@@ -64,9 +101,9 @@ def maturities_to_years(labels: Sequence, maturity_units: str = "auto") -> tuple
     numbers = [_as_number(v) for v in labels]
     if all(n is not None for n in numbers):
         values = np.asarray(numbers, dtype=float)
-        units = maturity_units
-        if units == "auto":
-            units = "months" if np.nanmax(values) > 40 else "years"
+        if not np.all(np.isfinite(values)) or np.any(values <= 0):
+            raise InputError(f"maturities must be positive numbers; got {labels}")
+        units = numeric_maturity_units(values, maturity_units)
         years = values / 12.0 if units == "months" else values
     else:
         years = np.array([tenor_to_years(v) if n is None else np.nan for v, n in zip(labels, numbers)])
