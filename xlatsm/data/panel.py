@@ -188,6 +188,8 @@ def read_observations(data: Any, sheet: str | int | None = None, skip_rows: int 
 
     All-blank rows at the top and bottom of a *range or file* are dropped; arrays and DataFrames are taken as
     they are. A column with no number at all is an error naming it."""
+    if isinstance(data, Observations):
+        return data
     t, trim = _table(data, sheet, skip_rows)
     if t.values.size == 0:
         raise InputError("the data has no rows or no columns")

@@ -98,7 +98,8 @@ def atsm_summary_pairs(result, handle: str) -> list[tuple[str, Any]]:
     p = result.params
     pairs = [
         ("model", f"Gaussian ATSM, JSZ canonical form, {result.n_factors} factors"),
-        ("method", result.method),
+        ("method", result.method if getattr(result, "method_requested", result.method) == result.method
+         else f"{result.method} (chosen by {result.method_requested})"),
         ("converged", "yes" if result.converged else f"NO - {result.message}"),
         ("iterations", result.n_iter),
         ("log-likelihood", result.loglik),
@@ -117,19 +118,25 @@ def atsm_summary_pairs(result, handle: str) -> list[tuple[str, Any]]:
         ("handle", handle),
     ]
     pairs += [(f"lambda_Q {i + 1}", _cell(v)) for i, v in enumerate(p.lamQ)]
-    pairs += [("note", n) for n in result.notes]
-    return pairs
+    pairs += [("note", n) for n in list(result.panel.notes) + list(result.notes)]
+    return flag_pairs(result) + pairs
+
+
+def flag_pairs(result) -> list[tuple[str, Any]]:
+    """One ``FLAG`` row per flag of the fit (:mod:`xlatsm.diagnostics`), put first so that no one misses them."""
+    return [(f"FLAG {f.code}", f.message) for f in getattr(result, "flags", [])]
 
 
 def lgssm_outputs(result, handle: str) -> dict[str, Any]:
     blocks = result.parameter_blocks()
     outputs = {
-        "summary": lambda: pairs_block([
+        "summary": lambda: pairs_block(flag_pairs(result) + [
             ("model", f"LGSSM, {result.params.k_states} factors, VAR({result.params.lags}), exact EM"),
             ("converged", "yes" if result.converged else "NO - raise max_iter"),
             ("iterations", result.n_iter), ("log-likelihood", result.loglik), ("AIC", result.aic),
             ("BIC", result.bic), ("dates", len(result.index)), ("series", result.params.k_endog),
-            ("normalisation", result.normalisation), ("handle", handle)]),
+            ("normalisation", result.normalisation), ("handle", handle)]
+            + [("note", n) for n in getattr(result, "notes", [])]),
         "params": lambda: stacked_block(blocks),
         "factors": lambda: frame_block(result.factors.join(result.factor_std_errors.add_suffix("_se"))),
         "fitted": lambda: frame_block(result.fitted),

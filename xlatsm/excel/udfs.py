@@ -1,9 +1,9 @@
 """The spreadsheet functions. Each converts the cells, calls the core, lays the result out, and never raises:
 any problem comes back as one cell of text starting ``#xlatsm:`` that says what to fix.
 
-    =ATSM_FIT(yields, [maturities], [n_factors], [output], [method], [yield_units])
+    =ATSM_FIT(yields, [maturities], [n_factors], [output], [method], [yield_units], [maturity_units])
     =LGSSM_EM(data, k_states, [lags], [output], [max_iter])
-    =SMOOTH_STATES(data, model, [output])          model: a handle such as ATSM#3f9a1c or LGSSM#0b12ff
+    =SMOOTH_STATES(data, model, [output], [yield_units])   model: a handle such as ATSM#3f9a1c or LGSSM#0b12ff
     =XLATSM_GET(model, [output])                   any block of a fitted model, by handle
 
 ``yields``/``data`` are ranges with dates down and maturities/series across; a header row of tenors ("3M",
@@ -16,8 +16,11 @@ from __future__ import annotations
 import functools
 import warnings
 
+import numpy as np
+
 from ..atsm import fit_atsm
-from ..data import read_observations
+from ..data import Observations, read_observations
+from ..data.align import align_series, align_yields
 from ..errors import ConvergenceWarning, InputError, XlatsmError
 from ..ssm import fit_lgssm
 from . import layout
@@ -43,8 +46,12 @@ def never_raise(f):
                 return f(*args, **kwargs)
         except XlatsmError as exc:
             return cell_error(str(exc))
+        except np.linalg.LinAlgError as exc:
+            return cell_error(f"the fit broke down numerically ({exc}): check the data for outliers, use fewer "
+                              "factors or a shorter sample, or try method \"kalman\"")
         except Exception as exc:  # noqa: BLE001 - the cell must get text, whatever happened
-            return cell_error(f"internal error ({type(exc).__name__}: {exc}); please report it with the data")
+            return cell_error(f"could not finish ({type(exc).__name__}: {exc}): check the input range and options; "
+                              "if they look right, please report this with the data")
     return wrapper
 
 
@@ -60,22 +67,36 @@ def _whole(value, name: str, low: int, high: int, default: int) -> int:
     return int(number)
 
 
-def _range(value):
-    """A range argument as a numeric DataFrame (NaN = blank; blank rows selected below or above the data dropped).
-    A single value is not a panel (and must never be read as a file path)."""
+def _range(value) -> Observations:
+    """A range argument read by the data layer's rules (NaN = blank; blank rows and columns at the edges of the
+    selection dropped; dates checked). A single value is not a panel (and must never be read as a file path)."""
     if not isinstance(value, (list, tuple)):
         raise InputError("expected a range of cells (dates down, maturities across), got a single value: "
                          "select the whole block")
     if len(value) == 1 and isinstance(value[0], (list, tuple)) and len(value[0]) == 1:
         raise InputError("expected a range of cells (dates down, maturities across), got a single value: "
                          "select the whole block")
-    return read_observations(list(value)).frame
+    return read_observations(list(value))
 
 
 def _text(value, default: str) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         return default
     return str(value).strip()
+
+
+def _handle(value) -> str:
+    """The model handle in a cell; a cell that itself shows an error passes that error on (the fix is upstream)."""
+    text = _text(value, "")
+    if text.startswith("#xlatsm:"):
+        raise InputError(f"the model cell shows an error, so there is no model to use; fix that first: "
+                         f"{text[len('#xlatsm:'):].strip()}")
+    if text.startswith("#") and text.upper().rstrip("!?") in {"#N/A", "#VALUE", "#REF", "#NAME", "#NUM", "#DIV/0",
+                                                              "#NULL", "#SPILL", "#CALC", "#GETTING_DATA", "#BUSY"}:
+        raise InputError(f"the model cell shows {text}: fix that cell (or wait while it calculates) first")
+    if not text:
+        raise InputError("give the model handle, e.g. the cell holding =ATSM_FIT(A1:K300,,,\"handle\")")
+    return text
 
 
 def _maturities(value):
@@ -94,24 +115,28 @@ def _maturities(value):
 @xl_arg("n_factors", doc="number of factors, 1-5 (default 3)")
 @xl_arg("output", doc="block to return: summary, params, factors, fitted, errors, term_premium, loadings, "
                       "K1_P, Sigma_P, K1_Q, lambda_1, ..., handle")
-@xl_arg("method", doc="jsz (default), kalman or em")
-@xl_arg("yield_units", doc="auto (default), percent or decimal")
+@xl_arg("method", doc="auto (default: jsz, or kalman when cells are blank), jsz, kalman or em")
+@xl_arg("yield_units", doc="auto (default), percent, decimal or bp")
+@xl_arg("maturity_units", doc="auto (default), months or years: how numeric maturities are meant")
 @xl_ret(expand=None)
 @never_raise
-def ATSM_FIT(yields, maturities=None, n_factors=3, output="summary", method="jsz", yield_units="auto"):
+def ATSM_FIT(yields, maturities=None, n_factors=3, output="summary", method="auto", yield_units="auto",
+             maturity_units="auto"):
     """Fit a Gaussian affine term structure model (JSZ canonical form) and return one labelled block."""
-    frame = _range(yields)
+    obs = _range(yields)
     options = dict(maturities=_maturities(maturities), n_factors=_whole(n_factors, "n_factors", 1, 5, 3),
-                   method=_text(method, "jsz").lower(), yield_units=_text(yield_units, "auto").lower())
-    if options["maturities"] is not None:
-        frame.columns = [str(m) for m in options["maturities"]][:frame.shape[1]] + list(
-            frame.columns[len(options["maturities"]):])
+                   method=_text(method, "auto").lower(), yield_units=_text(yield_units, "auto").lower(),
+                   maturity_units=_text(maturity_units, "auto").lower())
+    if options["maturities"] is not None and len(options["maturities"]) != obs.values.shape[1]:
+        raise InputError(f"{len(options['maturities'])} maturities given for {obs.values.shape[1]} yield columns: "
+                         "give one maturity per column")
 
     def fit():
-        return fit_atsm(frame, maturities=options["maturities"], n_factors=options["n_factors"],
-                        method=options["method"], yield_units=options["yield_units"])
+        return fit_atsm(obs, maturities=options["maturities"], n_factors=options["n_factors"],
+                        method=options["method"], yield_units=options["yield_units"],
+                        maturity_units=options["maturity_units"])
 
-    result, handle = CACHE.get_or_fit("ATSM", frame, options, fit)
+    result, handle = CACHE.get_or_fit("ATSM", obs.frame, options, fit)
     return layout.choose(layout.atsm_outputs(result, handle), _text(output, "summary"))
 
 
@@ -125,16 +150,16 @@ def ATSM_FIT(yields, maturities=None, n_factors=3, output="summary", method="jsz
 @never_raise
 def LGSSM_EM(data, k_states=None, lags=1, output="summary", max_iter=500):
     """Fit a linear Gaussian state-space model with VAR(L) factors by exact EM and return one labelled block."""
-    frame = _range(data)
+    obs = _range(data)
     if k_states is None:
         raise InputError("give k_states, the number of factors (e.g. 3)")
     options = dict(k_states=_whole(k_states, "k_states", 1, 50, 1), lags=_whole(lags, "lags", 1, 12, 1),
                    max_iter=_whole(max_iter, "max_iter", 1, 100000, 500))
 
     def fit():
-        return fit_lgssm(frame, options["k_states"], lags=options["lags"], max_iter=options["max_iter"])
+        return fit_lgssm(obs, options["k_states"], lags=options["lags"], max_iter=options["max_iter"])
 
-    result, handle = CACHE.get_or_fit("LGSSM", frame, options, fit)
+    result, handle = CACHE.get_or_fit("LGSSM", obs.frame, options, fit)
     return layout.choose(layout.lgssm_outputs(result, handle), _text(output, "summary"))
 
 
@@ -142,14 +167,21 @@ def LGSSM_EM(data, k_states=None, lags=1, output="summary", max_iter=500):
 @xl_arg("data", **_RANGE, doc="observations with the same columns the model was fitted to")
 @xl_arg("model", doc="a model handle from ATSM_FIT(...,\"handle\") or LGSSM_EM(...,\"handle\")")
 @xl_arg("output", doc="factors (default), std_errors, factors_se, fitted or loglik")
+@xl_arg("yield_units", doc="auto (default), percent, decimal or bp: the units of these yields (ATSM models)")
 @xl_ret(expand=None)
 @never_raise
-def SMOOTH_STATES(data, model=None, output="factors"):
-    """Kalman-smoothed factors of (new) data under a fitted model."""
-    if model is None:
-        raise InputError("give the model handle, e.g. the cell holding =ATSM_FIT(A1:K300,,,\"handle\")")
-    result = CACHE.lookup(_text(model, ""))
-    smoothed = result.smooth(_range(data))
+def SMOOTH_STATES(data, model=None, output="factors", yield_units="auto"):
+    """Kalman-smoothed factors of (new) data under a fitted model. Columns are matched to the model's by label
+    (any order); yields are converted to the model's units."""
+    text = _handle(model)
+    result = CACHE.lookup(text)
+    obs = _range(data)
+    if text.upper().startswith("ATSM#"):
+        panel = result.panel
+        frame = align_yields(obs, panel.maturities, panel.labels, panel.yield_units, _text(yield_units, "auto"))
+    else:
+        frame = align_series(obs, result.columns).frame
+    smoothed = result.smooth(frame)
     return layout.choose(layout.smooth_outputs(smoothed), _text(output, "factors"))
 
 
@@ -160,7 +192,7 @@ def SMOOTH_STATES(data, model=None, output="factors"):
 @never_raise
 def XLATSM_GET(model=None, output="summary"):
     """Any block of a fitted model, by its handle."""
-    text = _text(model, "")
+    text = _handle(model)
     result = CACHE.lookup(text)
     outputs = layout.atsm_outputs(result, text) if text.upper().startswith("ATSM#") else \
         layout.lgssm_outputs(result, text)
