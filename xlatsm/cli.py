@@ -6,6 +6,7 @@ and PNG charts into an output folder it names.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from contextlib import contextmanager
@@ -99,7 +100,9 @@ def _fit_atsm(data, args, label: str):
             warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         result = fit_atsm(data, n_factors=args.n_factors, method=args.method, max_iter=args.max_iter,
-                          measurement_error=args.measurement_error, progress=update)
+                          measurement_error=args.measurement_error, progress=update,
+                          yield_units=getattr(args, "yield_units", "auto"),
+                          maturity_units=getattr(args, "maturity_units", "auto"))
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     return result
@@ -117,11 +120,43 @@ def _fit_lgssm(data, args, label: str):
     return result
 
 
+def _read_input(args):
+    """The file's table by the data layer's rules, with the command line's selection applied."""
+    from .data import read_observations, select
+
+    obs = read_observations(args.file, sheet=args.sheet, skip_rows=args.skip_rows)
+    wanted = [m.strip() for m in args.maturities.split(",") if m.strip()] if args.maturities else None
+    return select(obs, wanted, args.start, args.end, maturity_units=getattr(args, "maturity_units", "auto"))
+
+
+def check_output(path: Path, kind: str) -> Path:
+    """Refuse an output path that cannot be written *before* any fitting (a folder for 'dir', a file for 'file')."""
+    path = Path(path)
+    if kind == "dir":
+        if path.exists() and not path.is_dir():
+            raise XlatsmError(f"--out {path} is an existing file, not a folder: name a folder for the results")
+        target = path if path.exists() else _existing_parent(path)
+    else:
+        if path.is_dir():
+            raise XlatsmError(f"--out {path} is a folder: name the file to write, e.g. {path / 'report.html'}")
+        target = _existing_parent(path)
+    if target is None or not os.access(target, os.W_OK):
+        raise XlatsmError(f"cannot write to {path}: choose a folder you can write to with --out")
+    return path
+
+
+def _existing_parent(path: Path) -> Path | None:
+    for parent in [path.parent, *path.parent.parents] if not path.exists() else [path]:
+        if parent.exists():
+            return parent if parent.is_dir() else None
+    return None
+
+
 def cmd_demo(args) -> int:
     from .data import SAMPLE_SOURCE, load_sample
 
     sample = load_sample()
-    out = Path(args.out)
+    out = check_output(Path(args.out), "dir")
     print(f"xlatsm {__version__} demo on the embedded sample: {SAMPLE_SOURCE}")
     print(f"{sample.shape[0]} months x {sample.shape[1]} maturities; results go to {out.resolve()}\n")
     # 1. the arbitrage-free model of the 1-9 year curve (the sample has no 10y column; the 10y term premium is
@@ -146,33 +181,32 @@ def cmd_demo(args) -> int:
 
 
 def cmd_atsm(args) -> int:
-    from .data import read_panel
-
-    panel = read_panel(args.file, yield_units=args.yield_units)
-    result = _fit_atsm(panel.frame, args, Path(args.file).name)
+    out = check_output(Path(args.out), "dir")
+    obs = _read_input(args)
+    result = _fit_atsm(obs, args, Path(args.file).name)
     print(result.summary())
-    written = write_atsm_outputs(result, Path(args.out))
+    written = write_atsm_outputs(result, out)
     print(f"\nwrote {len(written)} files to {Path(args.out).resolve()}")
     return 0
 
 
 def cmd_lgssm(args) -> int:
-    from .data import read_observations
-
-    obs = read_observations(args.file)
-    result = _fit_lgssm(obs.frame, args, Path(args.file).name)
+    out = check_output(Path(args.out), "dir")
+    obs = _read_input(args)
+    result = _fit_lgssm(obs, args, Path(args.file).name)
     print(result.summary())
-    written = write_lgssm_outputs(result, Path(args.out))
+    written = write_lgssm_outputs(result, out)
     print(f"\nwrote {len(written)} files to {Path(args.out).resolve()}")
     return 0
 
 
 def cmd_report(args) -> int:
-    from .data import load_sample, read_panel
+    from .data import load_sample
     from .report import atsm_report
 
+    check_output(Path(args.out), "file")
     if args.file:
-        data = read_panel(args.file).frame
+        data = _read_input(args)
         title = f"Term structure model report: {Path(args.file).name}"
     else:
         data = load_sample().iloc[:, :7]
@@ -203,10 +237,17 @@ def cmd_uninstall(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors said in one ``xlatsm: ...`` line like every other failure."""
+
+    def error(self, message):
+        self.exit(2, f"xlatsm: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xlatsm", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="xlatsm", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"xlatsm {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def lgssm_options(p, k_default=3):
         p.add_argument("--k", type=int, default=k_default, help="number of factors (default %(default)s)")
@@ -217,8 +258,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     def atsm_options(p):
         p.add_argument("--n-factors", type=int, default=3, help="number of factors N, 1..5 (default 3)")
-        p.add_argument("--method", default="jsz", choices=["jsz", "kalman", "em"], help="estimator (default jsz)")
+        p.add_argument("--method", default="auto", choices=["auto", "jsz", "kalman", "em"],
+                       help="estimator (default auto: jsz on a complete panel, kalman when cells are blank)")
         p.add_argument("--measurement-error", default="common", choices=["common", "per_maturity"])
+
+    def input_options(p, columns="maturities"):
+        p.add_argument("--sheet", help="XLSX sheet name or number (default: the first sheet holding a table)")
+        p.add_argument("--skip-rows", type=int, help="rows above the table's header to skip (default: found)")
+        p.add_argument("--maturities", metavar="LIST", help=f"{columns} to fit, comma-separated, e.g. 3M,1Y,10Y "
+                       "(default: every column)")
+        p.add_argument("--start", help="first date to fit, e.g. 1990-01 (default: the first)")
+        p.add_argument("--end", help="last date to fit (default: the last)")
+
+    def yield_options(p):
+        p.add_argument("--yield-units", default="auto", choices=["auto", "percent", "decimal", "bp"],
+                       help="units of the yields (default auto, see README 'What xlatsm accepts')")
+        p.add_argument("--maturity-units", default="auto", choices=["auto", "months", "years"],
+                       help="how numeric maturity headers are meant (default auto: asks when unclear)")
 
     demo = sub.add_parser("demo", help="fit the embedded real sample and write results and charts")
     demo.add_argument("--out", default="xlatsm-demo", help="output folder (default ./xlatsm-demo)")
@@ -229,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     at = sub.add_parser("atsm", help="fit a Gaussian affine term structure model to a CSV/XLSX of zero yields")
     at.add_argument("file", help="CSV or XLSX: dates down, maturities across (tenors like 3M, 10Y), blanks = missing")
     at.add_argument("--out", default="xlatsm-atsm", help="output folder (default ./xlatsm-atsm)")
-    at.add_argument("--yield-units", default="auto", choices=["auto", "percent", "decimal"])
+    input_options(at)
+    yield_options(at)
     at.add_argument("--max-iter", type=int, default=500, help="iteration cap for kalman/em (default 500)")
     atsm_options(at)
     at.set_defaults(func=cmd_atsm)
@@ -238,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("file", nargs="?", help="CSV or XLSX of zero yields (default: the embedded sample)")
     rep.add_argument("--out", default="xlatsm-report.html", help="output file (default ./xlatsm-report.html)")
     rep.add_argument("--max-iter", type=int, default=500)
+    input_options(rep)
+    yield_options(rep)
     atsm_options(rep)
     rep.set_defaults(func=cmd_report)
 
@@ -252,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     lg = sub.add_parser("lgssm", help="fit a linear Gaussian state-space model by exact EM to a CSV/XLSX file")
     lg.add_argument("file", help="CSV or XLSX: dates down the first column, series across, blanks = missing")
     lg.add_argument("--out", default="xlatsm-lgssm", help="output folder (default ./xlatsm-lgssm)")
+    input_options(lg, columns="series")
     lgssm_options(lg)
     lg.set_defaults(func=cmd_lgssm)
     return parser
@@ -263,8 +323,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except XlatsmError as exc:
-        print(f"xlatsm: error: {exc}", file=sys.stderr)
+        print(f"xlatsm: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("xlatsm: interrupted; nothing more was written", file=sys.stderr)
+        return 130
+    except OSError as exc:   # a disk full, a file open in Excel (Windows locks it), a permission
+        print(f"xlatsm: cannot write or read {exc.filename or 'a file'}: {exc.strerror or exc}; close it in other "
+              "programs or choose another --out", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        print(f"xlatsm: could not finish ({type(exc).__name__}: {' '.join(str(exc).split())}); check the input "
+              "and options, and if they look right please report this with the data", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -220,10 +220,14 @@ def read_observations(data: Any, sheet: str | int | None = None, skip_rows: int 
 
 def select(obs: Observations, maturities: Sequence | None = None, start=None, end=None,
            maturity_units: str = "auto") -> Observations:
-    """The columns named by ``maturities`` (tenors, matched by their value in years) and the dates from ``start``
-    to ``end`` (inclusive; any recognised date form)."""
+    """The columns named by ``maturities`` (by label, or else as tenors matched by their value in years: ``10Y``
+    picks ``m120``) and the dates from ``start`` to ``end`` (inclusive; any recognised date form)."""
     values, index, columns, names = obs.values, obs.index, list(obs.columns), list(obs.row_names)
-    if maturities:
+    keys = {str(c).strip().lower(): j for j, c in enumerate(columns)}
+    if maturities and all(str(m).strip().lower() in keys for m in maturities):     # by label
+        picks = [keys[str(m).strip().lower()] for m in maturities]
+        values, columns = values[:, picks], [columns[j] for j in picks]
+    elif maturities:                                                                # by maturity
         have, _ = maturities_to_years(columns, maturity_units)
         want, _ = maturities_to_years(list(maturities), "years") if all(
             isinstance(m, (int, float)) for m in maturities) else maturities_to_years(list(maturities))
