@@ -38,6 +38,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..data import Observations, read_observations
+from ..diagnostics import Flag
 from ..errors import ConvergenceWarning, EstimationError, InputError
 from .kalman import KalmanSmootherRunner, SmoothedStates
 from .params import LGSSMParams, _sym
@@ -45,6 +46,7 @@ from .results import LGSSMResult, SmoothResult
 
 _FIXABLE = ("A", "C", "Q", "R", "state_intercept", "obs_intercept")
 INITIAL_STATES = ("diffuse", "estimated")
+MEASUREMENT_ERRORS = ("diagonal", "common", "full")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -143,11 +145,14 @@ def _obs_moments(y, missing, groups, M, P, params: LGSSMParams, intercept: bool)
     return Syy, Syz, Szz, n_obs
 
 
-def _clip_cov(S: np.ndarray, floor: np.ndarray, diagonal: bool) -> np.ndarray:
+def _clip_cov(S: np.ndarray, floor: np.ndarray, diagonal: bool | str) -> np.ndarray:
     """argmax of -n/2 log det X - 1/2 tr(X^-1 n S) subject to X >= diag(floor): eigenvalue clipping in the metric
-    of ``floor`` (for a diagonal X, clipping each variance). Being the exact constrained maximiser, it keeps the
-    EM monotone while stopping variances from collapsing to zero."""
-    if diagonal:
+    of ``floor`` (for a diagonal X, clipping each variance; for a common X = sigma^2 I, sigma^2 = max(tr S / p,
+    mean floor)). Being the exact constrained maximiser, it keeps the EM monotone while stopping variances from
+    collapsing to zero. ``diagonal`` is True/"diagonal", "common", or False/"full"."""
+    if diagonal == "common":
+        return np.eye(len(S)) * max(float(np.trace(S)) / len(S), float(np.mean(floor)))
+    if diagonal is True or diagonal == "diagonal":
         return np.diag(np.maximum(np.diag(S), floor))
     scale = np.sqrt(floor)
     vals, vecs = np.linalg.eigh(S / np.outer(scale, scale))
@@ -186,8 +191,9 @@ def _update_initial_factors(y, missing, es: SmoothedStates, params: LGSSMParams)
     return np.concatenate([u[blk[L - 1 - i]] for i in range(L)])
 
 
-def m_step(y, missing, groups, es: SmoothedStates, params: LGSSMParams, *, intercepts: bool, diagonal_R: bool,
-           fixed: frozenset, initial_state: str, r_floor: np.ndarray, q_floor: np.ndarray) -> LGSSMParams:
+def m_step(y, missing, groups, es: SmoothedStates, params: LGSSMParams, *, intercepts: bool,
+           measurement_error: str, fixed: frozenset, initial_state: str, r_floor: np.ndarray,
+           q_floor: np.ndarray) -> LGSSMParams:
     """One closed-form M-step (see the module docstring): CM-steps for the state equation, the observation
     equation and, with ``initial_state="estimated"``, the first L factors, all from the same E-step."""
     k, L = params.k_states, params.lags
@@ -211,7 +217,7 @@ def m_step(y, missing, groups, es: SmoothedStates, params: LGSSMParams, *, inter
                               coef_fixed_part=params.C if "C" in fixed else None)
     new["C"] = G[:, 1:] if intercepts else G
     new["obs_intercept"] = G[:, 0] if intercepts else np.zeros(params.k_endog)
-    new["R"] = _clip_cov(R, r_floor, diagonal_R)
+    new["R"] = _clip_cov(R, r_floor, measurement_error)
     for name in fixed:
         new.pop(name, None)
     params = replace(params, **new)
@@ -315,10 +321,149 @@ def _missing_groups(missing: np.ndarray):
     return [(pat, np.flatnonzero(inverse == i)) for i, pat in enumerate(patterns)]
 
 
-def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, diagonal_R: bool = True,
-              fixed: Mapping[str, np.ndarray] | None = None, initial_state: str = "estimated",
-              start: LGSSMParams | None = None, max_iter: int = 500, tol: float = 1e-7,
-              normalize: bool = True, progress: Callable[[int, float], None] | None = None) -> LGSSMResult:
+def _resolve_measurement_error(measurement_error, diagonal_R) -> str:
+    """One measurement-error structure from the new ``measurement_error`` and the older ``diagonal_R``."""
+    if diagonal_R is not None and not isinstance(diagonal_R, (bool, np.bool_)):
+        raise InputError(f"diagonal_R must be True or False, not {diagonal_R!r}")
+    implied = None if diagonal_R is None else ("diagonal" if diagonal_R else "full")
+    if measurement_error is None:
+        return implied or "diagonal"
+    if measurement_error not in MEASUREMENT_ERRORS:
+        raise InputError(f"measurement_error must be one of {MEASUREMENT_ERRORS}, not {measurement_error!r}")
+    if implied == "full" and measurement_error != "full" or implied == "diagonal" and measurement_error == "full":
+        raise InputError(f"diagonal_R={diagonal_R} contradicts measurement_error={measurement_error!r}: "
+                         "give only measurement_error")
+    return measurement_error
+
+
+def _standardisation(values: np.ndarray, intercepts: bool) -> tuple[np.ndarray, float]:
+    """(shift, scale) of the internal data ``y* = (y - shift) / scale``: the column means (with intercepts, else
+    zero) and one global root-mean-square deviation over the observed cells.
+
+    One global scale (not one per series) keeps every measurement-error structure, common R included, and the PCA
+    start equivariant: the EM on ``y*`` is the EM on ``y`` in other units, so results do not depend on the data's
+    units, while the filter's absolute tolerances (exact-diffuse rank tests) always meet numbers of order one."""
+    shift = np.nanmean(values, axis=0) if intercepts else np.zeros(values.shape[1])
+    dev = values - shift
+    big = float(np.nanmax(np.abs(dev)))
+    if not np.isfinite(big) or big == 0.0:
+        raise InputError("the data do not vary (every observed value is the same): give series that move")
+    scale = big * float(np.sqrt(np.nanmean((dev / big) ** 2)))
+    return shift, scale
+
+
+def _scale_fixed(fixed: dict, shift: np.ndarray, scale: float) -> dict:
+    """Fixed matrices in the internal units of :meth:`LGSSMParams.scaled`."""
+    out = {}
+    for name, value in fixed.items():
+        value = np.asarray(value, float)
+        out[name] = {"obs_intercept": lambda v: (v - shift) / scale, "R": lambda v: v / scale ** 2,
+                     "state_intercept": lambda v: v / scale, "Q": lambda v: v / scale ** 2}.get(name, lambda v: v)(value)
+    return out
+
+
+def _orthonormalising(C: np.ndarray) -> np.ndarray:
+    """M = (C'C)^{1/2}, so that C M^-1 has orthonormal columns; a smooth function of C (unlike an SVD's signs),
+    which the extrapolation of the accelerated EM needs."""
+    vals, vecs = np.linalg.eigh(C.T @ C)
+    return _sym((vecs * np.sqrt(np.maximum(vals, 1e-300))) @ vecs.T)
+
+
+def _logm_sym(S: np.ndarray) -> np.ndarray:
+    vals, vecs = np.linalg.eigh(_sym(S))
+    return _sym((vecs * np.log(np.maximum(vals, 1e-300))) @ vecs.T)
+
+
+def _expm_sym(S: np.ndarray) -> np.ndarray:
+    vals, vecs = np.linalg.eigh(_sym(S))
+    return _sym((vecs * np.exp(vals)) @ vecs.T)
+
+
+def _extrapolate(p0: LGSSMParams, p1: LGSSMParams, eta: float, fixed: frozenset, measurement_error: str,
+                 r_floor: np.ndarray, q_floor: np.ndarray) -> LGSSMParams:
+    """``p0 + eta (p1 - p0)`` for the EM step p0 -> p1, with covariance matrices moved along their matrix
+    logarithms (so they stay positive definite) and clipped to their floors."""
+    def lin(a, b):
+        return a + eta * (b - a)
+
+    new = {name: lin(getattr(p0, name), getattr(p1, name))
+           for name in ("A", "C", "state_intercept", "obs_intercept") if name not in fixed}
+    if "Q" not in fixed:
+        new["Q"] = _clip_cov(_expm_sym(lin(_logm_sym(p0.Q), _logm_sym(p1.Q))), q_floor, "full")
+    if "R" not in fixed:
+        if measurement_error == "full":
+            new["R"] = _clip_cov(_expm_sym(lin(_logm_sym(p0.R), _logm_sym(p1.R))), r_floor, "full")
+        else:
+            R = np.diag(np.exp(lin(np.log(np.diag(p0.R)), np.log(np.diag(p1.R)))))
+            new["R"] = _clip_cov(R, r_floor, measurement_error)
+    if p0.initial_mean is not None and p1.initial_mean is not None:
+        new["initial_mean"] = lin(p0.initial_mean, p1.initial_mean)
+    return replace(p1, **new)
+
+
+def _heywood_series(R: np.ndarray, r_floor: np.ndarray, measurement_error: str, columns) -> list[str]:
+    """Series whose measurement variance sits on its floor (for full R: the series loading on a floored
+    eigen-direction in the metric of the floors)."""
+    if measurement_error == "full":
+        s = np.sqrt(r_floor)
+        vals, vecs = np.linalg.eigh(R / np.outer(s, s))
+        hit = vals <= 1.0 + 1e-6
+        if not hit.any():
+            return []
+        weight = np.abs(vecs[:, hit]).max(axis=1)
+        return [str(c) for c, w in zip(columns, weight) if w >= 0.3]
+    at_floor = np.diag(R) <= r_floor * (1.0 + 1e-6) if measurement_error == "diagonal" else (
+        np.full(len(R), R[0, 0] <= np.mean(r_floor) * (1.0 + 1e-6)))
+    return [str(c) for c, hit in zip(columns, at_floor) if hit]
+
+
+def _fit_flags(*, converged: bool, stop_reason: str, loglik: float, start_loglik: float,
+               default_start_loglik: float | None, params: LGSSMParams, heywood: list[str],
+               measurement_error: str, q_at_floor: bool) -> list[Flag]:
+    """The flags of one EM fit (codes in :mod:`xlatsm.diagnostics`)."""
+    flags = []
+    if not converged:
+        flags.append(Flag("not_converged", stop_reason))
+    noise = 1e-9 * abs(start_loglik)
+    best_start = start_loglik if default_start_loglik is None else max(start_loglik, default_start_loglik)
+    if loglik < best_start - noise:
+        which = ("xlatsm's own PCA start" if default_start_loglik is not None
+                 and default_start_loglik > start_loglik else "the start")
+        flags.append(Flag("worse_than_start",
+                          f"the log-likelihood {loglik:.4f} is below that of {which} ({best_start:.4f}): "
+                          "refit without start= (or with more iterations) and compare"))
+    if heywood:
+        advice = ('use fewer factors or free the fixed R' if measurement_error == "common" else
+                  'refit with measurement_error="common" (one variance for every series) or fewer factors')
+        flags.append(Flag("heywood",
+                          f"the measurement-error variance of {', '.join(heywood)} sits on its floor "
+                          f"(1e-6 of the series' variance, a Heywood case): the model fits "
+                          f"{'it' if len(heywood) == 1 else 'them'} exactly and the other series absorb the "
+                          f"errors (compare result.rmse); {advice}"))
+    root = params.spectral_radius()
+    if root >= 1.0:
+        flags.append(Flag("explosive_p",
+                          f"the factor VAR has a root of modulus {root:.4f} >= 1: the factors do not revert to a "
+                          "mean, so forecasts and unconditional moments are not defined; difference the data, "
+                          "use fewer factors or lags, or fix A"))
+    if q_at_floor:
+        flags.append(Flag("at_bound",
+                          "a factor shock variance sits on its floor (1e-8 of its start): a factor has (nearly) "
+                          "no shocks of its own; use fewer factors"))
+    return flags
+
+
+def _check_finite(label: str, arrays: Mapping[str, np.ndarray], advice: str) -> None:
+    bad = [name for name, a in arrays.items() if a is not None and not np.all(np.isfinite(a))]
+    if bad:
+        raise EstimationError(f"{label}: {', '.join(bad)} would not be finite; {advice}")
+
+
+def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, measurement_error: str | None = None,
+              diagonal_R: bool | None = None, fixed: Mapping[str, np.ndarray] | None = None,
+              initial_state: str = "estimated", start: LGSSMParams | None = None, max_iter: int = 5000,
+              tol: float = 1e-9, normalize: bool = True, accelerate: bool = True,
+              progress: Callable[[int, float], None] | None = None) -> LGSSMResult:
     r"""Fit the LGSSM ``x_t = d + sum_j A_j x_{t-j} + w_t``, ``y_t = c + C x_t + e_t`` by exact EM.
 
     Parameters
@@ -327,29 +472,46 @@ def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, diago
     k_states : number of factors k (< p).
     lags : VAR order L of the factors.
     intercepts : estimate ``d`` and ``c`` (else both are zero).
-    diagonal_R : measurement errors independent across series (the usual dynamic-factor model) or full R.
-    fixed : known matrices by name ("A" (L,k,k), "C", "Q", "R", "state_intercept", "obs_intercept"); they are
-        held at the given values and the rest is estimated conditionally (still monotone).
+    measurement_error : "diagonal" (default: R = diag(R_11..R_pp), independent errors, the usual dynamic factor
+        model), "common" (R = sigma^2 I, one variance for every series: the cure for Heywood cases, where some
+        R_ii collapse to zero) or "full" (any R).
+    diagonal_R : the older switch, kept working: True = "diagonal", False = "full".
+    fixed : known matrices by name ("A" (L,k,k), "C", "Q", "R", "state_intercept", "obs_intercept"), in the
+        data's units; they are held at the given values and the rest is estimated conditionally (still monotone).
     initial_state : "estimated" (default: the first L factors x_1..x_L are parameters, estimated with the rest;
         ``params.initial_mean`` holds them as (x_L, ..., x_1)) or "diffuse" (a flat prior in units of Q,
         rotation-invariant; its likelihood is exact-diffuse but rewards a factor whose shock variance shrinks, so
         prefer it with Q or the loadings pinned).
-    start : starting parameters; default the deterministic PCA + VAR-OLS start, so two runs agree exactly.
-    max_iter, tol : stop when the relative change of the log-likelihood is below ``tol``; reaching ``max_iter``
-        first sets ``converged=False`` and issues a :class:`~xlatsm.errors.ConvergenceWarning`.
+    start : starting parameters (data's units); default the deterministic PCA + VAR-OLS start, so two runs agree
+        exactly.
+    max_iter, tol : EM stops when an (unaccelerated) EM step raises the log-likelihood by less than
+        ``tol * n_cells`` (``n_cells`` = observed cells; a scale-free criterion, since rescaling the data moves the
+        log-likelihood by a constant); reaching ``max_iter`` first sets ``converged=False``, flags
+        ``not_converged`` and issues a :class:`~xlatsm.errors.ConvergenceWarning`.
     normalize : report in the identified normalisation of :func:`identifying_rotation` (unless a fixed matrix
         already pins the rotation: C, A, Q or the state intercept).
-    progress : called as ``progress(iteration, loglik)`` after every E-step.
+    accelerate : over-relaxed EM (Salakhutdinov and Roweis 2003): after an EM step ``theta -> F(theta)`` try
+        ``theta + eta (F(theta) - theta)`` with ``eta`` doubling while it raises the log-likelihood, else take the
+        EM step; every accepted iterate raises the log-likelihood, and a fixed point of EM stays fixed.
+    progress : called as ``progress(iteration, loglik)`` after every accepted iterate; None or False for none.
+
+    The data are standardised internally, ``y* = (y - mean) / s`` with one global scale ``s`` (see
+    :func:`_standardisation`), and the parameters mapped back exactly (:meth:`LGSSMParams.unscaled`): results
+    do not depend on the data's units, ``loglik = loglik* - n_cells log s``.
 
     Returns
     -------
     LGSSMResult with ``params``, ``loglik`` (at ``params``), ``loglik_path``, ``smoothed_states`` (T, k),
-    ``smoothed_cov`` (T, k, k), ``n_iter``, ``converged`` and ``summary()``.
+    ``smoothed_cov`` (T, k, k), ``n_iter``, ``converged``, ``flags``, ``rmse`` and ``summary()``.
     """
     obs = read_observations(y)
     _check_inputs(obs, k_states, lags)
     if initial_state not in INITIAL_STATES:
         raise InputError(f"initial_state must be one of {INITIAL_STATES}, not {initial_state!r}")
+    measurement_error = _resolve_measurement_error(measurement_error, diagonal_R)
+    if progress is not None and progress is not False and not callable(progress):
+        raise InputError("progress must be a function progress(iteration, loglik), or None/False")
+    progress = progress or None
     fixed = dict(fixed or {})
     unknown = set(fixed) - set(_FIXABLE)
     if unknown:
@@ -358,19 +520,45 @@ def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, diago
         raise InputError("intercepts=False already fixes the intercepts at zero")
     fixed_names = frozenset(fixed) | (frozenset({"state_intercept", "obs_intercept"}) if not intercepts
                                       else frozenset())
-    values = obs.values
-    missing = np.isnan(values)
+    raw = obs.values
+    missing = np.isnan(raw)
     groups = _missing_groups(missing)
+    n_cells = int((~missing).sum())
+    flat = [str(c) for c, v in zip(obs.columns, np.nanvar(raw, axis=0)) if not v > 0]
+    if flat:
+        raise InputError(f"series {flat} do not vary (or have one observation): remove them")
+    shift, scale = _standardisation(raw, intercepts)
+    values = (raw - shift) / scale
+    jacobian = n_cells * np.log(scale)   # log p(y) = log p*(y*) - n_cells log(scale)
+    fixed_int = _scale_fixed(fixed, shift, scale)
 
-    params = start if start is not None else initial_params(values, k_states, lags, intercepts, fixed)
-    if params.k_states != k_states or params.lags != lags or params.k_endog != values.shape[1]:
-        raise InputError("start parameters do not match k_states, lags and the number of series")
+    default_start = initial_params(values, k_states, lags, intercepts, fixed_int)
+    if start is not None:
+        if not isinstance(start, LGSSMParams):
+            raise InputError("start must be LGSSMParams (e.g. an earlier result's .params)")
+        if start.k_states != k_states or start.lags != lags or start.k_endog != values.shape[1]:
+            raise InputError("start parameters do not match k_states, lags and the number of series")
+        params = start.scaled(shift, scale)
+        params = replace(params, **{k_: np.asarray(v, float) for k_, v in fixed_int.items()})
+    else:
+        params = default_start
     m = k_states * lags
-    if initial_state == "estimated":
-        params = replace(params, initial_mean=np.zeros(m) if params.initial_mean is None else params.initial_mean,
-                         initial_cov=np.zeros((m, m)))
-    if initial_state == "diffuse":
-        params = replace(params, initial_mean=None, initial_cov=None)
+
+    def with_initial_state(p: LGSSMParams) -> LGSSMParams:
+        if initial_state == "estimated":
+            return replace(p, initial_mean=np.zeros(m) if p.initial_mean is None else p.initial_mean,
+                           initial_cov=np.zeros((m, m)))
+        return replace(p, initial_mean=None, initial_cov=None)
+
+    params = with_initial_state(params)
+    if "R" not in fixed_names:
+        # EM climbs only from inside the model: put the start's R into the chosen structure
+        R0 = params.R
+        R0 = {"diagonal": np.diag(np.diag(R0)), "common": np.eye(len(R0)) * np.mean(np.diag(R0)),
+              "full": R0}[measurement_error]
+        params = replace(params, R=R0)
+    _check_finite("the start", {name: getattr(params, name) for name in _FIXABLE + ("initial_mean",)},
+                  "give finite start and fixed values")
 
     # a fixed A, C, Q or non-zero state intercept pins the factors' rotation (a zero intercept does not)
     blockers = {"A", "C", "Q"} | ({"state_intercept"} if np.any(params.state_intercept != 0)
@@ -378,51 +566,101 @@ def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, diago
     free_rotation = not (blockers & fixed_names)
     # variance floors (exact constrained M-steps): measurement variances >= 1e-6 of each series' variance, and
     # factor shock variances >= 1e-8 of the starting ones; they stop Heywood collapses from breaking the filter
-    r_floor = 1e-6 * np.nanvar(values, axis=0) + 1e-300
+    r_floor = 1e-6 * np.nanvar(values, axis=0)
     q_floor = 1e-8 * np.diag(params.Q) + 1e-300
     # A proper start has no diffuse periods, so statsmodels' lag-one smoothed covariance is exact there and the
     # filter runs on the kL companion state; a diffuse start needs the (k(L+1)) extra-lag state instead.
     extra_lag = initial_state == "diffuse"
     runner = KalmanSmootherRunner(values, k_states * (lags + extra_lag), k_states, lag_cov=not extra_lag)
-    path: list[float] = []
-    converged = fell = False
-    es = None
-    for iteration in range(max_iter + 1):
-        es = runner.smooth(params.to_state_space(len(values), extra_lag=extra_lag))
-        path.append(es.loglik + params.diffuse_loglik_correction())
-        if progress is not None:
-            progress(iteration, path[-1])
-        if iteration > 0:
-            change = (path[-1] - path[-2]) / abs(path[-2])
-            if change < -1e-8 and not fell:
-                # EM cannot lower the likelihood; a fall means the filter lost precision (typically a measurement
-                # variance collapsing towards zero, a "Heywood case"). Say so instead of hiding it.
-                fell = True
-                warnings.warn(f"the log-likelihood fell at EM iteration {iteration} ({path[-2]:.6f} -> "
-                              f"{path[-1]:.6f}): the Kalman filter is losing precision, usually because a "
-                              f"measurement error variance is collapsing to zero (smallest R_ii = "
-                              f"{np.min(np.diag(params.R)):.3g}); try fewer factors", ConvergenceWarning,
-                              stacklevel=2)
-            if abs(change) < tol:
-                converged = True
-                break
-        if iteration == max_iter:
-            break
-        params = m_step(values, missing, groups, es, params, intercepts=intercepts, diagonal_R=diagonal_R,
-                        fixed=fixed_names, initial_state=initial_state, r_floor=r_floor, q_floor=q_floor)
+
+    def e_step(p: LGSSMParams) -> tuple[SmoothedStates, float]:
+        es_ = runner.smooth(p.to_state_space(len(values), extra_lag=extra_lag))
+        return es_, es_.loglik + p.diffuse_loglik_correction()
+
+    def em_map(p: LGSSMParams, es_: SmoothedStates) -> LGSSMParams:
+        new = m_step(values, missing, groups, es_, p, intercepts=intercepts, measurement_error=measurement_error,
+                     fixed=fixed_names, initial_state=initial_state, r_floor=r_floor, q_floor=q_floor)
         if free_rotation:
             # The likelihood is invariant to x* = M x, so rotating every iterate to orthonormal loadings changes
             # nothing EM guarantees, but keeps the factors well scaled: left alone they can drift to tiny
             # loadings with huge variances, where the filter's absolute diffuse tolerance breaks down.
-            U, s, Vt = np.linalg.svd(params.C, full_matrices=False)
-            params = params.rotate(np.diag(s) @ Vt)
+            new = new.rotate(_orthonormalising(new.C))
+        return new
+
+    def report(iteration: int, value: float) -> None:
+        if progress is not None:
+            progress(iteration, value - jacobian)
+
+    path: list[float] = []
+    converged = False
+    stop_reason = ""
+    try:
+        es, current = e_step(params)
+        path.append(current)
+        report(0, current)
+        noise = 1e-8 * max(abs(current), n_cells)   # the filter's precision near Heywood cases (measured)
+        eta = 1.0
+        while len(path) - 1 < max_iter:
+            proposal = em_map(params, es)
+            accepted = plain = False
+            if accelerate and eta > 1.0:
+                try:
+                    trial = _extrapolate(params, proposal, eta, fixed_names, measurement_error, r_floor, q_floor)
+                    if free_rotation:
+                        trial = trial.rotate(_orthonormalising(trial.C))
+                    es_trial, ll_trial = e_step(trial)
+                except (EstimationError, np.linalg.LinAlgError, FloatingPointError):
+                    ll_trial = -np.inf
+                if np.isfinite(ll_trial) and ll_trial > current:
+                    gain = ll_trial - current
+                    params, es, current, accepted = trial, es_trial, ll_trial, True
+                    eta = min(2.0 * eta, 1024.0)
+                else:
+                    eta = 1.0
+            if not accepted:
+                try:
+                    es_new, ll_new = e_step(proposal)
+                except EstimationError as exc:
+                    stop_reason = (f"the EM step {len(path)} broke the Kalman filter ({exc}); the best iterate "
+                                   'is reported. Try fewer factors, measurement_error="common" or '
+                                   'initial_state="estimated"')
+                    break
+                gain = ll_new - current
+                if gain < 0:
+                    if gain < -noise:
+                        # EM cannot lower the likelihood; a fall means the filter lost precision. Keep the best
+                        # iterate and say so.
+                        stop_reason = (f"the log-likelihood fell at EM iteration {len(path)} "
+                                       f"({current - jacobian:.6f} -> {ll_new - jacobian:.6f}): the Kalman filter "
+                                       "lost precision; the best iterate is reported. Try fewer factors or "
+                                       'measurement_error="common"')
+                    else:
+                        converged = True   # at the maximum to the filter's precision
+                    break
+                params, es, current, plain = proposal, es_new, ll_new, True
+                eta = 2.0 if accelerate else 1.0
+            path.append(current)
+            report(len(path) - 1, current)
+            if gain < tol * n_cells:
+                if plain:
+                    converged = True
+                    break
+                eta = 1.0   # judge convergence on a plain EM step
+    except np.linalg.LinAlgError as exc:
+        raise EstimationError(f"the EM broke down numerically after {len(path)} iterations ({exc}); try fewer "
+                              'factors or lags, measurement_error="common", or initial_state="estimated"') from exc
     n_iter = len(path) - 1
+    if not converged and not stop_reason:
+        last = (path[-1] - path[-2]) / n_cells if len(path) > 1 else np.nan
+        stop_reason = (f"EM stopped after max_iter={max_iter} iterations before the log-likelihood settled (last "
+                       f"gain {last:.2e} per observed cell > tol={tol:g}); raise max_iter")
     if not converged:
-        warnings.warn(f"EM stopped after max_iter={max_iter} iterations before the log-likelihood settled "
-                      f"(last relative change {abs(path[-1] - path[-2]) / abs(path[-2]) if len(path) > 1 else np.nan:.2e}"
-                      f" > tol={tol:g}); raise max_iter or loosen tol", ConvergenceWarning, stacklevel=2)
+        warnings.warn(stop_reason, ConvergenceWarning, stacklevel=2)
 
     states, cov = params.factor_moments(es.states, es.cov)
+    heywood = [] if "R" in fixed_names else _heywood_series(params.R, r_floor, measurement_error, obs.columns)
+    q_at_floor = "Q" not in fixed_names and bool(
+        np.min(np.linalg.eigvalsh(params.Q / np.sqrt(np.outer(q_floor, q_floor)))) <= 1.0 + 1e-6)
     normalisation = ("as fixed by the given C" if "C" in fixed else
                      "set by the fixed matrices " + ", ".join(sorted(blockers & fixed_names))
                      if not free_rotation else "orthonormal loadings (C'C = I), otherwise the EM's own rotation")
@@ -434,23 +672,60 @@ def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, diago
         cov = np.einsum("ij,tjk,lk->til", M, cov, M)
         normalisation = ("orthonormal loadings (C'C = I), factors uncorrelated over the sample and ordered by "
                          "variance, loading columns summing to a positive number")
-    return LGSSMResult(params=params, loglik=path[-1], loglik_path=np.array(path), n_iter=n_iter,
+    default_ll = None
+    if start is not None:
+        default_ll = e_step(with_initial_state(default_start))[1] - jacobian
+    params = params.unscaled(shift, scale)
+    states, cov = states * scale, cov * scale ** 2
+    loglik_path = np.array(path) - jacobian
+    _check_finite("the EM", {"A": params.A, "C": params.C, "Q": params.Q, "R": params.R,
+                             "d": params.state_intercept, "c": params.obs_intercept, "factors": states,
+                             "factor variances": cov, "log-likelihood": loglik_path},
+                  'try fewer factors or lags, measurement_error="common", or a different start')
+    flags = _fit_flags(converged=converged, stop_reason=stop_reason, loglik=float(loglik_path[-1]),
+                       start_loglik=float(loglik_path[0]), default_start_loglik=default_ll, params=params,
+                       heywood=heywood, measurement_error=measurement_error, q_at_floor=q_at_floor)
+    return LGSSMResult(params=params, loglik=float(loglik_path[-1]), loglik_path=loglik_path, n_iter=n_iter,
                        converged=converged, smoothed_states=states, smoothed_cov=cov, index=obs.index,
-                       columns=obs.columns, n_obs_cells=int((~missing).sum()), diagonal_R=diagonal_R,
+                       columns=obs.columns, n_obs_cells=n_cells, measurement_error=measurement_error,
                        intercepts=intercepts, fixed=tuple(sorted(fixed_names)), initial_state=initial_state,
-                       normalisation=normalisation, tol=tol, data=values)
+                       normalisation=normalisation, tol=tol, data=raw, flags=flags, scale=scale)
 
 
 def smooth_states(y, params: LGSSMParams) -> SmoothResult:
     """Kalman-smooth ``y`` (T, p; NaN = missing) with known ``params``: ``.states`` (T, k), ``.cov`` (T, k, k),
-    ``.loglik``. The core of the SMOOTH_STATES spreadsheet function."""
+    ``.loglik``, ``.flags``. The core of the SMOOTH_STATES spreadsheet function.
+
+    Runs on standardised data and parameters (:meth:`LGSSMParams.scaled`, one global scale) so that the filter's
+    absolute tolerances never meet the data's units; results are mapped back exactly."""
     obs = read_observations(y)
     if obs.values.shape[1] != params.k_endog:
         raise InputError(f"the data have {obs.values.shape[1]} series but the model was fitted to "
                          f"{params.k_endog}: select the same columns")
+    _check_finite("the parameters", {name: getattr(params, name) for name in _FIXABLE + ("initial_mean",)},
+                  "give finite parameters")
     k, n = params.k_states, len(obs.values)
-    es = KalmanSmootherRunner(obs.values, k * params.lags, k, lag_cov=False).smooth(params.to_state_space(n))
-    states, cov = params.factor_moments(es.states, es.cov)
-    return SmoothResult(states=states, cov=cov, loglik=es.loglik + params.diffuse_loglik_correction(),
-                        index=obs.index,
-                        fitted=params.obs_intercept + states @ params.C.T, columns=obs.columns)
+    raw = obs.values
+    n_cells = int((~np.isnan(raw)).sum())
+    shift = np.zeros(raw.shape[1])
+    scale = float(np.sqrt(np.nanmean((raw - params.obs_intercept) ** 2)))
+    if not (np.isfinite(scale) and scale > 0):
+        scale = 1.0
+    inner = params.scaled(shift, scale)
+    try:
+        es = KalmanSmootherRunner(raw / scale, k * params.lags, k, lag_cov=False).smooth(inner.to_state_space(n))
+    except np.linalg.LinAlgError as exc:
+        raise EstimationError(f"the Kalman smoother broke down at these parameters ({exc}): check that Q and R "
+                              "are positive definite") from exc
+    states, cov = inner.factor_moments(es.states, es.cov)
+    states, cov = states * scale, cov * scale ** 2
+    loglik = es.loglik + inner.diffuse_loglik_correction() - n_cells * np.log(scale)
+    _check_finite("smoothing", {"factors": states, "factor variances": cov, "log-likelihood": np.array(loglik)},
+                  "check the parameters (Q and R positive definite, finite)")
+    flags = []
+    root = params.spectral_radius()
+    if root >= 1.0:
+        flags.append(Flag("explosive_p", f"the factor VAR has a root of modulus {root:.4f} >= 1: the factors do "
+                                         "not revert to a mean"))
+    return SmoothResult(states=states, cov=cov, loglik=loglik, index=obs.index,
+                        fitted=params.obs_intercept + states @ params.C.T, columns=obs.columns, flags=flags)

@@ -168,13 +168,93 @@ class LGSSMParams:
             initial_cov=None if self.initial_cov is None else _sym(big @ self.initial_cov @ big.T),
         )
 
-    def n_free(self, diagonal_R: bool, intercepts: bool, fixed: frozenset = frozenset()) -> int:
-        """Number of free parameters net of the k*k rotation (for AIC/BIC)."""
+    def spectral_radius(self) -> float:
+        """Largest modulus of the companion matrix's eigenvalues (>= 1: the factor VAR is not stationary)."""
+        return float(np.max(np.abs(np.linalg.eigvals(self.companion_transition()))))
+
+    def scaled(self, shift: np.ndarray, scale: float) -> "LGSSMParams":
+        r"""The same model for the data ``y* = (y - shift) / scale`` with factors ``x* = x / scale``:
+
+        ``c* = (c - shift) / scale``, ``C* = C``, ``R* = R / scale^2``, ``d* = d / scale``, ``Q* = Q / scale^2``,
+        ``A* = A``, first factors ``/ scale`` (their covariance ``/ scale^2``). :meth:`unscaled` inverts it. The
+        log-likelihoods differ by the Jacobian only: ``log p(y) = log p*(y*) - n_cells log(scale)`` (also under
+        the diffuse start, whose prior is flat in units of Q)."""
+        s = float(scale)
+        return replace(
+            self, obs_intercept=(self.obs_intercept - shift) / s, R=self.R / s ** 2,
+            state_intercept=self.state_intercept / s, Q=self.Q / s ** 2,
+            initial_mean=None if self.initial_mean is None else self.initial_mean / s,
+            initial_cov=None if self.initial_cov is None else self.initial_cov / s ** 2)
+
+    def unscaled(self, shift: np.ndarray, scale: float) -> "LGSSMParams":
+        """The inverse of :meth:`scaled`: parameters for ``y = shift + scale y*``, ``x = scale x*``."""
+        s = float(scale)
+        return replace(
+            self, obs_intercept=shift + s * self.obs_intercept, R=self.R * s ** 2,
+            state_intercept=self.state_intercept * s, Q=self.Q * s ** 2,
+            initial_mean=None if self.initial_mean is None else self.initial_mean * s,
+            initial_cov=None if self.initial_cov is None else self.initial_cov * s ** 2)
+
+    def stabiliser_dim(self, fixed: frozenset = frozenset()) -> int:
+        r"""Dimension ``s`` of the directions of the affine factor map ``x* = M x + a`` (M invertible) that leave
+        the ``fixed`` blocks unchanged, at these parameters: the redundant directions of the free parameters
+        (moving along them changes no distribution of y).
+
+        Near the identity (``M = I + X``) the blocks move by ``dA_j = X A_j - A_j X``, ``dC = -C X``,
+        ``dQ = X Q + Q X'``, ``dd = X d + (I - sum_j A_j) a``, ``dc = -C a`` (R does not move); the answer is
+        ``k^2 + k`` minus the rank of this linear map restricted to the fixed blocks (computed numerically).
+        With nothing fixed it is ``k^2 + k``."""
+        L, k = self.lags, self.k_states
+        rows = []
+        basis = []
+        for i in range(k * k + k):
+            v = np.zeros(k * k + k)
+            v[i] = 1.0
+            X, a = v[:k * k].reshape(k, k), v[k * k:]
+            parts = []
+            if "A" in fixed:
+                parts += [(X @ Aj - Aj @ X).ravel() for Aj in self.A]
+            if "C" in fixed:
+                parts.append((-self.C @ X).ravel())
+            if "Q" in fixed:
+                parts.append((X @ self.Q + self.Q @ X.T).ravel())
+            if "state_intercept" in fixed:
+                parts.append(X @ self.state_intercept + (np.eye(k) - self.A.sum(0)) @ a)
+            if "obs_intercept" in fixed:
+                parts.append(-self.C @ a)
+            basis.append(np.concatenate(parts) if parts else np.zeros(0))
+        J = np.array(basis).T
+        if J.size == 0:
+            return k * k + k
+        sv = np.linalg.svd(J, compute_uv=False)
+        rank = int(np.sum(sv > 1e-9 * max(sv[0], 1e-300)))
+        return k * k + k - rank
+
+    def n_free(self, measurement_error="diagonal", intercepts: bool = True, fixed: frozenset = frozenset(),
+               initial_state: str = "diffuse") -> int:
+        r"""Number of free, identified parameters (for AIC/BIC):
+
+        .. math::
+
+            n = L k^2 + p k + \tfrac{k(k+1)}{2} + n_R + [p + k]_{\text{intercepts}} + [L k]_{\text{estimated}}
+                - s
+
+        counting only the blocks not fixed, where ``n_R`` is ``p`` (diagonal R), ``1`` (common R = sigma^2 I) or
+        ``p(p+1)/2`` (full R), ``L k`` counts the estimated first factors x_1..x_L (``initial_state="estimated"``),
+        and ``s`` is the dimension of the redundant directions: the affine factor map ``x* = M x + a``
+        (``k^2 + k`` dimensions) changes nothing observable, and ``s`` counts those of its directions that leave
+        the fixed blocks (the zero intercepts of ``intercepts=False`` included) unchanged (:meth:`stabiliser_dim`;
+        ``s = k^2 + k`` with nothing fixed, ``k^2`` without intercepts). With nothing fixed this is ``(L - 1) k^2 + p k + k(k+1)/2 + n_R + p
+        [+ L k]`` with intercepts (``d`` is redundant with ``c``) and ``(L - 1) k^2 + p k + k(k+1)/2 + n_R
+        [+ L k]`` without. ``measurement_error`` also accepts the old ``diagonal_R`` booleans."""
+        if isinstance(measurement_error, (bool, np.bool_)):
+            measurement_error = "diagonal" if measurement_error else "full"
         L, k, p = self.lags, self.k_states, self.k_endog
-        count = 0
-        count += 0 if "A" in fixed else L * k * k
-        count += 0 if "C" in fixed else p * k - k * k
-        count += 0 if "Q" in fixed else k * (k + 1) // 2
-        count += 0 if "R" in fixed else (p if diagonal_R else p * (p + 1) // 2)
-        count += (k + p) if intercepts else 0
-        return count
+        fixed = frozenset(fixed) | (frozenset() if intercepts else frozenset({"state_intercept", "obs_intercept"}))
+        n_R = {"diagonal": p, "common": 1, "full": p * (p + 1) // 2}[measurement_error]
+        sizes = {"A": L * k * k, "C": p * k, "Q": k * (k + 1) // 2, "R": n_R, "state_intercept": k,
+                 "obs_intercept": p}
+        count = sum(n for name, n in sizes.items() if name not in fixed)
+        if initial_state == "estimated":
+            count += L * k
+        return count - self.stabiliser_dim(fixed)

@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..diagnostics import Flag, flag_lines
 from ..textfmt import format_matrix, header_block
 from .params import LGSSMParams
 
 
 @dataclass
 class SmoothResult:
-    """Smoothed factors for given parameters: ``states`` (T, k), ``cov`` (T, k, k), ``loglik``, ``fitted`` (T, p)."""
+    """Smoothed factors for given parameters: ``states`` (T, k), ``cov`` (T, k, k), ``loglik``, ``fitted`` (T, p);
+    ``flags`` (:class:`~xlatsm.diagnostics.Flag`, e.g. ``explosive_p`` for a non-stationary factor VAR)."""
 
     states: np.ndarray
     cov: np.ndarray
@@ -21,6 +23,7 @@ class SmoothResult:
     fitted: np.ndarray
     columns: list[str]
     names: list[str] | None = None
+    flags: list[Flag] = field(default_factory=list)
 
     @property
     def factors(self) -> pd.DataFrame:
@@ -40,8 +43,11 @@ def factor_names(k: int) -> list[str]:
 class LGSSMResult:
     """The fitted LGSSM (see :func:`xlatsm.fit_lgssm`).
 
-    ``loglik`` is the log-likelihood at ``params`` (the last entry of ``loglik_path``, one value per E-step);
-    ``smoothed_states``/``smoothed_cov`` are E[x_t|Y] and Var(x_t|Y) at ``params``, in the reported normalisation.
+    ``loglik`` is the log-likelihood at ``params`` (the last entry of ``loglik_path``, one value per accepted
+    iterate, never decreasing); ``smoothed_states``/``smoothed_cov`` are E[x_t|Y] and Var(x_t|Y) at ``params``, in
+    the reported normalisation. ``flags`` lists what may be wrong with the fit (:mod:`xlatsm.diagnostics`: not
+    converged, worse than the start, Heywood cases, explosive factor VAR, a factor shock variance at its floor);
+    ``summary()`` prints them. ``scale`` is the global scale the data were standardised by internally.
     """
 
     params: LGSSMParams
@@ -54,17 +60,38 @@ class LGSSMResult:
     index: pd.Index
     columns: list[str]
     n_obs_cells: int
-    diagonal_R: bool
+    measurement_error: str
     intercepts: bool
     fixed: tuple
     initial_state: str
     normalisation: str
     tol: float
     data: np.ndarray = field(repr=False)
+    flags: list[Flag] = field(default_factory=list)
+    scale: float = 1.0
+
+    @property
+    def diagonal_R(self) -> bool:
+        """True unless R is a full matrix (``measurement_error="full"``); kept for the older switch."""
+        return self.measurement_error != "full"
 
     @property
     def n_params(self) -> int:
-        return self.params.n_free(self.diagonal_R, self.intercepts, frozenset(self.fixed))
+        """Free identified parameters, exactly (the equation is in :meth:`LGSSMParams.n_free`)."""
+        return self.params.n_free(self.measurement_error, self.intercepts, frozenset(self.fixed),
+                                  self.initial_state)
+
+    @property
+    def residuals(self) -> pd.DataFrame:
+        """y - fitted on the observed cells (NaN where y is missing), in the data's units."""
+        return pd.DataFrame(self.data, index=self.index, columns=self.columns) - self.fitted
+
+    @property
+    def rmse(self) -> pd.Series:
+        """Root-mean-square error of the smoothed fit by series, sqrt(mean_t (y_it - c_i - C_i E[x_t|Y])^2) over
+        the observed cells, in the data's units (for yields in percent, x100 gives bp)."""
+        r = self.residuals.to_numpy()
+        return pd.Series(np.sqrt(np.nanmean(r ** 2, axis=0)), index=self.columns, name="rmse")
 
     @property
     def aic(self) -> float:
@@ -118,10 +145,11 @@ class LGSSMResult:
             ("Log-likelihood", f"{self.loglik:.4f}"), ("AIC", f"{self.aic:.2f}"), ("BIC", f"{self.bic:.2f}"),
             ("EM iterations", self.n_iter),
             ("Converged", f"{'yes' if self.converged else 'NO - raise max_iter'} (rel. tol {self.tol:g})"),
-            ("Initial state", self.initial_state), ("Measurement cov R", "diagonal" if self.diagonal_R else "full"),
+            ("Initial state", self.initial_state), ("Measurement cov R", self.measurement_error),
             ("Intercepts", "estimated" if self.intercepts else "zero"),
             ("Fixed", ", ".join(self.fixed) or "none"),
         ])
+        lines += flag_lines(self.flags)
         lines.append("Identification: C and x are identified only up to x* = M x, C* = C M^-1 (M invertible).")
         lines.append(f"Reported normalisation: {self.normalisation}.")
         lines.append("")
@@ -131,11 +159,13 @@ class LGSSMResult:
         lines += format_matrix("Q (factor shock covariance)", p.Q, names, names)
         lines += format_matrix("C (loadings)", p.C, self.columns, names)
         lines += format_matrix("c (observation intercept)", p.obs_intercept[:, None], self.columns, ["c"])
-        if self.diagonal_R:
-            lines += format_matrix("R (measurement error variances, diagonal)", np.diag(p.R)[:, None],
-                                   self.columns, ["R_ii"])
+        if self.measurement_error != "full":
+            lines += format_matrix(f"R (measurement error variances, {self.measurement_error})",
+                                   np.diag(p.R)[:, None], self.columns, ["R_ii"])
         else:
             lines += format_matrix("R (measurement error covariance)", p.R, self.columns, self.columns)
+        lines += format_matrix("RMSE of the smoothed fit by series (data's units)", self.rmse.to_numpy()[:, None],
+                               self.columns, ["RMSE"])
         return "\n".join(lines)
 
     def __str__(self) -> str:
