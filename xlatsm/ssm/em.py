@@ -1,11 +1,11 @@
 r"""Exact EM for the LGSSM with VAR(L) factors (equations in :mod:`xlatsm.ssm.params`).
 
-E-step: one Kalman smoother pass over the companion state carrying one lag more than the VAR needs,
-``s_t = (x_t, x_{t-1}, ..., x_{t-L})``. Its smoothed mean and covariance give, in one block matrix, every moment of
-the VAR(L) regression of ``x_t`` on ``(x_{t-1}, ..., x_{t-L})``: ``E[x_t x_t'|Y]``, the lag-one..lag-L cross moments
-and ``E[z_t z_t'|Y]``, for every lag block at once. (This replaces the lag-one smoothed autocovariance
-``Cov(s_t, s_{t-1}|Y)``: statsmodels returns that one wrongly during exact-diffuse periods, and taking it from the
-wrong index is the bug that made the original notebooks' likelihood fall.)
+E-step: one Kalman smoother pass. With estimated first factors (a proper start, no diffuse periods) it runs on the
+kL companion state and reads the lag-one smoothed autocovariance ``Cov(s_t, s_{t-1}|Y)``; with a diffuse start
+it runs on the companion state carrying one lag more than the VAR needs, ``s_t = (x_t, x_{t-1}, ..., x_{t-L})``,
+whose smoothed mean and covariance give, in one block matrix, every moment of the VAR(L) regression of ``x_t`` on
+``(x_{t-1}, ..., x_{t-L})`` (statsmodels returns the lag-one autocovariance wrongly during exact-diffuse periods;
+taking it from the wrong index is the bug that made the original notebooks' likelihood fall).
 
 M-step, closed form:
 
@@ -15,7 +15,8 @@ M-step, closed form:
   cells, a missing block is ``y_m = c_m + C_m x + K (y_o - c_o - C_o x) + eta`` with ``K = R_mo R_oo^{-1}``
   (zero for diagonal R), so every completed ``y_t`` is affine in ``x_t`` and ``[c, C]`` is the OLS of the completed
   ``y`` on ``(1, x_t)`` (all equations share regressors, so OLS = GLS whatever R is); ``R`` is the expected
-  residual second moment (its diagonal when R is diagonal).
+  residual second moment S (its diagonal when R is diagonal; ``sigma^2 = tr(S) / p`` when R = sigma^2 I, the
+  argmax of ``-n p/2 log sigma^2 - n tr(S) / (2 sigma^2)``).
 
 Each block maximises the expected complete-data log-likelihood exactly (conditionally on the fixed blocks when the
 user fixes some), so the observed-data log-likelihood never decreases. With a diffuse start the prior of the first L
@@ -26,8 +27,19 @@ log-likelihood, so the Q-update divides by ``n + L``. With ``initial_state="esti
 factors x_1..x_L are parameters: the likelihood is p(y | x_1..x_L, theta), rotation-invariant and free of any prior,
 and a third CM-step updates them by weighted least squares from the same E-step (an ECM, still monotone).
 
+Around the EM (:func:`fit_lgssm`):
+
+* the data are standardised, ``y* = (y - mean) / s`` with one global scale, and the parameters mapped back exactly,
+  so no result depends on the data's units and the filter's absolute tolerances always meet numbers of order one;
+* over-relaxation (Salakhutdinov and Roweis 2003) accelerates the slow EM climb; an extrapolated point is kept only
+  if its log-likelihood is higher, so every reported iterate raises the log-likelihood;
+* a step that would lower the log-likelihood by more than the filter's precision stops the fit at the best iterate
+  with a ``not_converged`` flag; degenerate answers (variances on their floors, explosive factor VARs) are flagged
+  (:mod:`xlatsm.diagnostics`), and non-finite results raise :class:`~xlatsm.errors.EstimationError`.
+
 Variances are kept above small floors by clipping (the exact constrained maximiser), so a measurement variance
-that wants to collapse to zero (a "Heywood case", common for yield curves) cannot break the filter.
+that wants to collapse to zero (a "Heywood case", common for yield curves) stays positive; such a fit is flagged
+``heywood``.
 """
 from __future__ import annotations
 
@@ -410,8 +422,10 @@ def _heywood_series(R: np.ndarray, r_floor: np.ndarray, measurement_error: str, 
         hit = vals <= 1.0 + 1e-6
         if not hit.any():
             return []
+        # the series that load most on the floored directions (a direction is a combination of series)
         weight = np.abs(vecs[:, hit]).max(axis=1)
-        return [str(c) for c, w in zip(columns, weight) if w >= 0.3]
+        top = np.argsort(-weight)[:max(1, int(hit.sum()))]
+        return [str(columns[i]) for i in sorted(top)]
     at_floor = np.diag(R) <= r_floor * (1.0 + 1e-6) if measurement_error == "diagonal" else (
         np.full(len(R), R[0, 0] <= np.mean(r_floor) * (1.0 + 1e-6)))
     return [str(c) for c, hit in zip(columns, at_floor) if hit]

@@ -144,7 +144,7 @@ class LGSSMResult:
             ("Dates (T)", len(self.index)), ("Observed cells", self.n_obs_cells),
             ("Log-likelihood", f"{self.loglik:.4f}"), ("AIC", f"{self.aic:.2f}"), ("BIC", f"{self.bic:.2f}"),
             ("EM iterations", self.n_iter),
-            ("Converged", f"{'yes' if self.converged else 'NO - raise max_iter'} (rel. tol {self.tol:g})"),
+            ("Converged", f"{'yes' if self.converged else 'NO, see FLAG'} (tol {self.tol:g})"),
             ("Initial state", self.initial_state), ("Measurement cov R", self.measurement_error),
             ("Intercepts", "estimated" if self.intercepts else "zero"),
             ("Fixed", ", ".join(self.fixed) or "none"),
