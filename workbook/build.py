@@ -32,30 +32,100 @@ sys.path.insert(0, str(HERE.parent))
 import ovba  # noqa: E402
 
 FIXED_TIME = (2026, 1, 1, 0, 0, 0)   # zip entry times, so two builds give the same bytes
-DATA_RANGE = "Yields!$A$1:$H$319"
-FORMULAS = {   # Model sheet: cell -> formula (each spills a labelled block)
-    "A4": f'=ATSM_FIT({DATA_RANGE},,3,"summary")',
-    "D4": f'=ATSM_FIT({DATA_RANGE},,3,"params")',
-    "I4": f'=ATSM_FIT({DATA_RANGE},,3,"handle")',
-    "I6": f'=ATSM_FIT({DATA_RANGE},,3,"errors")',
-    "I10": f'=LGSSM_EM({DATA_RANGE},3,1,"summary")',
-    "A100": f'=ATSM_FIT({DATA_RANGE},,3,"factors")',
-    "I100": f'=ATSM_FIT({DATA_RANGE},,3,"term_premium")',
-    "S100": f'=ATSM_FIT({DATA_RANGE},,3,"fitted")',
-    "AB100": '=SMOOTH_STATES(' + DATA_RANGE + ',$I$4,"factors")',
+TABLE = "YieldTable"                  # the Excel Table holding the data on the Yields sheet
+DATA = "xlatsm_yields"                # workbook name for the whole table, header included
+DATA_REF = f"{TABLE}[#All]"
+SETTINGS = {"Settings_N": ("Model!$B$2", 3), "Settings_Method": ("Model!$D$2", "auto")}
+
+
+def _atsm(output: str) -> str:
+    return f'=ATSM_FIT({DATA},,Settings_N,"{output}",Settings_Method)'
+
+
+# sheet -> cell -> formula; every one spills a labelled block (dynamic arrays). The inputs are names: the table
+# (which grows when the analyst pastes a longer or wider panel) and the settings cells.
+FORMULAS = {
+    "Model": {"A5": _atsm("summary"), "D5": _atsm("params"), "L5": _atsm("handle"), "L7": _atsm("errors"),
+              "L11": f'=LGSSM_EM({DATA},Settings_N,1,"summary")'},
+    "Factors": {"A2": _atsm("factors")},
+    "TermPremium": {"A2": _atsm("term_premium")},
+    "Fitted": {"A2": _atsm("fitted")},
+    "Smoothed": {"A2": f'=SMOOTH_STATES({DATA},Model!$L$5,"factors_se")'},
 }
-DYNAMIC_ARRAY_CELLS = list(FORMULAS)
+HANDLE_CELL = "Model!$L$5"
+DYNAMIC_ARRAY_CELLS = {sheet: list(cells) for sheet, cells in FORMULAS.items()}
 CONTENT_TYPE_MAIN_XLSM = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
-SHEET_CODENAMES = {"Yields": "Sheet1", "Model": "Sheet2", "Charts": "Sheet3", "Results": "Sheet4",
-                   "Factors": "Sheet5", "Fitted": "Sheet6", "TermPremium": "Sheet7", "xlwings.conf": "Sheet8",
-                   "About": "Sheet9"}
+SHEET_CODENAMES = {"Yields": "Sheet1", "Model": "Sheet2", "Charts": "Sheet3", "Factors": "Sheet4",
+                   "TermPremium": "Sheet5", "Fitted": "Sheet6", "Smoothed": "Sheet7", "Results": "Sheet8",
+                   "RefitFactors": "Sheet9", "RefitFitted": "Sheet10", "RefitTermPremium": "Sheet11",
+                   "xlwings.conf": "Sheet12", "About": "Sheet13"}
+# The Refit button (xlatsm.excel.refit) writes static blocks here; the charts read the live formula blocks when
+# they hold numbers (Windows, UDFs) and these otherwise (macOS, where Refit is the only route).
+LIVE_TO_REFIT = {"Factors": "RefitFactors", "Fitted": "RefitFitted", "TermPremium": "RefitTermPremium"}
+BLOCK_ROW = 2   # the formula blocks spill from A2 (their header), data from row 3; the Refit blocks likewise
+
+
+def _column(sheet: str, offset_cols: str | int, first_row: int = BLOCK_ROW + 1) -> str:
+    """A dynamic reference to one column of a block: from its first data row down as many rows as there are
+    dates (numbers in column A), so it follows the spill (or the Refit output), whatever its length."""
+    return (f"OFFSET('{sheet}'!$A${first_row},0,{offset_cols},MAX(1,COUNT('{sheet}'!$A$"
+            f"{first_row}:$A$1048576)),1)")
+
+
+def _live_or_refit(make) -> str:
+    live, refit = "Factors", "RefitFactors"
+    return f"IF(ISNUMBER('{live}'!$A${BLOCK_ROW + 1}),{make(live)},{make(LIVE_TO_REFIT[live])})"
+
+
+def _tp10_col(sheet: str) -> str:
+    header = f"'{sheet}'!$A${BLOCK_ROW}:$ZZ${BLOCK_ROW}"
+    return f'IFERROR(MATCH("term_premium_10Y*",{header},0),MATCH("10Y (*",{header},0))-1'
+
+
+def _last_fitted(sheet: str) -> str:
+    header = f"'{sheet}'!$B${BLOCK_ROW}:$ZZ${BLOCK_ROW}"
+    return (f"OFFSET('{sheet}'!$A${BLOCK_ROW},COUNT('{sheet}'!$A${BLOCK_ROW + 1}:$A$1048576),1,1,"
+            f"MAX(1,COUNTA({header})))")
+
+
+# Names the charts read (scoped to the Charts sheet); each is a dynamic reference, none a fixed row.
+CHART_NAMES = {
+    "chart_dates": f"IF(ISNUMBER(Factors!$A${BLOCK_ROW + 1}),{_column('Factors', 0)},{_column('RefitFactors', 0)})",
+    **{f"chart_factor{k}": f"IF(ISNUMBER(Factors!$A${BLOCK_ROW + 1}),{_column('Factors', k)},"
+                           f"{_column('RefitFactors', k)})" for k in (1, 2, 3)},
+    "chart_tp_dates": f"IF(ISNUMBER(TermPremium!$A${BLOCK_ROW + 1}),{_column('TermPremium', 0)},"
+                      f"{_column('RefitTermPremium', 0)})",
+    "chart_tp10": f"IF(ISNUMBER(TermPremium!$A${BLOCK_ROW + 1}),{_column('TermPremium', _tp10_col('TermPremium'))},"
+                  f"{_column('RefitTermPremium', _tp10_col('RefitTermPremium'))})",
+    "chart_maturities": "OFFSET(Yields!$B$1,0,0,1,MAX(1,COUNTA(Yields!$B$1:$ZZ$1)))",
+    "chart_observed": "OFFSET(Yields!$A$1,COUNT(Yields!$A$2:$A$1048576),1,1,MAX(1,COUNTA(Yields!$B$1:$ZZ$1)))",
+    "chart_fitted": f"IF(ISNUMBER(Fitted!$A${BLOCK_ROW + 1}),{_last_fitted('Fitted')},{_last_fitted('RefitFitted')})",
+}
+DATE_FORMAT = "yyyy-mm-dd"
+VERSIONS = ("Needs Excel for Windows with Microsoft 365 or Excel 2021 or later for the spilling formulas (dynamic "
+            "arrays; older Excel shows only the top-left cell). On macOS the formulas show #NAME?: use the Refit "
+            "button. #NAME? on Windows means macros are disabled (Trust Center, or the file came by e-mail: "
+            "right-click > Properties > Unblock).")
+OUTPUTS = [   # About sheet: what each output holds, and its units
+    ("summary", "status, FLAG rows first, fit statistics, handle", "yields in the input's units; RMSE in bp"),
+    ("params", "every parameter matrix, labelled, stacked", "yield-like parameters in the input's units"),
+    ("K1_P, Sigma_P, K1_Q, lambda_0, lambda_1, K_P, ...", "one parameter matrix", "per period (monthly data: "
+     "per month); K_P = -logm(K1_P)/dt per year"),
+    ("factors", "date, factors (level, slope, curvature), their standard errors", "the input's yield units"),
+    ("fitted", "date, fitted yield per maturity", "the input's yield units"),
+    ("errors", "RMSE pricing error per maturity", "basis points"),
+    ("term_premium", "date, term premium per maturity and the 10-year", "the input's yield units"),
+    ("risk_neutral", "date, yields priced under risk-neutral expectations", "the input's yield units"),
+    ("loadings", "yield loadings on the factors, per maturity", "per unit of factor"),
+    ("handle", "a name for the fit (ATSM#3f9a1c) for SMOOTH_STATES and XLATSM_GET", "-"),
+]
 
 
 def vba_modules() -> list[ovba.Module]:
     import xlwings
 
     from xlatsm.excel import udfs
-    from xlatsm.excel.declare import vba_wrappers
+    from xlatsm.excel.declare import udf_module
 
     xw_dir = Path(xlwings.__file__).parent
     modules = [ovba.Module("ThisWorkbook", "", "document")]
@@ -63,19 +133,32 @@ def vba_modules() -> list[ovba.Module]:
     modules.append(ovba.Module("xlwings", (xw_dir / "xlwings.bas").read_text(encoding="cp1252")))
     modules.append(ovba.Module("Dictionary", (xw_dir / "addin" / "Dictionary.cls").read_text(encoding="cp1252"),
                                "class"))
-    wrappers = "Attribute VB_Name = \"xlatsm_udfs\"\n" + vba_wrappers(udfs.UDFS)
-    modules.append(ovba.Module("xlatsm_udfs", wrappers))
+    # exactly the module xlwings' own "Import Functions" writes (name, header, #Const App, wrappers)
+    modules.append(ovba.Module("xlwings_udfs", udf_module(udfs.UDFS)))
     for path in sorted((HERE / "vba").glob("*.bas")):
         modules.append(ovba.Module(path.stem, path.read_text(encoding="cp1252")))
     return modules
 
 
-def sheets_with_openpyxl() -> bytes:
-    import openpyxl
-    from openpyxl.chart import LineChart, Reference
+def _bold(cell, text):
     from openpyxl.styles import Font
+
+    cell.value = text
+    cell.font = Font(bold=True)
+
+
+def sheets_with_openpyxl() -> bytes:
+    import datetime as dt
+
+    import openpyxl
+    from openpyxl.chart import LineChart
+    from openpyxl.chart.series import Series as XmlSeries
+    from openpyxl.chart.data_source import AxDataSource, NumDataSource, NumRef, StrRef
+    from openpyxl.chart.series import SeriesLabel
     from openpyxl.workbook.defined_name import DefinedName
+    from openpyxl.worksheet.datavalidation import DataValidation
     from openpyxl.worksheet.formula import ArrayFormula
+    from openpyxl.worksheet.table import Table, TableStyleInfo
 
     from xlatsm.data import SAMPLE_SOURCE, load_sample
 
@@ -87,72 +170,105 @@ def sheets_with_openpyxl() -> bytes:
     for date, values in zip(sample.index, sample.to_numpy()):
         ys.append([date.to_pydatetime()] + [float(v) for v in values])
     for row in ys.iter_rows(min_row=2, max_col=1):
-        row[0].number_format = "yyyy-mm-dd"
+        row[0].number_format = DATE_FORMAT
     ys.column_dimensions["A"].width = 12
-    ys["J1"] = "Source"
-    ys["J2"] = SAMPLE_SOURCE
-    ys["J3"] = "Zero-coupon yields, continuously compounded, percent per year; month-end."
-    ys["J1"].font = Font(bold=True)
+    table = Table(displayName=TABLE, ref=f"A1:H{len(sample) + 1}")
+    table.tableStyleInfo = TableStyleInfo(name="TableStyleLight9", showRowStripes=True)
+    ys.add_table(table)
+    ys.freeze_panes = "B2"
 
     model = wb.create_sheet("Model")
-    model["A1"] = "xlatsm: Gaussian affine term structure model of the Yields sheet (formulas spill; press Refit " \
-                  "on the xlatsm tab to write static results)"
-    model["A1"].font = Font(bold=True)
-    model["A2"] = "factors"
-    model["B2"] = 3
-    model["C2"] = "method"
-    model["D2"] = "jsz"
-    wb.defined_names["Settings_N"] = DefinedName("Settings_N", attr_text="Model!$B$2")
-    wb.defined_names["Settings_Method"] = DefinedName("Settings_Method", attr_text="Model!$D$2")
-    wb.defined_names["xlatsm_yields"] = DefinedName("xlatsm_yields", attr_text=DATA_RANGE)
-    wb.defined_names["xlatsm_model"] = DefinedName("xlatsm_model", attr_text="Model!$I$4")
-    for cell, formula in FORMULAS.items():
-        model[cell] = ArrayFormula(cell, formula)
-    model["A99"] = "Smoothed factors"
-    model["I99"] = "Term premia (the last column is the 10-year)"
-    model["S99"] = "Fitted yields"
-    model["AB99"] = "SMOOTH_STATES with the model handle"
+    _bold(model["A1"], "xlatsm: Gaussian affine term structure model of the Yields table (formulas spill; press "
+                       "Refit on the xlatsm tab to write static results)")
+    model["A2"], model["B2"], model["C2"], model["D2"] = "factors", 3, "method", "auto"
+    model["F2"] = "settings: factors 1-5; method auto (jsz, or kalman when cells are blank), jsz, kalman or em"
+    model["A3"] = VERSIONS
+    n_valid = DataValidation(type="whole", operator="between", formula1="1", formula2="5", allow_blank=False)
+    m_valid = DataValidation(type="list", formula1='"auto,jsz,kalman,em"', allow_blank=False)
+    model.add_data_validation(n_valid)
+    model.add_data_validation(m_valid)
+    n_valid.add("B2")
+    m_valid.add("D2")
+    for name, (ref, _) in SETTINGS.items():
+        wb.defined_names[name] = DefinedName(name, attr_text=ref)
+    wb.defined_names[DATA] = DefinedName(DATA, attr_text=DATA_REF)
+    wb.defined_names["xlatsm_model"] = DefinedName("xlatsm_model", attr_text=HANDLE_CELL)
+    for col, width in (("A", 24), ("B", 18), ("D", 14), ("L", 14)):
+        model.column_dimensions[col].width = width
 
     charts = wb.create_sheet("Charts")
-    charts["A1"] = "Charts read the spilled blocks on the Model sheet (rows 101-418)"
-    last = 100 + len(sample)
-    def line_chart(title, anchor, series, categories, from_rows=False, titles=True):
+    charts["A1"] = ("Charts read names (Formulas > Name Manager, scope Charts) that follow the spilled blocks, "
+                    "or the Refit output when the formulas are not available")
+    for sheet, cells in FORMULAS.items():
+        ws = model if sheet == "Model" else wb.create_sheet(sheet)
+        if sheet != "Model":
+            _bold(ws["A1"], {"Factors": "Smoothed factors and standard errors (ATSM_FIT \"factors\")",
+                             "TermPremium": "Term premia (ATSM_FIT \"term_premium\"; the last column is the 10-year)",
+                             "Fitted": "Fitted yields (ATSM_FIT \"fitted\")",
+                             "Smoothed": "SMOOTH_STATES of the Yields table with the model handle"}[sheet])
+            ws.column_dimensions["A"].number_format = DATE_FORMAT
+            ws.column_dimensions["A"].width = 12
+        for cell, formula in cells.items():
+            ws[cell] = ArrayFormula(cell, formula)
+
+    results = wb.create_sheet("Results")
+    for col, width in (("A", 24), ("B", 18), ("D", 12), ("L", 12)):
+        results.column_dimensions[col].width = width
+    results["A1"] = "Press Refit on the xlatsm tab: the status line and static results appear here."
+    for name in ("RefitFactors", "RefitFitted", "RefitTermPremium"):
+        ws = wb.create_sheet(name)
+        ws["A1"] = "Written by the Refit button (static values)"
+        ws.column_dimensions["A"].number_format = DATE_FORMAT
+        ws.column_dimensions["A"].width = 12
+
+    charts_index = wb.sheetnames.index("Charts")
+    for name, formula in CHART_NAMES.items():
+        charts.defined_names[name] = DefinedName(name, attr_text=formula, localSheetId=charts_index)
+
+    def line_chart(title, anchor, series, categories):
         chart = LineChart()
         chart.title = title
-        for ref in series:
-            chart.add_data(ref, from_rows=from_rows, titles_from_data=titles)
-        chart.set_categories(categories)
+        for label, name in series:
+            s = XmlSeries(idx=len(chart.series), order=len(chart.series),
+                          val=NumDataSource(numRef=NumRef(f=f"Charts!{name}")), tx=SeriesLabel(v=label))
+            s.cat = AxDataSource(numRef=NumRef(f=f"Charts!{categories}")) if categories != "chart_maturities" \
+                else AxDataSource(strRef=StrRef(f=f"Charts!{categories}"))
+            s.smooth = False
+            chart.series.append(s)
         chart.width, chart.height = 24, 9
         charts.add_chart(chart, anchor)
 
-    line_chart("Smoothed factors (percent)", "A3",
-               [Reference(model, min_col=2, max_col=4, min_row=100, max_row=last)],
-               Reference(model, min_col=1, min_row=101, max_row=last))
-    line_chart("10-year term premium (percent)", "A22",
-               [Reference(model, min_col=17, max_col=17, min_row=100, max_row=last)],
-               Reference(model, min_col=9, min_row=101, max_row=last))
-    line_chart("Last date: observed and fitted curve (percent)", "A41",
-               [Reference(ys, min_col=2, max_col=8, min_row=len(sample) + 1, max_row=len(sample) + 1),
-                Reference(model, min_col=20, max_col=26, min_row=last, max_row=last)],
-               Reference(ys, min_col=2, max_col=8, min_row=1, max_row=1), from_rows=True, titles=False)
+    line_chart("Smoothed factors (yield units)", "A3", [("level", "chart_factor1"), ("slope", "chart_factor2"),
+                                                       ("curvature", "chart_factor3")], "chart_dates")
+    line_chart("10-year term premium (yield units)", "A22", [("10-year term premium", "chart_tp10")],
+               "chart_tp_dates")
+    line_chart("Last date: observed and fitted curve (yield units)", "A41",
+               [("observed", "chart_observed"), ("fitted", "chart_fitted")], "chart_maturities")
 
-    for col in ("A", "D", "I"):
-        model.column_dimensions[col].width = 14
-    results = wb.create_sheet("Results")
-    for col, width in (("A", 24), ("B", 18), ("D", 12), ("I", 12)):
-        results.column_dimensions[col].width = width
-    results["A1"] = "Press Refit on the xlatsm tab: the status line and static results appear here."
-    for name in ("Factors", "Fitted", "TermPremium"):
-        wb.create_sheet(name)
     conf = wb.create_sheet("xlwings.conf")
     conf["A1"], conf["B1"] = "UDF Modules", "xlatsm.excel.udfs"
     conf["A2"], conf["B2"] = "Show Console", "False"
     about = wb.create_sheet("About")
-    about["A1"] = "xlatsm workbook"
-    about["A2"] = ("Functions: ATSM_FIT, LGSSM_EM, SMOOTH_STATES, XLATSM_GET (category xlatsm). Interpreter: set by "
-                   "'xlatsm install' in ~/.xlwings/xlwings.conf.")
+    _bold(about["A1"], "xlatsm workbook")
+    about["A2"] = "Functions (category xlatsm): ATSM_FIT, LGSSM_EM, SMOOTH_STATES, XLATSM_GET"
+    about["A3"] = VERSIONS
+    about["A4"] = ("Python: the interpreter comes from xlwings.conf beside this workbook (written by 'xlatsm "
+                   "install'), else %USERPROFILE%\\.xlwings\\xlwings.conf.")
+    about["A5"] = "Data: " + SAMPLE_SOURCE + "; zero-coupon yields, continuously compounded, percent per year, " \
+                  "month-end."
+    _bold(about["A7"], "output")
+    _bold(about["B7"], "what it holds")
+    _bold(about["C7"], "units")
+    for i, row in enumerate(OUTPUTS, start=8):
+        for j, value in enumerate(row):
+            about.cell(row=i, column=j + 1, value=value)
+    about.column_dimensions["A"].width = 40
+    about.column_dimensions["B"].width = 70
+    about.column_dimensions["C"].width = 50
+
     wb.code_name = "ThisWorkbook"
-    fixed = __import__("datetime").datetime(*FIXED_TIME)
+    wb.calculation.fullCalcOnLoad = True   # recalculate every formula when the workbook opens
+    fixed = dt.datetime(*FIXED_TIME)
     wb.properties.created = wb.properties.modified = fixed
     wb.properties.creator = wb.properties.lastModifiedBy = "xlatsm workbook/build.py"
     for ws in wb.worksheets:
@@ -174,10 +290,10 @@ def _add_relationship(rels_xml: str, rel_id: str, rel_type: str, target: str) ->
                             f'<Relationship Id="{rel_id}" Type="{rel_type}" Target="{target}"/></Relationships>')
 
 
-def _model_sheet_path(parts: dict[str, bytes]) -> str:
+def sheet_path(parts: dict[str, bytes], name: str) -> str:
     workbook = parts["xl/workbook.xml"].decode()
     rels = parts["xl/_rels/workbook.xml.rels"].decode()
-    rid = re.search(r'<sheet[^>]*name="Model"[^>]*r:id="(rId\d+)"', workbook).group(1)
+    rid = re.search(rf'<sheet[^>]*name="{name}"[^>]*r:id="(rId\d+)"', workbook).group(1)
     target = re.search(rf'<Relationship[^>]*Id="{rid}"[^>]*Target="([^"]+)"', rels) or \
         re.search(rf'<Relationship[^>]*Target="([^"]+)"[^>]*Id="{rid}"', rels)
     return "xl/" + target.group(1).lstrip("/").replace("xl/", "")
@@ -204,12 +320,13 @@ def build(out: Path) -> Path:
     parts["xl/_rels/workbook.xml.rels"] = rels.encode()
     parts["xl/vbaProject.bin"] = ovba.vba_project(vba_modules())
     parts["xl/metadata.xml"] = DYNAMIC_ARRAY_METADATA.encode()
-    sheet_path = _model_sheet_path(parts)
-    sheet = parts[sheet_path].decode()
-    for cell in DYNAMIC_ARRAY_CELLS:
-        sheet, n = re.subn(rf'<c r="{cell}"(?![^>]*cm=)', f'<c r="{cell}" cm="1"', sheet)
-        assert n == 1, cell
-    parts[sheet_path] = sheet.encode()
+    for name, cells in DYNAMIC_ARRAY_CELLS.items():
+        path = sheet_path(parts, name)
+        sheet = parts[path].decode()
+        for cell in cells:
+            sheet, n = re.subn(rf'<c r="{cell}"(?![^>]*cm=)', f'<c r="{cell}" cm="1"', sheet)
+            assert n == 1, (name, cell)
+        parts[path] = sheet.encode()
 
     # the ribbon
     parts["customUI/customUI14.xml"] = (HERE / "customUI14.xml").read_bytes()

@@ -224,3 +224,118 @@ def test_vba_wrappers_match_python_signatures():
         call = f'{f.__name__} = XLPy.CallUDF("xlatsm.excel.udfs", "{f.__name__}", Array({", ".join(p.name for p in params)}), ThisWorkbook, Application.Caller)'
         assert call in vba
     assert vba.count("End Function") == len(udfs.UDFS)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the VBA module, the cache under recalculation and threads
+# ---------------------------------------------------------------------------------------------------------------
+def test_udf_module_is_what_xlwings_import_functions_writes(tmp_path):
+    """xlwings' own import_udfs, run against a stand-in workbook made here (independently of declare.py): the
+    module it imports into the VBA project must be exactly declare.udf_module's text, header included."""
+    import types
+
+    from xlatsm.excel.declare import _xlwings_udfs_module, udf_module
+
+    xw_udfs = _xlwings_udfs_module()
+    imported = {}
+
+    class Components:
+        def __call__(self, name):
+            return name
+
+        def Remove(self, component):
+            imported["removed"] = component
+
+        def Import(self, path):
+            imported["text"] = open(path).read()
+
+    options = []
+    workbook = types.SimpleNamespace(
+        Name="xlatsm.xlsm", VBProject=types.SimpleNamespace(VBComponents=Components()),
+        Application=types.SimpleNamespace(Version="16.0", MacroOptions=lambda *a, **k: options.append((a, k))))
+    module = types.ModuleType("replayed")
+    for f in udfs.UDFS:
+        setattr(module, f.__name__, types.SimpleNamespace(__xlfunc__=xlwings_metadata(f)))
+    xw_udfs.udf_modules["xlatsm.excel.udfs"] = {"filename": "", "filetime": None, "module": module}
+    try:
+        xw_udfs.import_udfs("xlatsm.excel.udfs", workbook)
+    finally:
+        xw_udfs.udf_modules.pop("xlatsm.excel.udfs", None)
+    text = imported["text"]
+    assert text == udf_module(udfs.UDFS)
+    lines = text.splitlines()
+    assert lines[0] == 'Attribute VB_Name = "xlwings_udfs"' and imported["removed"] == "xlwings_udfs"
+    assert lines[2].startswith('#Const App = "Microsoft Excel"')   # without it VBA compiles the #Else branch
+    assert text.count("On Error GoTo failed") == len(udfs.UDFS)
+    # the function wizard does not call the UDFs (call_in_wizard=False)
+    assert text.count('If (Not Application.CommandBars("Standard").Controls(1).Enabled) Then Exit Function') == \
+        len(udfs.UDFS)
+    assert [o[1]["Category"] for o in options] == ["xlatsm"] * len(udfs.UDFS)
+
+
+def test_long_fits_run_asynchronously_in_xlwings():
+    assert xlwings_metadata(udfs.ATSM_FIT)["async_mode"] == "threading"
+    assert xlwings_metadata(udfs.LGSSM_EM)["async_mode"] == "threading"
+    assert not xlwings_metadata(udfs.SMOOTH_STATES)["call_in_wizard"]
+
+
+def test_recalculation_does_not_parse_the_range_again(curve, monkeypatch):
+    rows = as_range(curve)
+    outputs = ["summary", "params", "factors", "fitted", "errors", "term_premium", "loadings", "K1_P", "handle",
+               "loglik"]
+    first = [udfs.ATSM_FIT(rows, None, 3.0, o) for o in outputs]
+    parsed = []
+    real = udfs._range
+    monkeypatch.setattr(udfs, "_range", lambda v: parsed.append(1) or real(v))
+    import time
+
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        again = [udfs.ATSM_FIT(rows, None, 3.0, o) for o in outputs]
+        times.append((time.perf_counter() - t0) / len(outputs))
+    assert again == first and not parsed and CACHE.fits_run == 1
+    assert min(times) < 0.005, f"a cached block took {min(times) * 1e3:.2f} ms"   # benchmark target: < 1 ms
+
+
+def test_eight_threads_asking_for_one_fit_share_it(curve):
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = as_range(curve)
+    outputs = ["summary", "params", "factors", "fitted", "errors", "handle", "K1_P", "loglik"]
+    with ThreadPoolExecutor(8) as pool:
+        blocks = list(pool.map(lambda o: udfs.ATSM_FIT(rows, None, 3, o), outputs))
+    for block in blocks:
+        assert is_block(block) and not str(block[0][0]).startswith("#xlatsm")
+    assert CACHE.fits_run == 1
+
+
+def test_output_names_match_exactly_first():
+    rows = as_range(xlatsm.load_sample())
+    big = udfs.LGSSM_EM(rows, 3, 1, "C", 30)
+    small = udfs.LGSSM_EM(rows, 3, 1, "c", 30)
+    assert big[0][0] == "C" and small[0][0] == "c" and len(big) == len(small) and big != small
+    assert udfs.ATSM_FIT(as_range(xlatsm.load_sample().iloc[:, :7]), None, 3, "k1_p")[0][0] == "K1_P"
+
+
+def test_a_handle_cell_still_calculating_says_so(curve):
+    message = udfs.SMOOTH_STATES(as_range(curve), "#N/A waiting...")[0][0]
+    assert message.startswith("#xlatsm:") and "still calculating" in message
+
+
+def test_spilled_series_say_their_unit(curve):
+    assert udfs.ATSM_FIT(as_range(curve), None, 3, "fitted")[0][1] == "1Y (percent)"
+    header = udfs.ATSM_FIT(as_range(curve), None, 3, "term_premium")[0]
+    assert header[-1] == "term_premium_10Y (percent)"
+    assert udfs.ATSM_FIT(as_range(curve), None, 3, "factors")[0][1] == "level (percent)"
+
+
+def test_importing_the_udf_module_leaves_the_estimators_for_later():
+    """xlwings imports the UDF module at every Excel start: the estimators are imported on first use."""
+    import subprocess
+    import sys
+
+    code = ("import sys, xlatsm.excel.udfs as u; "
+            "print(int(u._core.cache_info().currsize == 0))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "1"

@@ -63,7 +63,8 @@ def test_sheets_names_and_sample(parts):
     names = [s.get("name") for s in workbook.find("m:sheets", NS)]
     assert names[:3] == ["Yields", "Model", "Charts"] and "xlwings.conf" in names
     defined = {d.get("name"): d.text for d in workbook.find("m:definedNames", NS)}
-    assert defined["xlatsm_yields"] == build.DATA_RANGE and defined["Settings_N"] == "Model!$B$2"
+    assert defined["xlatsm_yields"] == "YieldTable[#All]" and defined["Settings_N"] == "Model!$B$2"
+    assert workbook.find("m:calcPr", NS).get("fullCalcOnLoad") == "1"   # recalculated when opened
     assert workbook.find("m:workbookPr", NS).get("codeName") == "ThisWorkbook"
     import openpyxl
 
@@ -71,8 +72,12 @@ def test_sheets_names_and_sample(parts):
     ys = wb["Yields"]
     assert [c.value for c in ys[1][:8]] == ["date", "1Y", "2Y", "3Y", "4Y", "5Y", "6Y", "9Y"]
     assert ys.max_row == 319 and abs(ys["B2"].value - 7.7914) < 1e-12
-    assert "Gurkaynak" in ys["J2"].value
+    assert ys.tables["YieldTable"].ref == "A1:H319" and ys["A2"].number_format == "yyyy-mm-dd"
+    assert "Gurkaynak" in wb["About"]["A5"].value
+    assert wb["Model"]["B2"].value == 3 and wb["Model"]["D2"].value == "auto"   # the default method everywhere
     assert wb["xlwings.conf"]["B1"].value == "xlatsm.excel.udfs"
+    for sheet in ("Factors", "TermPremium", "Fitted", "Smoothed", "RefitFactors"):
+        assert wb[sheet].column_dimensions["A"].number_format == "yyyy-mm-dd"   # spilled dates show as dates
 
 
 def parts_to_xlsx(parts):
@@ -83,15 +88,18 @@ def parts_to_xlsx(parts):
     return buffer.getvalue()
 
 
-def test_formulas_are_dynamic_arrays(parts):
-    sheet = parts[build._model_sheet_path(parts)].decode()
-    root = ET.fromstring(sheet)
-    cells = {c.get("r"): c for c in root.iter("{%s}c" % NS["m"])}
-    for ref, formula in build.FORMULAS.items():
-        cell = cells[ref]
-        assert cell.get("cm") == "1", ref
-        f = cell.find("m:f", NS)
-        assert f.get("t") == "array" and f.text == formula.lstrip("=")
+def test_formulas_are_dynamic_arrays_reading_names(parts):
+    for sheet_name, formulas in build.FORMULAS.items():
+        root = ET.fromstring(parts[build.sheet_path(parts, sheet_name)])
+        cells = {c.get("r"): c for c in root.iter("{%s}c" % NS["m"])}
+        for ref, formula in formulas.items():
+            cell = cells[ref]
+            assert cell.get("cm") == "1", ref
+            f = cell.find("m:f", NS)
+            assert f.get("t") == "array" and f.text == formula.lstrip("=")
+            assert "xlatsm_yields" in f.text and not re.search(r"\$[A-Z]+\$\d+:\$[A-Z]+\$\d+", f.text), f.text
+            if "ATSM_FIT" in f.text:
+                assert "Settings_N" in f.text and "Settings_Method" in f.text
     metadata = parts["xl/metadata.xml"].decode()
     assert 'name="XLDAPR"' in metadata and 'fDynamic="1"' in metadata
 
@@ -113,12 +121,12 @@ def test_vba_project_structure(parts):
     ole = olefile.OleFileIO(io.BytesIO(parts["xl/vbaProject.bin"]))
     streams = {"/".join(s) for s in ole.listdir()}
     for name in ("PROJECT", "PROJECTwm", "VBA/dir", "VBA/_VBA_PROJECT", "VBA/ThisWorkbook", "VBA/xlwings",
-                 "VBA/Dictionary", "VBA/xlatsm_udfs", "VBA/xlatsm_ribbon"):
+                 "VBA/Dictionary", "VBA/xlwings_udfs", "VBA/xlatsm_ribbon"):
         assert name in streams, name
     for code in build.SHEET_CODENAMES.values():
         assert f"VBA/{code}" in streams
     project = ole.openstream("PROJECT").read().decode("cp1252")
-    assert "Module=xlatsm_udfs" in project and "Class=Dictionary" in project
+    assert "Module=xlwings_udfs" in project and "Class=Dictionary" in project
     assert "Document=ThisWorkbook/&H00000000" in project
     assert ole.openstream("VBA/_VBA_PROJECT").read() == ovba.VBA_PROJECT_STREAM
     directory = decompress_stream(bytearray(ole.openstream("VBA/dir").read()))
@@ -138,9 +146,19 @@ def test_class_module_is_stored_like_the_vbe_stores_it(built):
     assert head(ours) == head(theirs)
 
 
-def test_udf_wrappers_match_python_signatures(built):
+def test_udf_module_is_xlwings_generated_module(built):
+    """The module stored in the workbook is, line for line, the one xlwings' "Import Functions" writes (its
+    header with #Const App = "Microsoft Excel" included: without it VBA compiles the #Else branch, which has no
+    error handler)."""
+    from xlatsm.excel.declare import udf_module
+
     code = {vf: text for _, _, vf, text in VBA_Parser(str(built)).extract_macros()}
-    wrappers = code["xlatsm_udfs.bas"]
+    wrappers = code["xlwings_udfs.bas"]
+    stored = wrappers.replace("\r\n", "\n").strip().splitlines()
+    generated = udf_module(udfs.UDFS).replace("\r\n", "\n").strip().splitlines()
+    assert [l for l in stored if not l.startswith("Attribute VB_")] == \
+        [l for l in generated if not l.startswith("Attribute VB_")]
+    assert '#Const App = "Microsoft Excel" \'Adjust when using outside of Excel' in stored
     assert wrappers.replace("\r\n", "\n").strip().endswith(vba_wrappers(udfs.UDFS).replace("\r\n", "\n").strip())
     for f in udfs.UDFS:
         params = inspect.signature(f).parameters.values()
@@ -157,15 +175,26 @@ def test_ovba_compression_round_trips_through_oletools():
         assert bytes(decompress_stream(bytearray(ovba.compress(data)))) == data
 
 
-def test_charts_read_the_spill_ranges(parts):
+def test_charts_reference_names_not_fixed_rows(parts):
+    """Every chart series reads a name scoped to the Charts sheet; each name is a dynamic reference (OFFSET over
+    COUNT of the dates) into the live spill, or into the Refit output when the formulas show no numbers."""
     charts = [parts[n].decode() for n in sorted(parts) if n.startswith("xl/charts/chart")]
     assert len(charts) == 3
-    refs = [re.findall(r"<(?:c:)?f>([^<]+)</(?:c:)?f>", c) for c in charts]
-    # factors: level/slope/curvature columns below the header of the =ATSM_FIT(...,"factors") spill at A100
-    assert {"'Model'!$B$101:$B$418", "'Model'!$C$101:$C$418", "'Model'!$D$101:$D$418"} <= set(refs[0]), refs[0]
-    assert "'Model'!$A$101:$A$418" in refs[0]
-    assert "'Model'!$Q$101:$Q$418" in refs[1]     # the 10-year term premium column of the TP block at I100
-    assert any("$T$418:$Z$418" in r for r in refs[2]) and any("Yields" in r for r in refs[2])
+    workbook = ET.fromstring(parts["xl/workbook.xml"])
+    charts_id = str([s.get("name") for s in workbook.find("m:sheets", NS)].index("Charts"))
+    names = {d.get("name"): d.text for d in workbook.find("m:definedNames", NS) if d.get("localSheetId") == charts_id}
+    for chart in charts:
+        refs = re.findall(r"<(?:c:)?f>([^<]+)</(?:c:)?f>", chart)
+        assert refs
+        for ref in refs:
+            sheet, name = ref.split("!")
+            assert sheet == "Charts" and name in names, ref
+            assert "OFFSET(" in names[name] and "COUNT" in names[name], names[name]
+            for first, last in re.findall(r"\$[A-Z]+\$(\d+):\$[A-Z]+\$(\d+)", names[name]):
+                assert first == last or last == "1048576", names[name]   # a header row, or to the sheet's end
+    for name in ("chart_dates", "chart_factor1", "chart_tp10", "chart_fitted"):
+        live, refit = re.findall(r"OFFSET\('(\w+)'", names[name])[:2]
+        assert refit == build.LIVE_TO_REFIT[live]   # the Refit output feeds the charts too
 
 
 def test_openpyxl_round_trip_loses_the_ribbon(built, tmp_path):
@@ -195,8 +224,9 @@ def test_refit_logic_writes_results_into_the_book(built, tmp_path):
     wb = openpyxl.load_workbook(copy)
     assert wb["Results"]["A1"].value == line
     assert wb["Results"]["A3"].value == "item" and wb["Results"]["D3"].value == "lambda_Q"
-    assert wb["Factors"]["A1"].value == "date" and wb["Factors"].max_row == 319
-    assert wb["TermPremium"]["I1"].value == "term_premium_10Y"
+    assert wb["RefitFactors"]["A2"].value == "date" and wb["RefitFactors"].max_row == 320
+    assert wb["RefitTermPremium"]["I2"].value == "term_premium_10Y (percent)"
+    assert "(auto)" in " ".join(m for m in book.messages if m)   # the workbook's default method
 
 
 def test_refit_reports_bad_data_in_the_status_line(built, tmp_path):
@@ -247,7 +277,7 @@ def test_libreoffice_reads_every_vba_module(built, tmp_path):
                    and not n.endswith("script-lb.xml")}
     assert set(modules) == {m.name for m in build.vba_modules()}
     assert "Sub XlatsmRefit(control As IRibbonControl)" in modules["xlatsm_ribbon"]
-    assert "Function ATSM_FIT(yields, Optional maturities" in modules["xlatsm_udfs"]
+    assert "Function ATSM_FIT(yields, Optional maturities" in modules["xlwings_udfs"]
 
 
 def _dir_record_ids(xlsm_path):

@@ -8,6 +8,7 @@ the metadata and the VBA text, and the workbook build writes that VBA into the .
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import io
@@ -86,13 +87,73 @@ def xlwings_metadata(f: Callable) -> dict:
     return replay.__xlfunc__
 
 
+class _ImportingWorkbook:
+    """Stands in for the Excel workbook that xlwings' "Import Functions" (``xlwings.udfs.import_udfs``) talks
+    to over COM: it keeps the module text xlwings imports into the VBA project and the MacroOptions calls."""
+
+    def __init__(self, name: str, excel_version: str = "16.0"):
+        outer = self
+        self.Name = name
+        self.module_text: str | None = None
+        self.macro_options: list[tuple[tuple, dict]] = []
+
+        class Components:
+            def __call__(self, name):
+                return name
+
+            def Remove(self, component):
+                pass
+
+            def Import(self, path):
+                with open(path) as handle:
+                    outer.module_text = handle.read()
+
+        class Application:
+            Version = excel_version
+
+            def MacroOptions(self, *args, **kwargs):
+                outer.macro_options.append((args, kwargs))
+
+        self.VBProject = types.SimpleNamespace(VBComponents=Components())
+        self.Application = Application()
+
+
+def _replay_module(functions: list[Callable]) -> types.ModuleType:
+    module = types.ModuleType("xlatsm_udfs_replay")
+    for f in functions:
+        setattr(module, f.__name__, types.SimpleNamespace(__xlfunc__=xlwings_metadata(f)))
+    return module
+
+
+def import_functions(functions: list[Callable], module_name: str = UDF_MODULE,
+                     workbook_name: str = "xlatsm.xlsm") -> _ImportingWorkbook:
+    """Run xlwings' own "Import Functions" (``import_udfs``) for these UDFs against a stand-in workbook: the
+    result holds the exact VBA module text xlwings would import (module ``xlwings_udfs``, its header with
+    ``#Const App = "Microsoft Excel"``, the wrappers) and the MacroOptions (descriptions, category) it would set."""
+    udfs = _xlwings_udfs_module()
+    workbook = _ImportingWorkbook(workbook_name)
+    saved = udfs.udf_modules.get(module_name)
+    udfs.udf_modules[module_name] = {"filename": "", "filetime": None, "module": _replay_module(functions)}
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            udfs.import_udfs(module_name, workbook)
+    finally:
+        if saved is None:
+            udfs.udf_modules.pop(module_name, None)
+        else:
+            udfs.udf_modules[module_name] = saved
+    return workbook
+
+
+def udf_module(functions: list[Callable], module_name: str = UDF_MODULE, workbook_name: str = "xlatsm.xlsm") -> str:
+    """The text of the ``xlwings_udfs`` VBA module exactly as xlwings' "Import Functions" writes it."""
+    return import_functions(functions, module_name, workbook_name).module_text
+
+
 def vba_wrappers(functions: list[Callable], module_name: str = UDF_MODULE, workbook_name: str = "xlatsm.xlsm") -> str:
     """The VBA that xlwings' "Import Functions" writes for these UDFs (its own ``generate_vba_wrapper``)."""
     udfs = _xlwings_udfs_module()
-    module = types.ModuleType("xlatsm_udfs_replay")
-    for f in functions:
-        holder = types.SimpleNamespace(__xlfunc__=xlwings_metadata(f))
-        setattr(module, f.__name__, holder)
+    module = _replay_module(functions)
     buffer = io.StringIO()
     workbook = types.SimpleNamespace(Name=workbook_name)
     udfs.generate_vba_wrapper(module_name, module, buffer, workbook)

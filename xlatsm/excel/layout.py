@@ -63,8 +63,12 @@ def pairs_block(pairs: list[tuple[str, Any]], header=("item", "value")) -> Block
 
 
 def choose(outputs: dict[str, Any], output: str) -> Block:
-    """Pick the block named ``output`` (case-insensitive) from a dict of zero-argument block makers."""
-    wanted = str(output or "").strip().lower()
+    """Pick the block named ``output`` from a dict of zero-argument block makers: the exact name first (LGSSM has
+    both ``C`` and ``c``), then case-insensitively."""
+    exact = str(output or "").strip()
+    if exact in outputs:
+        return outputs[exact]()
+    wanted = exact.lower()
     for name, make in outputs.items():
         if name.lower() == wanted:
             return make()
@@ -74,17 +78,25 @@ def choose(outputs: dict[str, Any], output: str) -> Block:
 # ----------------------------------------------------------------------------------------------------------------
 # per-model outputs
 # ----------------------------------------------------------------------------------------------------------------
+def with_unit(frame: pd.DataFrame, unit: str) -> pd.DataFrame:
+    """The same columns, each header saying its unit: ``10Y (percent)``."""
+    return frame.set_axis([f"{c} ({unit})" for c in frame.columns], axis=1)
+
+
 def atsm_outputs(result, handle: str) -> dict[str, Any]:
     blocks = result.parameter_blocks()
+    unit = result.units
     outputs = {
         "summary": lambda: pairs_block(atsm_summary_pairs(result, handle)),
         "params": lambda: stacked_block(blocks),
-        "factors": lambda: frame_block(result.factors.join(result.factor_std_errors.add_suffix("_se"))),
-        "fitted": lambda: frame_block(result.fitted_yields),
+        "factors": lambda: frame_block(with_unit(result.factors.join(result.factor_std_errors.add_suffix("_se")),
+                                                 unit)),
+        "fitted": lambda: frame_block(with_unit(result.fitted_yields, unit)),
         "errors": lambda: frame_block(result.pricing_errors.to_frame("RMSE_bp").T, index_label="maturity"),
-        "term_premium": lambda: frame_block(result.term_premium.join(result.term_premium_at("10Y"))
-                                            if "10Y" not in result.term_premium.columns else result.term_premium),
-        "risk_neutral": lambda: frame_block(result.risk_neutral_yields),
+        "term_premium": lambda: frame_block(with_unit(
+            result.term_premium.join(result.term_premium_at("10Y")) if "10Y" not in result.term_premium.columns
+            else result.term_premium, unit)),
+        "risk_neutral": lambda: frame_block(with_unit(result.risk_neutral_yields, unit)),
         "loadings": lambda: frame_block(result.loadings(), index_label="maturity"),
         "loglik": lambda: [["loglik"], [result.loglik]],
         "handle": lambda: [[handle]],

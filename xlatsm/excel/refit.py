@@ -3,10 +3,13 @@
 The Excel I/O sits behind a small interface (:class:`BookIO`) so the logic is testable without Excel:
 :class:`XlwingsBook` talks to the running workbook (and its status bar), :class:`OpenpyxlBook` to a file.
 
-Sheets written: ``Results`` (status line in A1, summary from A3, parameters from D3, pricing errors from I3),
-``Factors``, ``Fitted`` and ``TermPremium`` (each a block from A1, the ranges the workbook's charts read).
-Settings are read from the ``Model`` sheet cells ``Settings_N`` / ``Settings_Method`` when the workbook defines
-them (defaults: 3 factors, "jsz").
+The data is the Excel Table ``YieldTable`` on the ``Yields`` sheet. Its current region (the block around A1, up to
+the first blank row and the first blank header cell) is what Refit fits, and the table is resized to it first: a
+panel pasted over the table, longer or wider than it, is taken whole, and the formulas (which read the table) see
+it too. Sheets written: ``Results`` (status line in A1, summary from A3, parameters from D3, pricing errors from
+L3), ``RefitFactors``, ``RefitFitted`` and ``RefitTermPremium`` (each a block from A2; the workbook's chart names
+read them when the live formulas are not available, e.g. on macOS). Settings are read from the names
+``Settings_N`` / ``Settings_Method`` when the workbook defines them (defaults: 3 factors, "auto").
 """
 from __future__ import annotations
 
@@ -19,12 +22,16 @@ from ..data import read_observations
 from ..errors import XlatsmError
 from . import layout
 
-RESULT_SHEETS = {"summary": ("Results", "A3"), "params": ("Results", "D3"), "errors": ("Results", "I3"),
-                 "factors": ("Factors", "A1"), "fitted": ("Fitted", "A1"), "term_premium": ("TermPremium", "A1")}
+TABLE = "YieldTable"
+DATA_SHEET = "Yields"
+RESULT_SHEETS = {"summary": ("Results", "A3"), "params": ("Results", "D3"), "errors": ("Results", "L3"),
+                 "factors": ("RefitFactors", "A2"), "fitted": ("RefitFitted", "A2"),
+                 "term_premium": ("RefitTermPremium", "A2")}
 
 
 class BookIO(Protocol):
     def read(self, sheet: str) -> list[list[Any]]: ...
+    def read_data(self) -> list[list[Any]]: ...
     def read_name(self, name: str, default: Any) -> Any: ...
     def write(self, sheet: str, anchor: str, block: list[list[Any]]) -> None: ...
     def clear(self, sheet: str) -> None: ...
@@ -36,9 +43,9 @@ def refit_book(book: BookIO) -> str:
     started = time.perf_counter()
     try:
         book.status("xlatsm: reading the Yields sheet...")
-        frame = read_observations(book.read("Yields")).frame
+        frame = read_observations(book.read_data()).frame
         n_factors = int(float(book.read_name("Settings_N", 3) or 3))
-        method = str(book.read_name("Settings_Method", "jsz") or "jsz").strip().lower()
+        method = str(book.read_name("Settings_Method", "auto") or "auto").strip().lower()
         book.status(f"xlatsm: fitting a {n_factors}-factor model ({method}) to {frame.shape[0]} dates...")
 
         def progress(iteration: int, loglik: float) -> None:
@@ -47,7 +54,7 @@ def refit_book(book: BookIO) -> str:
         result = fit_atsm(frame, n_factors=n_factors, method=method, progress=progress)
         book.status("xlatsm: writing results...")
         outputs = layout.atsm_outputs(result, "refit")
-        for sheet in {s for s, _ in RESULT_SHEETS.values()}:
+        for sheet in sorted({s for s, _ in RESULT_SHEETS.values()}):
             book.clear(sheet)
         for name, (sheet, anchor) in RESULT_SHEETS.items():
             book.write(sheet, anchor, outputs[name]())
@@ -70,6 +77,18 @@ class XlwingsBook:
     def read(self, sheet):
         return self.book.sheets[sheet].range("A1").expand("table").options(ndim=2).value
 
+    def read_data(self):
+        """The current region around Yields!A1; the table is resized to it so the formulas read the same."""
+        sheet = self.book.sheets[DATA_SHEET]
+        region = sheet.range("A1").current_region
+        try:
+            table = sheet.tables[TABLE]
+            if table.range.address != region.address:
+                table.resize(region)
+        except Exception:  # noqa: BLE001 - no table (an older workbook) or tables unsupported: read the region
+            pass
+        return region.options(ndim=2).value
+
     def read_name(self, name, default):
         try:
             return self.book.names[name].refers_to_range.value
@@ -80,7 +99,10 @@ class XlwingsBook:
         self.book.sheets[sheet].range(anchor).value = block
 
     def clear(self, sheet):
-        self.book.sheets[sheet].clear_contents()
+        ws = self.book.sheets[sheet]
+        last = ws.used_range.last_cell
+        if last.row >= 2:   # keep the caption in A1
+            ws.range((2, 1), (last.row, last.column)).clear_contents()
 
     def status(self, text):
         self.book.app.status_bar = text if text else False
@@ -95,6 +117,23 @@ class OpenpyxlBook:
         self.path = path
         self.wb = openpyxl.load_workbook(path, keep_vba=str(path).endswith(".xlsm"))
         self.messages: list[str | None] = []
+
+    def read_data(self):
+        """The current region around Yields!A1, as Excel sees it; the table is resized to it (as Excel does when
+        a longer or wider panel is pasted over a table)."""
+        block = self.read(DATA_SHEET)
+        ws = self.wb[DATA_SHEET]
+        if TABLE in ws.tables and block:
+            from openpyxl.utils.cell import get_column_letter
+
+            table = ws.tables[TABLE]
+            ref = f"A1:{get_column_letter(len(block[0]))}{len(block)}"
+            if table.ref != ref:
+                table.ref = ref
+                if table.autoFilter is not None:
+                    table.autoFilter.ref = ref
+                table.tableColumns = []   # rebuilt from the header row when saved
+        return block
 
     def read(self, sheet):
         ws = self.wb[sheet]
@@ -130,7 +169,7 @@ class OpenpyxlBook:
     def clear(self, sheet):
         if sheet in self.wb.sheetnames:
             ws = self.wb[sheet]
-            for row in ws.iter_rows():
+            for row in ws.iter_rows(min_row=2):   # keep the caption in A1
                 for cell in row:
                     cell.value = None
 

@@ -16,19 +16,38 @@ from __future__ import annotations
 import functools
 import warnings
 
-import numpy as np
-
-from ..atsm import fit_atsm
-from ..data import Observations, read_observations
-from ..data.align import align_series, align_yields
 from ..errors import ConvergenceWarning, InputError, XlatsmError
-from ..ssm import fit_lgssm
 from . import layout
-from .cache import CACHE
+from .cache import CACHE, raw_key
 from .declare import xl_arg, xl_function, xl_ret
 
+# The heavy parts (the estimators, statsmodels, the data layer's parsers) are imported on first use, not when
+# xlwings imports this module at every Excel start: see _core().
 CATEGORY = "xlatsm"
+# call_in_wizard=False: the function wizard (Shift+F3) must not refit at every keystroke; async_mode="threading":
+# a long fit runs in xlwings' worker thread and the cell shows "#N/A waiting..." meanwhile, instead of freezing
+# Excel (xlwings re-enters the formula with Formula2 when done, so the result spills as a dynamic array).
+SLOW = dict(category=CATEGORY, call_in_wizard=False, async_mode="threading")
+FAST = dict(category=CATEGORY, call_in_wizard=False)
 _RANGE = dict(ndim=2, empty=None, err_to_str=True)   # blanks -> None, Excel errors -> "#N/A" text (= missing)
+
+
+@functools.lru_cache(maxsize=None)
+def _core():
+    """The estimators and the data layer, imported once, when the first formula needs them."""
+    from ..atsm import fit_atsm
+    from ..data import read_observations
+    from ..data.align import align_series, align_yields
+    from ..ssm import fit_lgssm
+    return fit_atsm, fit_lgssm, read_observations, align_yields, align_series
+
+
+def fit_atsm(*args, **kwargs):
+    return _core()[0](*args, **kwargs)
+
+
+def fit_lgssm(*args, **kwargs):
+    return _core()[1](*args, **kwargs)
 
 
 def cell_error(message: str) -> list[list[str]]:
@@ -46,10 +65,10 @@ def never_raise(f):
                 return f(*args, **kwargs)
         except XlatsmError as exc:
             return cell_error(str(exc))
-        except np.linalg.LinAlgError as exc:
-            return cell_error(f"the fit broke down numerically ({exc}): check the data for outliers, use fewer "
-                              "factors or a shorter sample, or try method \"kalman\"")
         except Exception as exc:  # noqa: BLE001 - the cell must get text, whatever happened
+            if type(exc).__name__ == "LinAlgError":
+                return cell_error(f"the fit broke down numerically ({exc}): check the data for outliers, use fewer "
+                                  "factors or a shorter sample, or try method \"kalman\"")
             return cell_error(f"could not finish ({type(exc).__name__}: {exc}): check the input range and options; "
                               "if they look right, please report this with the data")
     return wrapper
@@ -67,16 +86,20 @@ def _whole(value, name: str, low: int, high: int, default: int) -> int:
     return int(number)
 
 
-def _range(value) -> Observations:
-    """A range argument read by the data layer's rules (NaN = blank; blank rows and columns at the edges of the
-    selection dropped; dates checked). A single value is not a panel (and must never be read as a file path)."""
+def _check_range(value) -> None:
     if not isinstance(value, (list, tuple)):
         raise InputError("expected a range of cells (dates down, maturities across), got a single value: "
                          "select the whole block")
     if len(value) == 1 and isinstance(value[0], (list, tuple)) and len(value[0]) == 1:
         raise InputError("expected a range of cells (dates down, maturities across), got a single value: "
                          "select the whole block")
-    return read_observations(list(value))
+
+
+def _range(value):
+    """A range argument read by the data layer's rules (NaN = blank; blank rows and columns at the edges of the
+    selection dropped; dates checked). A single value is not a panel (and must never be read as a file path)."""
+    _check_range(value)
+    return _core()[2](list(value))
 
 
 def _text(value, default: str) -> str:
@@ -91,6 +114,9 @@ def _handle(value) -> str:
     if text.startswith("#xlatsm:"):
         raise InputError(f"the model cell shows an error, so there is no model to use; fix that first: "
                          f"{text[len('#xlatsm:'):].strip()}")
+    if text.upper().startswith("#N/A WAITING"):
+        raise InputError("the model cell is still calculating (it shows #N/A waiting...): this cell updates "
+                         "when it is done")
     if text.startswith("#") and text.upper().rstrip("!?") in {"#N/A", "#VALUE", "#REF", "#NAME", "#NUM", "#DIV/0",
                                                               "#NULL", "#SPILL", "#CALC", "#GETTING_DATA", "#BUSY"}:
         raise InputError(f"the model cell shows {text}: fix that cell (or wait while it calculates) first")
@@ -109,7 +135,21 @@ def _maturities(value):
     return cells or None
 
 
-@xl_function(category=CATEGORY)
+def _cached_block(kind: str, cells, options: dict, output: str, fit, outputs):
+    """One block of a cached fit. The cache is found from a hash of the raw cells and options *before* any
+    parsing; a block already laid out is returned as it is (a recalculation is a hash and a look-up)."""
+    raw = raw_key(kind, cells, options)
+    block = CACHE.block(raw, output)
+    if block is not None:
+        return block
+    found = CACHE.result_for_raw(raw)
+    result, key = found if found is not None else fit()
+    block = layout.choose(outputs(result, CACHE.handle(kind, key)), output)
+    CACHE.remember(raw, key, output, block)
+    return block
+
+
+@xl_function(**SLOW)
 @xl_arg("yields", **_RANGE, doc="zero-coupon yields: dates down, maturities across (header row of tenors)")
 @xl_arg("maturities", ndim=2, empty=None, doc="optional maturities if the range has no header (tenors or months)")
 @xl_arg("n_factors", doc="number of factors, 1-5 (default 3)")
@@ -123,24 +163,24 @@ def _maturities(value):
 def ATSM_FIT(yields, maturities=None, n_factors=3, output="summary", method="auto", yield_units="auto",
              maturity_units="auto"):
     """Fit a Gaussian affine term structure model (JSZ canonical form) and return one labelled block."""
-    obs = _range(yields)
+    _check_range(yields)
     options = dict(maturities=_maturities(maturities), n_factors=_whole(n_factors, "n_factors", 1, 5, 3),
                    method=_text(method, "auto").lower(), yield_units=_text(yield_units, "auto").lower(),
                    maturity_units=_text(maturity_units, "auto").lower())
-    if options["maturities"] is not None and len(options["maturities"]) != obs.values.shape[1]:
-        raise InputError(f"{len(options['maturities'])} maturities given for {obs.values.shape[1]} yield columns: "
-                         "give one maturity per column")
 
     def fit():
-        return fit_atsm(obs, maturities=options["maturities"], n_factors=options["n_factors"],
-                        method=options["method"], yield_units=options["yield_units"],
-                        maturity_units=options["maturity_units"])
+        obs = _range(yields)
+        if options["maturities"] is not None and len(options["maturities"]) != obs.values.shape[1]:
+            raise InputError(f"{len(options['maturities'])} maturities given for {obs.values.shape[1]} yield "
+                             "columns: give one maturity per column")
+        return CACHE.get_or_fit_key("ATSM", obs.frame, options, lambda: fit_atsm(
+            obs, maturities=options["maturities"], n_factors=options["n_factors"], method=options["method"],
+            yield_units=options["yield_units"], maturity_units=options["maturity_units"]))
 
-    result, handle = CACHE.get_or_fit("ATSM", obs.frame, options, fit)
-    return layout.choose(layout.atsm_outputs(result, handle), _text(output, "summary"))
+    return _cached_block("ATSM", yields, options, _text(output, "summary"), fit, layout.atsm_outputs)
 
 
-@xl_function(category=CATEGORY)
+@xl_function(**SLOW)
 @xl_arg("data", **_RANGE, doc="observations: dates down, series across")
 @xl_arg("k_states", doc="number of factors (fewer than series)")
 @xl_arg("lags", doc="VAR lags of the factors (default 1)")
@@ -150,20 +190,21 @@ def ATSM_FIT(yields, maturities=None, n_factors=3, output="summary", method="aut
 @never_raise
 def LGSSM_EM(data, k_states=None, lags=1, output="summary", max_iter=500):
     """Fit a linear Gaussian state-space model with VAR(L) factors by exact EM and return one labelled block."""
-    obs = _range(data)
+    _check_range(data)
     if k_states is None:
         raise InputError("give k_states, the number of factors (e.g. 3)")
     options = dict(k_states=_whole(k_states, "k_states", 1, 50, 1), lags=_whole(lags, "lags", 1, 12, 1),
                    max_iter=_whole(max_iter, "max_iter", 1, 100000, 500))
 
     def fit():
-        return fit_lgssm(obs, options["k_states"], lags=options["lags"], max_iter=options["max_iter"])
+        obs = _range(data)
+        return CACHE.get_or_fit_key("LGSSM", obs.frame, options, lambda: fit_lgssm(
+            obs, options["k_states"], lags=options["lags"], max_iter=options["max_iter"]))
 
-    result, handle = CACHE.get_or_fit("LGSSM", obs.frame, options, fit)
-    return layout.choose(layout.lgssm_outputs(result, handle), _text(output, "summary"))
+    return _cached_block("LGSSM", data, options, _text(output, "summary"), fit, layout.lgssm_outputs)
 
 
-@xl_function(category=CATEGORY)
+@xl_function(**FAST)
 @xl_arg("data", **_RANGE, doc="observations with the same columns the model was fitted to")
 @xl_arg("model", doc="a model handle from ATSM_FIT(...,\"handle\") or LGSSM_EM(...,\"handle\")")
 @xl_arg("output", doc="factors (default), std_errors, factors_se, fitted or loglik")
@@ -176,6 +217,7 @@ def SMOOTH_STATES(data, model=None, output="factors", yield_units="auto"):
     text = _handle(model)
     result = CACHE.lookup(text)
     obs = _range(data)
+    align_yields, align_series = _core()[3:5]
     if text.upper().startswith("ATSM#"):
         panel = result.panel
         frame = align_yields(obs, panel.maturities, panel.labels, panel.yield_units, _text(yield_units, "auto"))
@@ -185,7 +227,7 @@ def SMOOTH_STATES(data, model=None, output="factors", yield_units="auto"):
     return layout.choose(layout.smooth_outputs(smoothed), _text(output, "factors"))
 
 
-@xl_function(category=CATEGORY)
+@xl_function(**FAST)
 @xl_arg("model", doc="a model handle such as ATSM#3f9a1c")
 @xl_arg("output", doc="the block to return (as in ATSM_FIT / LGSSM_EM)")
 @xl_ret(expand=None)
