@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 from contextlib import contextmanager
@@ -181,8 +182,11 @@ def cmd_demo(args) -> int:
 
 
 def cmd_atsm(args) -> int:
+    from .data import read_panel
+
     out = check_output(Path(args.out), "dir")
     obs = _read_input(args)
+    read_panel(obs, yield_units=args.yield_units, maturity_units=args.maturity_units)   # input errors before the bar
     result = _fit_atsm(obs, args, Path(args.file).name)
     print(result.summary())
     written = write_atsm_outputs(result, out)
@@ -235,6 +239,19 @@ def cmd_uninstall(args) -> int:
     for line in uninstall(home=Path(args.home) if args.home else None):
         print(line)
     return 0
+
+
+_OPTION = re.compile(r"\b(yield_units|maturity_units|n_factors|method|max_iter|measurement_error)\s*=\s*"
+                     r"(?:'([^']*)'|\"([^\"]*)\"|(\w+))")
+
+
+def as_command_line(message: str) -> str:
+    """The core's advice in the command line's spelling: ``yield_units='bp'`` -> ``--yield-units bp``."""
+    def option(m):
+        value = next(v for v in m.groups()[1:] if v is not None)
+        return f"--{m.group(1).replace('_', '-')} {value}"
+    message = _OPTION.sub(option, message)
+    return re.sub(r"\b(yield_units|maturity_units)\b", lambda m: "--" + m.group(1).replace("_", "-"), message)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -319,11 +336,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:     # --help, --version, or a usage error already said in one line
+        return int(exc.code or 0)
     try:
         return args.func(args)
     except XlatsmError as exc:
-        print(f"xlatsm: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"xlatsm: {as_command_line(' '.join(str(exc).split()))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("xlatsm: interrupted; nothing more was written", file=sys.stderr)

@@ -55,7 +55,7 @@ def align_yields(obs: Observations, model_maturities: np.ndarray, model_labels: 
     if _generic(obs.columns) and len(obs.columns) == len(model_labels):
         picks = list(range(len(obs.columns)))
     else:
-        years, _ = maturities_to_years(list(obs.columns), maturity_units)
+        years, _ = maturities_to_years(list(obs.columns), maturity_units, ordered=False)
         picks, lacking = [], []
         for m, label in zip(model_maturities, model_labels):
             hit = np.flatnonzero(np.abs(years - m) < 1e-6)

@@ -258,7 +258,7 @@ def regularise_dates(frame: pd.DataFrame, row_names: Sequence[str] | None = None
         days = (b - a).total_seconds() / 86400.0
         if freq.months:
             k = (_month_number(b) - _month_number(a)) / freq.months
-            if k == 1:
+            if k == 1 and days >= 14 * freq.months:     # 10-29 -> 11-05 is a week, not a month
                 continue
             if k == int(k) and k >= 2:
                 new_rows += _fill(a, int(k) - 1, freq, month_end=bool(index.is_month_end.all()))

@@ -29,7 +29,8 @@ from .dates import infer_frequency, read_date_column, regularise_dates
 from .files import read_table_file
 from .table import Table, parse_rows
 from .tenors import maturities_to_years, years_to_label
-from .units import SCALE, YIELD_UNITS, check_scale_agreement, decide_yield_units, normalise_yield_units
+from .units import (SCALE, YIELD_UNITS, check_columns_move, check_scale_agreement, decide_yield_units,
+                    normalise_yield_units)
 
 __all__ = ["Observations", "YieldPanel", "read_observations", "read_panel", "table_to_frame", "to_frame",
            "select", "YIELD_UNITS"]
@@ -228,7 +229,7 @@ def select(obs: Observations, maturities: Sequence | None = None, start=None, en
         picks = [keys[str(m).strip().lower()] for m in maturities]
         values, columns = values[:, picks], [columns[j] for j in picks]
     elif maturities:                                                                # by maturity
-        have, _ = maturities_to_years(columns, maturity_units)
+        have, _ = maturities_to_years(columns, maturity_units, ordered=False)
         want, _ = maturities_to_years(list(maturities), "years") if all(
             isinstance(m, (int, float)) for m in maturities) else maturities_to_years(list(maturities))
         picks = []
@@ -275,14 +276,13 @@ def read_panel(data: Any, maturities: Sequence | None = None, yield_units: str =
     yield_units = normalise_yield_units(yield_units)
     row_names = list(obs.row_names) or [f"row {t + 1}" for t in range(len(obs.index))]
     col_names = [str(c) for c in labels]
+    check_columns_move(obs.values, col_names)
     if yield_units == "auto":
         check_scale_agreement(obs.values, row_names, col_names)
     per_year = infer_frequency(obs.index).periods_per_year if isinstance(obs.index, pd.DatetimeIndex) else 12
     stated = "percent" if obs.percent_cells else None
     decision = decide_yield_units(obs.values, yield_units, per_year, stated)
     values = obs.values
-    if obs.percent_cells and yield_units == "auto":
-        check_scale_agreement(values, row_names, col_names)
     notes = [decision.note, f"maturities read as {units_read}"] + list(obs.notes)
     return YieldPanel(yields=values / SCALE[decision.units], maturities=years, dates=obs.index,
                       labels=[years_to_label(m) for m in years], yield_units=decision.units,

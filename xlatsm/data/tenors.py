@@ -87,11 +87,13 @@ def numeric_maturity_units(values: np.ndarray, maturity_units: str = "auto") -> 
                      "('months' or 'years'), or write them as tenors like '3M', '10Y'")
 
 
-def maturities_to_years(labels: Sequence, maturity_units: str = "auto") -> tuple[np.ndarray, str]:
+def maturities_to_years(labels: Sequence, maturity_units: str = "auto", ordered: bool = True
+                        ) -> tuple[np.ndarray, str]:
     """Convert maturity labels or numbers to years.
 
     Returns ``(years, units_read)`` where ``units_read`` is "tenor", "months" or "years" and says how the input
-    was understood, so results can echo it back. Maturities must be positive and strictly increasing.
+    was understood, so results can echo it back. Maturities must be positive and (when ``ordered``, as for a
+    panel to fit) strictly increasing.
     """
     if maturity_units not in MATURITY_UNITS:
         raise InputError(f"maturity_units must be one of {MATURITY_UNITS}, not {maturity_units!r}")
@@ -113,7 +115,8 @@ def maturities_to_years(labels: Sequence, maturity_units: str = "auto") -> tuple
                 "or all as numbers"
             )
         units = "tenor"
-    check_maturities(years, labels)
+    if ordered:
+        check_maturities(years, labels)
     return years, units
 
 

@@ -7,7 +7,8 @@ in that range. Outside 3..75 bp the reading is called uncertain and the summary 
 override it (``yield_units``). A cell written ``4.5%`` states percent; a panel with a single date has no moves
 and is read by its level (percent assumed, said).
 
-**The agreement rules.** A column (or a run of rows) that comes 10 times closer to the rest of the panel when
+**The agreement rules.** A column that never moves (a stale feed, a filled-down value) or that repeats another
+column on every date (a copy-paste slip) carries no information about its maturity: refused, naming it. A column (or a run of rows) that comes 10 times closer to the rest of the panel when
 multiplied by 100 or 10,000 (or divided) is written in another unit: refused, naming it. A cell 10 or 100 times
 its neighbouring dates' values is a typo: refused, naming it.
 """
@@ -115,32 +116,39 @@ def check_scale_agreement(values: np.ndarray, row_names: Sequence[str], col_name
             names = ", ".join(repr(col_names[j]) for j, _ in bad)
             raise InputError(f"column(s) {names} look {_factor_words(bad[0][1])} next to the others (one in "
                              "decimals among percent, or bp among percent?): write every column in the same unit")
-    if T >= 3:
-        # each row against the median of the 49 dates around it (rates trend over decades, so only a local
-        # reference is fair); a short run of rows in another unit cannot move that median
-        local = pd.DataFrame(values).rolling(49, center=True, min_periods=1).median().to_numpy()
-        bad_rows = [(t, f) for t in range(T) if (f := _better_scale(values[t], local[t])) is not None]
-        if bad_rows and len(bad_rows) * 2 < T:
-            first = bad_rows[0]
-            rows = ", ".join(row_names[t] for t, _ in bad_rows[:5]) + (" ..." if len(bad_rows) > 5 else "")
-            raise InputError(f"{len(bad_rows)} row(s) look {_factor_words(first[1])} next to the dates around "
-                             f"them ({rows}): were they pasted in another unit? write every row in the same unit")
+    if T >= 2:
+        # walk down the dates: a row that comes 10 times closer to the row before it (blanks carried forward)
+        # when rescaled starts a run in another unit; the units of the most rows are the panel's
+        previous = pd.DataFrame(values).ffill().shift(1).to_numpy()
+        level = np.zeros(T)
+        for t in range(1, T):
+            f = _better_scale(values[t], previous[t])
+            level[t] = level[t - 1] + (np.log10(f) if f is not None else 0.0)
+        kinds, counts = np.unique(np.round(level), return_counts=True)
+        if len(kinds) > 1:
+            majority = kinds[np.argmax(counts)]
+            bad_rows = np.flatnonzero(np.round(level) != majority)
+            shift = float(np.round(level[bad_rows[0]]) - majority)
+            rows = ", ".join(row_names[t] for t in bad_rows[:5]) + (" ..." if len(bad_rows) > 5 else "")
+            raise InputError(f"{len(bad_rows)} row(s) look {_factor_words(10.0 ** shift)} next to the other dates "
+                             f"({rows}): were they pasted in another unit? write every row in the same unit")
     _check_typos(values, row_names, col_names)
 
 
 def _check_typos(values: np.ndarray, row_names: Sequence[str], col_names: Sequence[str]) -> None:
     """A cell 10x or 100x (or 1/10, 1/100) the average of the dates before and after it, where those two agree and
-    the jump is 20 typical moves of its column: a slipped decimal point."""
+    the jump is 8 typical moves of its column: a slipped decimal point."""
     T, p = values.shape
     if T < 3:
         return
     a, y, b = values[:-2], values[1:-1], values[2:]
     with np.errstate(all="ignore"):
-        moves = np.sqrt(np.nanmean(np.diff(values, axis=0) ** 2, axis=0))
+        # a robust typical move (the typo's own two jumps must not inflate it): 1.4826 x median |change|
+        moves = 1.4826 * np.nanmedian(np.abs(np.diff(values, axis=0)), axis=0)
         mid = 0.5 * (a + b)
         dev = np.abs(y - mid)
         ratio = np.abs(y / mid)
-        typo = ((dev > 20 * moves) & (np.abs(a - b) * 5 < dev)
+        typo = ((dev > 8 * moves) & (np.abs(a - b) * 5 < dev)
                 & np.any([np.abs(ratio / r - 1) < 0.2 for r in (10.0, 100.0, 0.1, 0.01)], axis=0))
     hits = np.argwhere(np.nan_to_num(typo, nan=0).astype(bool))
     if len(hits):
@@ -162,3 +170,20 @@ class _quiet:
 
     def __exit__(self, *exc):
         return self._ctx.__exit__(*exc)
+
+
+def check_columns_move(values: np.ndarray, col_names: Sequence[str]) -> None:
+    """Refuse a column that never moves and two columns identical on every date they share (module docstring)."""
+    T, p = values.shape
+    observed = np.isfinite(values)
+    for j in range(p):
+        v = values[observed[:, j], j]
+        if len(v) >= 3 and np.all(v == v[0]):
+            raise InputError(f"column {col_names[j]!r} holds {v[0]:g} on every date: a stale or filled-down column "
+                             "carries no information; fill in the real yields or leave the column out")
+    for j in range(p - 1):
+        for k in range(j + 1, p):
+            both = observed[:, j] & observed[:, k]
+            if both.sum() >= 3 and np.array_equal(values[both, j], values[both, k]):
+                raise InputError(f"columns {col_names[j]!r} and {col_names[k]!r} are identical on every date: a "
+                                 "copy-paste slip? put the right yields in one of them or leave it out")
