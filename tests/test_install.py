@@ -69,25 +69,162 @@ def test_powershell_installers_parse():
         subprocess.run(["pwsh", "-NoProfile", "-Command", command], check=True)
 
 
-def test_shell_installer_end_to_end_with_a_local_wheel(tmp_path):
-    """The macOS/Linux installer run for real into a temporary home: builds a wheel of this checkout, installs it
-    into a private venv, runs xlatsm install, then the uninstaller."""
-    dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)], check=True,
-                   timeout=600)
-    wheel = next(dist.glob("xlatsm-*.whl"))
-    env = dict(os.environ, HOME=str(tmp_path / "home"), XLATSM_BASE=str(tmp_path / "base"))
-    (tmp_path / "home").mkdir()
-    run = subprocess.run(["bash", str(ROOT / "installer" / "install.sh"), str(wheel)], env=env, capture_output=True,
-                         text=True, timeout=900)
+def _expand_like_vba(value, environ):
+    """What xlwings' ExpandEnvironmentStrings does with a config value (Windows: %VAR%; macOS: a leading $HOME)."""
+    import re
+
+    if value.startswith("$HOME"):
+        return environ["HOME"] + value[len("$HOME"):]
+    return re.sub(r"%(\w+)%", lambda m: environ[m.group(1)], value)
+
+
+def test_xlwings_reads_the_sheet_first_and_expands_environment_variables():
+    """The claims install.py relies on, checked in the VBA of the pinned xlwings: GetConfig looks at the
+    workbook's xlwings.conf sheet before any file, expands environment variables in every value, and reads conf
+    files with Open ... For Input (the ANSI code page, not UTF-8)."""
+    import re
+
+    import xlwings
+
+    bas = (Path(xlwings.__file__).parent / "xlwings.bas").read_text(encoding="cp1252")
+    get_config = bas[bas.index("Function GetConfig(configKey"):]
+    get_config = get_config[:get_config.index("End Function")]
+    assert get_config.index("GetConfigFromSheet(ThisWorkbook)") < get_config.index("GetDirectoryConfigFilePath()") \
+        < get_config.index("GetConfigFilePath()")
+    assert get_config.count("ExpandEnvironmentStrings(GetConfig)") >= 3
+    from_file = bas[bas.index("Function GetConfigFromFile"):]
+    assert re.search(r"Open sFile For Input As iFileNum", from_file[:from_file.index("End Function")])
+
+
+WINDOWS_ENV = {"USERPROFILE": "C:\\Users\\Jürgen", "LOCALAPPDATA": "C:\\Users\\Jürgen\\AppData\\Local",
+               "APPDATA": "C:\\Users\\Jürgen\\AppData\\Roaming"}
+
+
+class FakeRegistry:
+    HKEY_CURRENT_USER, KEY_WRITE, REG_SZ, REG_DWORD = "HKCU", 1, 1, 4
+
+    def __init__(self):
+        self.keys = {}
+
+    def CreateKeyEx(self, root, key, reserved, access):
+        self.keys.setdefault((root, key), {})
+        return (root, key)
+
+    def SetValueEx(self, key, name, reserved, kind, value):
+        self.keys[key][name] = value
+
+    def CloseKey(self, key):
+        pass
+
+    def DeleteKey(self, root, key):
+        del self.keys[(root, key)]
+
+
+@pytest.mark.parametrize("venv", ["C:\\Users\\Jürgen\\AppData\\Local\\xlatsm\\venv",
+                                  "C:\\Users\\Jürgen\\AppData\\Local\\Programs\\xl\\venv"])
+def test_windows_settings_survive_a_non_ascii_home_and_a_moved_workbook(tmp_path, monkeypatch, venv):
+    """A Windows install for C:\\Users\\Jürgen, simulated: the xlwings.conf file bytes, read in the ANSI code page
+    as VBA reads them and expanded as xlwings expands them, give the interpreter path; the workbook's own
+    xlwings.conf sheet (read first, and travelling with the workbook) says the same; nothing else in the workbook
+    changed; the folder is a Trusted Location until uninstall."""
+    import openpyxl
+
+    import xlatsm.install as inst
+
+    exe = venv + "\\Scripts\\pythonw.exe"
+    monkeypatch.setattr(inst, "interpreter", lambda platform=None: exe)
+    registry = FakeRegistry()
+    done = install(home=tmp_path, platform="win32", environ=WINDOWS_ENV, registry=registry)
+    conf_bytes = (tmp_path / "Documents" / "xlatsm" / "xlwings.conf").read_bytes()
+    assert conf_bytes.isascii()   # no user name in it: nothing for the code page to garble
+    key, value = conf_bytes.decode("cp1252").strip().split(",")
+    assert key == '"INTERPRETER_WIN"' and _expand_like_vba(value.strip('"'), WINDOWS_ENV) == exe
+    assert conf_bytes.endswith(b"\r\n")
+    # what UTF-8 would have done to the old absolute path: VBA would look for C:\Users\JÃ¼rgen\...
+    assert "Jürgen".encode("utf-8").decode("cp1252") == "JÃ¼rgen"
+    # the sheet: read first by xlwings, moves with the workbook (copy it anywhere, e-mail it)
+    moved = tmp_path / "OneDrive" / "elsewhere.xlsm"
+    moved.parent.mkdir()
+    shutil.copy(done["workbook"], moved)
+    conf_sheet = openpyxl.load_workbook(moved)["xlwings.conf"]
+    sheet = {conf_sheet.cell(row=r, column=1).value.upper(): conf_sheet.cell(row=r, column=2).value
+             for r in range(1, conf_sheet.max_row + 1)}
+    assert _expand_like_vba(sheet["INTERPRETER_WIN"], WINDOWS_ENV) == exe
+    assert sheet["UDF MODULES"] == "xlatsm.excel.udfs"
+    import zipfile
+    from importlib import resources
+
+    with zipfile.ZipFile(done["workbook"]) as ours, \
+            zipfile.ZipFile(resources.files("xlatsm.excel").joinpath("xlatsm.xlsm")) as packaged:
+        assert ours.namelist() == packaged.namelist()
+        assert ours.read("xl/vbaProject.bin") == packaged.read("xl/vbaProject.bin")
+    trusted = registry.keys[("HKCU", inst.TRUSTED_KEY)]
+    assert trusted["Path"] == str(tmp_path / "Documents" / "xlatsm") + "\\"
+    assert install(home=tmp_path, platform="win32", environ=WINDOWS_ENV, registry=registry)["notes"] == []
+    uninstall(home=tmp_path, registry=registry)
+    assert not registry.keys and not (tmp_path / "Documents" / "xlatsm").exists()
+
+
+def test_trusted_location_is_opt_out(tmp_path, monkeypatch):
+    import xlatsm.install as inst
+
+    monkeypatch.setattr(inst, "interpreter", lambda platform=None: "D:\\Tools\\Jürgen\\pythonw.exe")
+    registry = FakeRegistry()
+    monkeypatch.setenv("XLATSM_TRUSTED_LOCATION", "0")
+    install(home=tmp_path, platform="win32", environ=WINDOWS_ENV, registry=registry)
+    assert not registry.keys
+    # a path under no environment variable is written in the ANSI code page, so VBA reads it back right
+    data = (tmp_path / "Documents" / "xlatsm" / "xlwings.conf").read_bytes()
+    assert data.decode("cp1252") == '"INTERPRETER_WIN","D:\\Tools\\Jürgen\\pythonw.exe"\r\n'
+
+
+def _clean_clone(tmp_path):
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=300)
+    return clone
+
+
+def test_shell_installer_from_a_clean_clone(tmp_path):
+    """README's route, for real: a fresh clone, a temporary HOME, `bash installer/install.sh` builds and installs
+    the checkout into a private venv and the workbook into ~/Documents/xlatsm; the interpreter it names imports
+    the UDF module; a second run changes nothing; uninstall.sh removes it all."""
+    clone = _clean_clone(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XLATSM_", "VIRTUAL_ENV", "PYTHON"))}
+    env["HOME"] = str(home)
+    run = subprocess.run(["bash", str(clone / "installer" / "install.sh")], env=env, capture_output=True, text=True,
+                         timeout=1200)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    folder = home / "Documents" / "xlatsm"
+    workbook = folder / "xlatsm.xlsm"
+    assert workbook.exists()
+    key, value = (folder / "xlwings.conf").read_bytes().decode("utf-8").strip().split(",")
+    python = _expand_like_vba(value.strip('"'), {"HOME": str(home)})
+    assert python.startswith(str(home / ".local" / "share" / "xlatsm" / "venv"))
+    check = subprocess.run([python, "-c", "import xlatsm.excel.udfs, xlatsm, sys; print(xlatsm.__file__)"],
+                           capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0 and "site-packages" in check.stdout, check.stderr
+    first = workbook.read_bytes()
+    run = subprocess.run(["bash", str(clone / "installer" / "install.sh")], env=env, capture_output=True, text=True,
+                         timeout=1200)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert (tmp_path / "home" / "Documents" / "xlatsm" / "xlatsm.xlsm").exists()
-    conf = (tmp_path / "home" / "Documents" / "xlatsm" / "xlwings.conf").read_text()
-    assert str(tmp_path / "base" / "venv") in conf
-    run = subprocess.run(["bash", str(ROOT / "installer" / "install.sh"), str(wheel)], env=env, capture_output=True,
-                         text=True, timeout=900)
-    assert run.returncode == 0   # again: harmless
-    run = subprocess.run(["bash", str(ROOT / "installer" / "uninstall.sh")], env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert run.returncode == 0 and not (tmp_path / "base").exists()
-    assert not (tmp_path / "home" / "Documents" / "xlatsm").exists()
+    assert workbook.read_bytes() == first and sorted(p.name for p in folder.iterdir()) == ["xlatsm.xlsm",
+                                                                                          "xlwings.conf"]
+    run = subprocess.run(["bash", str(clone / "installer" / "uninstall.sh")], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert not folder.exists() and not (home / ".local" / "share" / "xlatsm").exists()
+    assert not (home / ".xlatsm").exists()
+
+
+def test_shell_installer_rolls_back_a_failed_install(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), XLATSM_BASE=str(tmp_path / "base"))
+    run = subprocess.run(["bash", str(ROOT / "installer" / "install.sh"), str(tmp_path / "no-such-xlatsm.whl")],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode != 0 and "removing what this run created" in run.stderr
+    assert not (tmp_path / "base").exists() and not (home / "Documents").exists()

@@ -245,15 +245,22 @@ def sheets_with_openpyxl() -> bytes:
     line_chart("Last date: observed and fitted curve (yield units)", "A41",
                [("observed", "chart_observed"), ("fitted", "chart_fitted")], "chart_maturities")
 
+    from xlatsm.install import SHEET_CONF
+
     conf = wb.create_sheet("xlwings.conf")
-    conf["A1"], conf["B1"] = "UDF Modules", "xlatsm.excel.udfs"
-    conf["A2"], conf["B2"] = "Show Console", "False"
+    # xlwings' GetConfig reads this sheet first (before any xlwings.conf file) and expands environment variables:
+    # the interpreter path survives a moved workbook, OneDrive/SharePoint and non-ASCII user names
+    for row, (key, value) in enumerate(SHEET_CONF.items(), start=1):
+        conf.cell(row=row, column=1, value=key)
+        conf.cell(row=row, column=2, value=value)
+    conf.column_dimensions["A"].width = 18
+    conf.column_dimensions["B"].width = 60
     about = wb.create_sheet("About")
     _bold(about["A1"], "xlatsm workbook")
     about["A2"] = "Functions (category xlatsm): ATSM_FIT, LGSSM_EM, SMOOTH_STATES, XLATSM_GET"
     about["A3"] = VERSIONS
-    about["A4"] = ("Python: the interpreter comes from xlwings.conf beside this workbook (written by 'xlatsm "
-                   "install'), else %USERPROFILE%\\.xlwings\\xlwings.conf.")
+    about["A4"] = ("Python: the interpreter comes from the xlwings.conf sheet (environment variables such as "
+                   "%LOCALAPPDATA% are expanded; 'xlatsm install' sets it), then xlwings.conf beside the workbook.")
     about["A5"] = "Data: " + SAMPLE_SOURCE + "; zero-coupon yields, continuously compounded, percent per year, " \
                   "month-end."
     _bold(about["A7"], "output")

@@ -238,30 +238,130 @@ def test_refit_reports_bad_data_in_the_status_line(built, tmp_path):
     assert line.startswith("#xlatsm: refit failed:") and "7.6 bid" in line
 
 
+def simulated_panel(n_dates=500, n_maturities=12):
+    """A realistic 500 x 12 panel (percent): simulated from a model fitted to the GSW 1-12 year curve."""
+    import numpy as np
+
+    import xlatsm
+    from xlatsm.atsm.simulate import simulate_yields
+
+    fit = xlatsm.fit_atsm(xlatsm.load_sample().iloc[:, :n_maturities], method="jsz")
+    yields, _ = simulate_yields(fit.params, n_dates, np.random.default_rng(11))
+    return yields * 100.0
+
+
+def paste(ws, frame):
+    """What pasting a block at Yields!A1 does to the cells."""
+    ws.cell(row=1, column=1, value="date")
+    for j, label in enumerate(frame.columns, start=2):
+        ws.cell(row=1, column=j, value=str(label))
+    for i, (date, values) in enumerate(zip(frame.index, frame.to_numpy()), start=2):
+        ws.cell(row=i, column=1, value=date.to_pydatetime()).number_format = "yyyy-mm-dd"
+        for j, v in enumerate(values, start=2):
+            ws.cell(row=i, column=j, value=float(v))
+
+
+def name_to_cells(wb, name):
+    """Resolve a workbook name the way Excel does for these formulas: xlatsm_yields -> YieldTable[#All] -> cells."""
+    text = wb.defined_names[name].attr_text
+    table_name = text.split("[", 1)[0]
+    for ws in wb.worksheets:
+        if table_name in ws.tables:
+            return [[c.value for c in row] for row in ws[ws.tables[table_name].ref]]
+    raise KeyError(text)
+
+
+def test_a_longer_wider_panel_pasted_over_the_table_is_fitted_whole(built, tmp_path):
+    """500 dates x 12 maturities pasted over the 318 x 7 sample: Refit fits all of it and grows the table; the
+    formulas, which read the table through its name, get all of it too (read back with openpyxl)."""
+    import openpyxl
+
+    panel = simulated_panel()
+    copy = tmp_path / "long.xlsm"
+    shutil.copy(built, copy)
+    book = OpenpyxlBook(copy)
+    paste(book.wb["Yields"], panel)
+    line = refit_book(book)
+    assert line.startswith("Refit ") and "converged yes" in line, line
+    book.save()
+    wb = openpyxl.load_workbook(copy, keep_vba=True)
+    assert wb["Yields"].tables["YieldTable"].ref == "A1:M501"
+    results = wb["Results"]
+    summary = {results.cell(row=r, column=1).value: results.cell(row=r, column=2).value for r in range(4, 60)}
+    assert summary["dates"] == 500 and len(summary["maturities"].split(", ")) == 12
+    assert wb["RefitFactors"].max_row == 502 and wb["RefitFitted"].max_column == 13
+    cells = name_to_cells(wb, "xlatsm_yields")
+    assert len(cells) == 501 and len(cells[0]) == 13
+    settings = [wb["Model"]["B2"].value, wb["Model"]["D2"].value]
+    block = udfs.ATSM_FIT(cells, None, settings[0], "summary", settings[1])
+    formula_summary = dict((r[0], r[1]) for r in block[1:])
+    assert formula_summary["dates"] == 500 and formula_summary["log-likelihood"] == summary["log-likelihood"]
+
+
+def test_blank_trailing_rows_and_columns_of_the_table_are_dropped():
+    """A table grown by a few blank rows and a blank column (a stray paste) still fits the data only."""
+    import xlatsm
+
+    sample = xlatsm.load_sample().iloc[:, :7]
+    rows = [["date", "1Y", "2Y", "3Y", "4Y", "5Y", "6Y", "9Y", None]]
+    rows += [[d.to_pydatetime()] + [float(v) for v in r] + [None] for d, r in zip(sample.index, sample.to_numpy())]
+    rows += [[None] * 9 for _ in range(5)]
+    summary = dict((r[0], r[1]) for r in udfs.ATSM_FIT(rows, None, 3.0, "summary", "auto")[1:])
+    assert summary["dates"] == 318 and summary["maturities"] == "1Y, 2Y, 3Y, 4Y, 5Y, 6Y, 9Y"
+
+
+def _one_page_per_sheet(path):
+    """Print settings for the render: every sheet on one page (its first rows), so page i is sheet i."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    for ws in wb.worksheets:
+        ws.print_area = "A1:N60"
+        ws.page_setup.orientation = "landscape"
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 1
+    wb.save(path)
+    return wb.sheetnames
+
+
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
 def test_libreoffice_opens_and_renders(built, tmp_path):
-    """LibreOffice headless opens the macro workbook and renders it to PDF; the pages are kept as PNG pictures
-    in tests/artifacts/ for a person to look at."""
+    """LibreOffice headless opens the macro workbook after a Refit and renders it to PDF, one page per sheet; each
+    page is kept as a PNG picture in tests/artifacts/ (workbook_<sheet>.png) and checked: it holds the sheet's
+    text and is not blank."""
     copy = tmp_path / "render.xlsm"
     shutil.copy(built, copy)
     book = OpenpyxlBook(copy)
     refit_book(book)
     book.save()
+    sheets = _one_page_per_sheet(copy)
     run = subprocess.run(["soffice", "--headless", "--norestore", "--convert-to", "pdf", "--outdir", str(tmp_path),
                           str(copy)], capture_output=True, text=True, timeout=240)
     pdf = tmp_path / "render.pdf"
     assert run.returncode == 0 and pdf.exists() and pdf.stat().st_size > 10_000, run.stderr
-    if shutil.which("pdftoppm"):
-        artifacts = ROOT / "tests" / "artifacts"
-        artifacts.mkdir(exist_ok=True)
-        pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf)], capture_output=True,
-                                                                 text=True).stdout).group(1))
-        results_page = next(i for i in range(1, pages + 1) if re.search(r"Refit \d{4}-", subprocess.run(
-            ["pdftotext", "-f", str(i), "-l", str(i), str(pdf), "-"], capture_output=True, text=True).stdout))
-        for name, page in (("yields", 1), ("results", results_page)):
-            subprocess.run(["pdftoppm", "-png", "-r", "60", "-singlefile", "-f", str(page), "-l", str(page),
-                            str(pdf), str(artifacts / f"workbook_{name}")], check=True, timeout=120)
-        assert (artifacts / "workbook_results.png").stat().st_size > 1000
+    if not shutil.which("pdftoppm"):
+        return
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf)], capture_output=True,
+                                                             text=True).stdout).group(1))
+    assert pages == len(sheets), (pages, sheets)
+    expect = {"Yields": "1Y", "Model": "factors", "Charts": "Smoothed factors", "Results": "Refit ",
+              "RefitFactors": "level", "RefitTermPremium": "term_premium_10Y", "About": "term_premium",
+              "xlwings.conf": "xlatsm.excel.udfs"}
+    artifacts = ROOT / "tests" / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    import matplotlib.image
+
+    for page, sheet in enumerate(sheets, start=1):
+        text = subprocess.run(["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                              capture_output=True, text=True).stdout
+        if sheet in expect:
+            assert expect[sheet] in text, (sheet, text[:500])
+        png = artifacts / f"workbook_{sheet.replace('.', '_')}"
+        subprocess.run(["pdftoppm", "-png", "-r", "60", "-singlefile", "-f", str(page), "-l", str(page), str(pdf),
+                        str(png)], check=True, timeout=120)
+        image = matplotlib.image.imread(str(png) + ".png")
+        assert (image[..., :3].mean(axis=2) < 0.9).mean() > 0.001, f"{sheet} renders blank"
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
