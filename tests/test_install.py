@@ -205,7 +205,7 @@ def test_shell_installer_from_a_clean_clone(tmp_path):
     python = _expand_like_vba(value.strip('"'), {"HOME": str(home)})
     assert python.startswith(str(home / ".local" / "share" / "xlatsm" / "venv"))
     check = subprocess.run([python, "-c", "import xlatsm.excel.udfs, xlatsm, sys; print(xlatsm.__file__)"],
-                           capture_output=True, text=True, timeout=300)
+                           capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
     assert check.returncode == 0 and "site-packages" in check.stdout, check.stderr
     first = workbook.read_bytes()
     run = subprocess.run(["bash", str(clone / "installer" / "install.sh")], env=env, capture_output=True, text=True,
