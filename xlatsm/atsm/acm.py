@@ -1,0 +1,540 @@
+r"""Adrian, Crump and Moench (2013), "Pricing the term structure with linear regressions" (ACM), as the NY Fed
+publishes it.
+
+Everything below is per period (``dt`` years; monthly data: ``dt = 1/12``); ``p^{(n)}_t = -n\,dt\,y^{(n)}_t`` is
+the log price of an ``n``-period zero bond, yields ``y`` are decimals per year, ``r_t = dt\,y^{(1)}_t``.
+
+1. **Factors.** ``X_t`` (K, default 5): the first K principal components of the yields at ``pc_maturities``
+   (default: every column of the panel; the NY Fed uses 3..120 months), from the sample-demeaned yields, each
+   scaled to unit sample standard deviation and signed so its loadings sum to a positive number. ``X`` is
+   therefore unit-free, and so are ``mu, Phi, Sigma, lambda_0, lambda_1``.
+2. **VAR(1) by OLS.** ``X_{t+1} = mu + Phi X_t + v_{t+1}``; ``Sigma = V'V / (T - 2)`` (the sample covariance of
+   the T-1 innovations, the NY Fed's convention). By default (``var_intercept=False``, as the NY Fed's published
+   series) ``mu`` is set to zero, the factors being demeaned, and the innovations are ``X_{t+1} - Phi X_t``
+   (the OLS intercept stays in them); ``var_intercept=True`` keeps the OLS ``mu``.
+3. **Excess-return regressions.** One-period log excess returns of the bonds bought at maturity ``n`` (the
+   ``rx_maturities``; default 6, 12, 24, 36, ... months up to the longest maturity: the NY Fed's 6, 12, 24..120
+   months): ``rx^{(n-1)}_{t+1} = p^{(n-1)}_{t+1} - p^{(n)}_t - r_t``, regressed jointly on a constant, the VAR
+   innovations and the lagged factors: ``rx = a + beta' v_{t+1} + c' X_t + e_{t+1}``, and
+   ``sigma^2 = tr(E'E) / (N (T-1))`` (pooled, the residuals have zero mean per maturity).
+4. **Prices of risk** by cross-sectional OLS, with the convexity terms
+   (``B*`` has rows ``vec(beta_i beta_i')'``):
+
+   .. math::
+
+       \lambda_0 = (\beta\beta')^{-1}\beta\,\big(a + \tfrac12(B^*\mathrm{vec}\,\Sigma + \sigma^2\iota)\big),\qquad
+       \lambda_1 = (\beta\beta')^{-1}\beta\,c.
+
+5. **Short rate** ``r_t = delta_0 + delta_1' X_t`` by OLS over every date, and **bond prices**
+   ``p^{(n)}_t = A_n + B_n' X_t`` by the affine recursion ``A_1 = -delta_0``, ``B_1 = -delta_1``, and for
+   ``n >= 2``
+
+   .. math::
+
+       A_n = A_{n-1} + B_{n-1}'(\mu - \lambda_0) + \tfrac12 (B_{n-1}'\Sigma B_{n-1} + \sigma^2) - \delta_0,\qquad
+       B_n' = B_{n-1}'(\Phi - \lambda_1) - \delta_1'.
+
+   The ``sigma^2`` term enters from ``n = 2`` (the one-period bond carries no return error), so the model's
+   1-period yield is exactly the fitted short rate. Risk-neutral yields: the same recursion with
+   ``lambda_0 = lambda_1 = 0`` (physical dynamics, ``sigma^2`` and ``Sigma`` convexity included); term premium =
+   fitted yield - risk-neutral yield.
+
+Yields needed at maturities the panel lacks (the ``n-1``-period yield of a return, the 1-period short rate, any
+maturity of a monthly grid) are interpolated across maturities by a monotone cubic (PCHIP) in yields, flat
+below the shortest maturity; the summary says which. The regressions need every cell of the panel.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy.interpolate import PchipInterpolator
+
+from ..data import YieldPanel, years_to_label
+from ..data.align import align_yields
+from ..data.panel import read_observations
+from ..errors import InputError
+from ..textfmt import format_matrix, header_block
+from .loadings import discrete_price_loadings
+from .results_other import CurveResult, _date, check_balanced, explosive_flags, maturity_years, read_yields
+from ..diagnostics import flag_lines
+
+__all__ = ["fit_acm", "ACMResult", "ACMEvaluation", "acm_price_loadings", "ACM_RX_MONTHS"]
+
+#: the NY Fed's return maturities (months at purchase)
+ACM_RX_MONTHS = (6, 12, 24, 36, 48, 60, 72, 84, 96, 108, 120)
+
+
+def acm_price_loadings(mu_star, Phi_star, Sigma, sigma2, delta0, delta1, n_max):
+    """(A, B) for n = 0..n_max of log prices ``A_n + B_n'X`` (per period) by the ACM recursion above.
+
+    ``mu_star = mu - lambda_0``, ``Phi_star = Phi - lambda_1`` (risk-neutral), or ``mu``, ``Phi`` for the
+    risk-neutral yields. Built on :func:`discrete_price_loadings` (the exact Gaussian recursion with
+    ``Omega = Sigma``, ``dt = 1``) plus ACM's return-error convexity ``(n-1) sigma^2 / 2`` for ``n >= 1``.
+    """
+    a, b = discrete_price_loadings(mu_star, Phi_star, Sigma, delta0, delta1, n_max, 1.0)
+    n = np.arange(n_max + 1)
+    return a + 0.5 * sigma2 * np.maximum(n - 1, 0), b
+
+
+def _interpolator(maturities: np.ndarray, Y: np.ndarray):
+    """Yields at any maturity (years): PCHIP across maturities per date, flat below the shortest."""
+    if len(maturities) == 1:
+        return lambda years: np.repeat(Y, len(np.atleast_1d(years)), axis=1)
+    spline = PchipInterpolator(maturities, Y, axis=1, extrapolate=True)
+
+    def at(years):
+        years = np.atleast_1d(np.asarray(years, float))
+        out = spline(np.clip(years, maturities[0], None))
+        return out
+    return at
+
+
+@dataclass
+class ACMResult(CurveResult):
+    """A fitted ACM model (see :func:`fit_acm` and the module docstring for the equations and units).
+
+    Outputs in the input's yield units: ``fitted_yields``, ``risk_neutral_yields``, ``term_premium`` (every fitted
+    maturity), ``term_premium_at("10Y")`` (any maturity), ``expected_excess_returns``, ``decomposition(m)``;
+    pricing errors in bp (``pricing_errors`` of yields, ``return_pricing_errors`` of the excess-return
+    regressions). ``factors`` are the standardised principal components (unit-free). ``loglik`` is None: ACM
+    is a sequence of regressions, not a likelihood.
+    """
+
+    panel: YieldPanel
+    dt: float
+    n_factors: int
+    pc_labels: list
+    pc_mean: np.ndarray          # (J_pc,) decimals
+    pc_weights: np.ndarray       # (J_pc, K): X = (y_pc - mean) @ pc_weights
+    X: np.ndarray                # (T, K)
+    mu: np.ndarray
+    Phi: np.ndarray
+    Sigma: np.ndarray
+    V: np.ndarray                # (T-1, K) VAR innovations
+    rx_periods: np.ndarray       # (N,) purchase maturities in periods
+    rx: np.ndarray               # (T-1, N) excess log returns, per period, decimals
+    a: np.ndarray
+    beta: np.ndarray             # (N, K)
+    c: np.ndarray                # (N, K)
+    E: np.ndarray                # (T-1, N) return pricing errors
+    sigma2: float
+    lambda0: np.ndarray
+    lambda1: np.ndarray
+    delta0: float
+    delta1: np.ndarray
+    notes: list = field(default_factory=list)
+    seconds: float = 0.0
+    flags: list = field(default_factory=list)
+    loglik = None
+    method = "acm"
+
+    # -- basics --------------------------------------------------------------------------------------------------
+    @property
+    def factor_names(self) -> list[str]:
+        return [f"PC{i + 1}" for i in range(self.n_factors)]
+
+    @property
+    def periods(self) -> np.ndarray:
+        """The fitted maturities in periods (whole numbers)."""
+        return np.round(self.panel.maturities / self.dt).astype(int)
+
+    @property
+    def mu_star(self) -> np.ndarray:
+        return self.mu - self.lambda0
+
+    @property
+    def Phi_star(self) -> np.ndarray:
+        return self.Phi - self.lambda1
+
+    def _loadings(self, n_max: int, risk_neutral: bool = False):
+        mu, Phi = (self.mu, self.Phi) if risk_neutral else (self.mu_star, self.Phi_star)
+        return acm_price_loadings(mu, Phi, self.Sigma, self.sigma2, self.delta0, self.delta1, n_max)
+
+    def _yields(self, X: np.ndarray, periods, risk_neutral: bool = False) -> np.ndarray:
+        periods = np.asarray(periods, int)
+        A, B = self._loadings(int(periods.max()), risk_neutral)
+        return -(A[periods][None, :] + X @ B[periods].T) / (periods * self.dt)
+
+    @property
+    def factors(self) -> pd.DataFrame:
+        """X_t: standardised principal components of the yields (unit-free; see the module docstring)."""
+        return self._frame(self.X, self.factor_names)
+
+    @cached_property
+    def _fitted(self) -> np.ndarray:
+        return self._yields(self.X, self.periods)
+
+    @property
+    def risk_neutral_yields(self) -> pd.DataFrame:
+        """Yields priced with the physical VAR (lambda_0 = lambda_1 = 0), convexity included, in yield units."""
+        return self._frame(self._yields(self.X, self.periods, True) * self.scale)
+
+    @property
+    def term_premium(self) -> pd.DataFrame:
+        """Fitted yield minus risk-neutral yield, per date and fitted maturity, in yield units."""
+        return self._frame((self._fitted - self._yields(self.X, self.periods, True)) * self.scale)
+
+    def _periods_of(self, maturity) -> int:
+        n = maturity_years(maturity) / self.dt
+        if abs(n - round(n)) > 1e-6 or round(n) < 1:
+            raise InputError(f"maturity {maturity!r} is not a whole number of {self.dt * 12:g}-month periods: "
+                             "give a multiple of the data period")
+        return int(round(n))
+
+    def term_premium_at(self, maturity) -> pd.Series:
+        """Term premium at any maturity (tenor label like "10Y" or years), in yield units."""
+        n = self._periods_of(maturity)
+        tp = self._yields(self.X, [n]) - self._yields(self.X, [n], True)
+        return pd.Series(tp[:, 0] * self.scale, index=self.panel.dates,
+                         name=f"term_premium_{years_to_label(n * self.dt)}")
+
+    def yields_at(self, maturities) -> pd.DataFrame:
+        """Fitted yields at any maturities (tenors or years), in yield units."""
+        ns = [self._periods_of(m) for m in maturities]
+        return self._frame(self._yields(self.X, ns) * self.scale, [years_to_label(n * self.dt) for n in ns])
+
+    # -- decompositions ------------------------------------------------------------------------------------------
+    @property
+    def expected_excess_returns(self) -> pd.DataFrame:
+        r"""Model-implied expected one-period log excess return of the bonds bought at the ``rx_maturities``,
+        ``E_t rx^{(n-1)}_{t+1} = B_{n-1}'(lambda_0 + lambda_1 X_t) - 1/2 (B_{n-1}' Sigma B_{n-1} + sigma^2)``,
+        annualised (divided by dt) and in yield units."""
+        A, B = self._loadings(int(self.rx_periods.max()))
+        Bm = B[self.rx_periods - 1]
+        conv = 0.5 * (np.einsum("ni,ij,nj->n", Bm, self.Sigma, Bm) + self.sigma2 * (self.rx_periods > 1))
+        out = (self.lambda0 @ Bm.T)[None, :] + self.X @ (Bm @ self.lambda1).T - conv[None, :]
+        return self._frame(out / self.dt * self.scale, [years_to_label(n * self.dt) for n in self.rx_periods])
+
+    def expected_short_rate_path(self, horizon: int = 120) -> pd.DataFrame:
+        """E_t[r_{t+h}] under the VAR for h = 0..horizon periods, per year, in yield units."""
+        X = self.X.copy()
+        out = np.empty((len(X), horizon + 1))
+        for h in range(horizon + 1):
+            out[:, h] = self.delta0 + X @ self.delta1
+            X = self.mu + X @ self.Phi.T
+        return pd.DataFrame(out / self.dt * self.scale, index=self.panel.dates,
+                            columns=[f"h{h}" for h in range(horizon + 1)])
+
+    def decomposition(self, maturity="10Y") -> pd.DataFrame:
+        r"""ACM's decompositions of the ``n``-period fitted yield, per date, in yield units (per year):
+
+        * ``yield = expected_short_rate + expected_excess_return`` exactly, where ``expected_short_rate`` is
+          ``(1/n) sum_{h<n} E_t r_{t+h}`` and ``expected_excess_return`` ``(1/n) sum_{h<n}
+          E_t rx^{(n-h-1)}_{t+h+1}`` (model-implied, expectations under the VAR);
+        * ``yield = risk_neutral_yield + term_premium``; ``convexity = expected_short_rate -
+          risk_neutral_yield`` (Jensen terms of the physical dynamics, including ``sigma^2``).
+        """
+        n = self._periods_of(maturity)
+        A, B = self._loadings(n)
+        X = self.X.copy()
+        short = np.zeros(len(X))
+        excess = np.zeros(len(X))
+        for h in range(n):
+            m = n - h                            # bond of maturity m bought at t+h
+            short += self.delta0 + X @ self.delta1
+            if m >= 2:
+                Bm = B[m - 1]
+                excess += Bm @ self.lambda0 + X @ (self.lambda1.T @ Bm) - 0.5 * (Bm @ self.Sigma @ Bm + self.sigma2)
+            X = self.mu + X @ self.Phi.T
+        scale = self.scale / (n * self.dt)
+        fitted = self._yields(self.X, [n])[:, 0] * self.scale
+        rny = self._yields(self.X, [n], True)[:, 0] * self.scale
+        return pd.DataFrame({"yield": fitted, "expected_short_rate": short * scale,
+                             "expected_excess_return": excess * scale, "risk_neutral_yield": rny,
+                             "term_premium": fitted - rny, "convexity": short * scale - rny},
+                            index=self.panel.dates)
+
+    # -- regressions ---------------------------------------------------------------------------------------------
+    @property
+    def return_pricing_errors(self) -> pd.DataFrame:
+        """Residuals e_{t+1} of the excess-return regressions, per period, decimals (dates t+1)."""
+        return self._frame(self.E, [years_to_label(n * self.dt) for n in self.rx_periods], self.panel.dates[1:])
+
+    @property
+    def return_rmse(self) -> pd.Series:
+        """RMSE of the excess-return regressions per maturity, in basis points of one-period log return."""
+        return pd.Series(np.sqrt(np.mean(self.E ** 2, axis=0)) * 1e4,
+                         index=[years_to_label(n * self.dt) for n in self.rx_periods], name="return_RMSE_bp")
+
+    # -- re-use --------------------------------------------------------------------------------------------------
+    def evaluate(self, new_yields, yield_units: str = "auto", maturity_units: str = "auto") -> "ACMEvaluation":
+        """The fitted model on other dates' curves (e.g. daily curves after a month-end fit, as the NY Fed
+        publishes daily term premia): factors ``X = (y_pc - mean) @ weights`` with the fit's means and weights,
+        then the same loadings. ``new_yields`` needs the principal-component maturities (matched by maturity,
+        any order, converted to this fit's units)."""
+        obs = read_observations(new_yields)
+        pc_years = np.array([maturity_years(l) for l in self.pc_labels])
+        frame = align_yields(obs, pc_years, self.pc_labels, self.units, yield_units, maturity_units)
+        Y = frame.to_numpy(float) / self.scale
+        if np.isnan(Y).any():
+            row = int(np.argmax(np.isnan(Y).any(axis=1)))
+            raise InputError(f"the new curves have blanks (first on {_date(frame.index[row])}) at maturities the "
+                             "factors are built from: give complete curves at " + ", ".join(self.pc_labels))
+        X = (Y - self.pc_mean) @ self.pc_weights
+        return ACMEvaluation(self, X, frame.index)
+
+    # -- reporting -----------------------------------------------------------------------------------------------
+    def parameter_blocks(self) -> dict[str, pd.DataFrame]:
+        """Every parameter block, labelled. Factor-space blocks are unit-free; delta_0 (per year) and delta_1
+        (per year per unit factor) in yield units; a, c, beta, sigma^2 in decimal log returns per period."""
+        names, s = self.factor_names, self.scale
+        rx_names = [years_to_label(n * self.dt) for n in self.rx_periods]
+        sq = lambda m: pd.DataFrame(m, index=names, columns=names)  # noqa: E731
+        col = lambda v, name: pd.DataFrame({name: np.asarray(v)}, index=names)  # noqa: E731
+        return {
+            "mu": col(self.mu, "mu"), "Phi": sq(self.Phi), "Sigma": sq(self.Sigma),
+            "lambda_0": col(self.lambda0, "lambda_0"), "lambda_1": sq(self.lambda1),
+            "mu_Q": col(self.mu_star, "mu_Q"), "Phi_Q": sq(self.Phi_star),
+            "delta_0": pd.DataFrame({"delta_0": [self.delta0 / self.dt * s]}, index=["delta_0"]),
+            "delta_1": col(self.delta1 / self.dt * s, "delta_1"),
+            "a": pd.DataFrame({"a": self.a}, index=rx_names),
+            "beta": pd.DataFrame(self.beta, index=rx_names, columns=names),
+            "c": pd.DataFrame(self.c, index=rx_names, columns=names),
+            "sigma2": pd.DataFrame({"sigma2": [self.sigma2]}, index=["sigma2"]),
+            "pc_weights": pd.DataFrame(self.pc_weights, index=list(self.pc_labels), columns=names),
+            "pc_mean": pd.DataFrame({"pc_mean": self.pc_mean * s}, index=list(self.pc_labels)),
+        }
+
+    def summary(self) -> str:
+        errors = self.pricing_errors
+        lines = header_block("Adrian-Crump-Moench (2013) regression term structure model (acm)", [
+            ("Factors (K)", self.n_factors), ("Maturities (J)", len(self.panel.labels)),
+            ("Dates (T)", len(self.panel.dates)),
+            ("Sample", f"{_date(self.panel.dates[0])}..{_date(self.panel.dates[-1])}"),
+            ("Return maturities", len(self.rx_periods)), ("sigma (bp/period)", f"{np.sqrt(self.sigma2) * 1e4:.2f}"),
+            ("Log-likelihood", "n/a (regressions)"), ("Seconds", f"{self.seconds:.2f}"),
+            ("Yield units", self.units), ("Period", f"{self.dt * 12:g} month(s)"),
+            ("Mean RMSE (bp)", f"{errors.mean():.2f}"), ("Max eig Phi", f"{np.max(np.abs(np.linalg.eigvals(self.Phi))):.4f}"),
+        ])
+        lines += flag_lines(self.flags)
+        lines.append("Factors: first K principal components of the yields, demeaned, scaled to unit variance "
+                     "(unit-free); mu, Phi, Sigma, lambda_0, lambda_1 are unit-free.")
+        lines.append("Returns: excess log returns of bonds bought at " + ", ".join(
+            years_to_label(n * self.dt) for n in self.rx_periods) + "; regressed on [1, v_{t+1}, X_t].")
+        lines.append(f"Units: yields, term premia, delta in {self.units} per year; a, beta, c, sigma2 in decimal "
+                     "log returns per period; pricing errors in bp.")
+        lines += [f"Note: {n}" for n in self.notes]
+        lines.append("")
+        for name, block in self.parameter_blocks().items():
+            if name in ("pc_weights", "pc_mean", "a", "c", "beta"):
+                continue
+            lines += format_matrix(name, block.to_numpy(), [str(i) for i in block.index],
+                                   [str(c) for c in block.columns])
+        lines += format_matrix("Pricing errors, RMSE in basis points", errors.to_numpy()[None, :], ["RMSE_bp"],
+                               list(errors.index), fmt="{:>11.2f}")
+        lines += format_matrix("Excess-return regressions, RMSE in bp of one-period log return",
+                               self.return_rmse.to_numpy()[None, :], ["RMSE_bp"], list(self.return_rmse.index),
+                               fmt="{:>11.2f}")
+        tp = self.term_premium
+        lines += format_matrix(f"Term premium ({self.units}), sample mean and last date",
+                               np.vstack([tp.mean().to_numpy(), tp.iloc[-1].to_numpy()]), ["mean", "last"],
+                               list(tp.columns), fmt="{:>11.3f}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+@dataclass
+class ACMEvaluation:
+    """A fitted ACM model evaluated on other curves (:meth:`ACMResult.evaluate`), in the fit's yield units."""
+
+    model: ACMResult
+    X: np.ndarray
+    dates: pd.Index
+
+    def _frame(self, values, columns):
+        return pd.DataFrame(values, index=self.dates, columns=columns)
+
+    @property
+    def factors(self) -> pd.DataFrame:
+        return self._frame(self.X, self.model.factor_names)
+
+    @property
+    def fitted_yields(self) -> pd.DataFrame:
+        m = self.model
+        return self._frame(m._yields(self.X, m.periods) * m.scale, list(m.panel.labels))
+
+    @property
+    def risk_neutral_yields(self) -> pd.DataFrame:
+        m = self.model
+        return self._frame(m._yields(self.X, m.periods, True) * m.scale, list(m.panel.labels))
+
+    @property
+    def term_premium(self) -> pd.DataFrame:
+        return self.fitted_yields - self.risk_neutral_yields
+
+    def term_premium_at(self, maturity) -> pd.Series:
+        m = self.model
+        n = m._periods_of(maturity)
+        tp = m._yields(self.X, [n]) - m._yields(self.X, [n], True)
+        return pd.Series(tp[:, 0] * m.scale, index=self.dates, name=f"term_premium_{years_to_label(n * m.dt)}")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+def _ols(Z: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Coefficients (k, m) of Y (T, m) on Z (T, k), by least squares (QR through lstsq)."""
+    coef, *_ = np.linalg.lstsq(Z, Y, rcond=None)
+    return coef
+
+
+def fit_acm(yields, maturities=None, n_factors: int = 5, *, rx_maturities=None, pc_maturities=None,
+            var_intercept: bool = False, sigma2: float | None = None, yield_units: str = "auto", maturity_units: str = "auto",
+            periods_per_year: int | None = None) -> ACMResult:
+    """Fit the ACM (2013) model by its three regression steps (equations in the module docstring).
+
+    Parameters
+    ----------
+    yields : anything :func:`xlatsm.read_panel` accepts (dates down, maturities across; every cell needed).
+    n_factors : K principal components (1..10; ACM and the NY Fed use 5).
+    rx_maturities : purchase maturities of the excess returns (tenors or years); default 6 months, 1 year, then
+        every year up to the longest maturity (the NY Fed's 6, 12, 24, ..., 120 months on a 10-year panel).
+    pc_maturities : maturities whose yields give the principal components; default every column.
+    var_intercept : False (default, the NY Fed's published series): ``mu = 0`` -- the factors are demeaned over
+        the sample, ``Phi`` is the OLS slope (estimated with an intercept) and the innovations
+        ``v_{t+1} = X_{t+1} - Phi X_t`` keep the intercept (their mean, O(1/T)), which only moves the physical
+        dynamics and so the risk-neutral yields and term premia (by a few bp at 10 years); True: the textbook
+        VAR with its OLS intercept ``mu``.
+    sigma2 : the return pricing-error variance (decimal log return per period, squared) to use in step 4 and the
+        recursion instead of the regressions' own, e.g. the one of the observed curve when the panel holds a
+        model's fitted yields (whose returns the regressions price exactly, giving sigma^2 = 0).
+    yield_units, maturity_units : as :func:`xlatsm.fit_atsm`; results come back in the input's yield units.
+    periods_per_year : data frequency (default from the dates; ACM is monthly).
+    """
+    started = time.perf_counter()
+    panel = read_yields(yields, maturities, yield_units, maturity_units)
+    check_balanced(panel, "ACM (regressions)", "method 'kalman' of fit_atsm, which handles blanks")
+    notes = [n for n in panel.notes if n]
+    if not isinstance(n_factors, (int, np.integer)) or not 1 <= n_factors <= 10:
+        raise InputError(f"n_factors must be a whole number from 1 to 10, got {n_factors!r}")
+    per_year = int(periods_per_year or panel.periods_per_year)
+    dt = 1.0 / per_year
+    Y = panel.yields
+    T, J = Y.shape
+    if T < max(36, 4 * n_factors):
+        raise InputError(f"{T} dates are too few for ACM with {n_factors} factors: give at least "
+                         f"{max(36, 4 * n_factors)}")
+    periods = panel.maturities / dt
+    if np.any(np.abs(periods - np.round(periods)) > 1e-6) or np.any(np.round(periods) < 1):
+        raise InputError(f"ACM prices whole numbers of {12 * dt:g}-month periods; maturities "
+                         f"{panel.labels} are not all multiples of the data period: give maturities in whole "
+                         "periods (or set periods_per_year)")
+    periods = np.round(periods).astype(int)
+    interp = _interpolator(panel.maturities, Y)
+
+    def yields_at_periods(ns):
+        ns = np.asarray(ns, int)
+        out = np.empty((T, len(ns)))
+        have = {int(n): j for j, n in enumerate(periods)}
+        missing = [n for n in ns if int(n) not in have]
+        if missing:
+            filled = interp(np.asarray(missing) * dt)
+            fill = {n: filled[:, i] for i, n in enumerate(missing)}
+        for i, n in enumerate(ns):
+            out[:, i] = Y[:, have[int(n)]] if int(n) in have else fill[int(n)]
+        return out, missing
+
+    # 1. factors
+    if pc_maturities is None:
+        pc_idx = np.arange(J)
+    else:
+        pc_idx = []
+        for m in pc_maturities:
+            hit = np.flatnonzero(np.abs(panel.maturities - maturity_years(m)) < 1e-9)
+            if not len(hit):
+                raise InputError(f"pc_maturities: {m!r} is not a column of the panel ({panel.labels[0]}.."
+                                 f"{panel.labels[-1]}); name fitted maturities")
+            pc_idx.append(int(hit[0]))
+        pc_idx = np.array(sorted(set(pc_idx)))
+    if len(pc_idx) < n_factors:
+        raise InputError(f"{len(pc_idx)} maturities cannot give {n_factors} principal components: use more "
+                         "maturities or fewer factors")
+    Ypc = Y[:, pc_idx]
+    pc_mean = Ypc.mean(axis=0)
+    _, svals, vt = np.linalg.svd(Ypc - pc_mean, full_matrices=False)
+    W = vt[:n_factors].T
+    Xraw = (Ypc - pc_mean) @ W
+    sd = Xraw.std(axis=0, ddof=1)
+    if np.any(sd <= 1e-14 * max(1.0, np.abs(Ypc).max())):
+        raise InputError(f"the yields have fewer than {n_factors} independent directions: use fewer factors")
+    sign = np.sign(W.sum(axis=0))
+    sign[sign == 0] = 1.0
+    W = W / sd * sign
+    X = (Ypc - pc_mean) @ W
+
+    # 2. VAR(1)
+    Z = np.column_stack([np.ones(T - 1), X[:-1]])
+    G = _ols(Z, X[1:])
+    mu, Phi = G[0], G[1:].T
+    V = X[1:] - Z @ G
+    Sigma = V.T @ V / (T - 2)
+    if not var_intercept:
+        # the NY Fed's convention: the factors have zero sample mean, the VAR's mean is set to zero and its
+        # intercept left in the innovations (mean mu_OLS); Sigma is still their covariance (demeaned)
+        V = V + mu
+        mu = np.zeros(n_factors)
+
+    # 3. excess returns
+    if rx_maturities is None:
+        years = np.concatenate([[0.5], np.arange(1, np.floor(periods.max() * dt) + 1)])
+        rx_periods = np.array(sorted({int(round(y / dt)) for y in years if 2 <= round(y / dt) <= periods.max()}))
+    else:
+        rx_periods = []
+        for m in rx_maturities:
+            n = maturity_years(m) / dt
+            if abs(n - round(n)) > 1e-6 or round(n) < 2 or round(n) > periods.max():
+                raise InputError(f"rx_maturities: {m!r} must be a whole number of periods from 2 up to the "
+                                 f"longest maturity {panel.labels[-1]}")
+            rx_periods.append(int(round(n)))
+        rx_periods = np.array(sorted(set(rx_periods)))
+    if len(rx_periods) < n_factors:
+        raise InputError(f"{len(rx_periods)} return maturities cannot identify {n_factors} prices of risk: give "
+                         f"at least {n_factors} rx_maturities")
+    y_n, miss_n = yields_at_periods(rx_periods)
+    y_n1, miss_n1 = yields_at_periods(rx_periods - 1)   # includes n-1 = 1 when n = 2
+    y_1, miss_1 = yields_at_periods([1])
+    r = y_1[:, 0] * dt                                    # per-period short rate
+    p_n = -rx_periods * dt * y_n
+    p_n1 = -(rx_periods - 1) * dt * y_n1
+    rx = p_n1[1:] - p_n[:-1] - r[:-1, None]
+    missing = sorted(set(miss_n) | set(miss_n1) | set(miss_1))
+    if missing:
+        notes.append("yields interpolated across maturities (PCHIP, flat below the shortest) at " + ", ".join(
+            years_to_label(n * dt) for n in missing)
+            + (" (the 1-period short rate is the shortest yield held flat)"
+               if 1 in missing and panel.maturities[0] > dt + 1e-9 else ""))
+    Zr = np.column_stack([np.ones(T - 1), V, X[:-1]])
+    coef = _ols(Zr, rx)
+    a, beta, c = coef[0], coef[1:1 + n_factors].T, coef[1 + n_factors:].T
+    E = rx - Zr @ coef
+    sigma2_regression = float(np.sum(E ** 2) / E.size)
+    if sigma2 is None:
+        sigma2 = sigma2_regression
+    else:
+        if not np.isfinite(sigma2) or sigma2 < 0:
+            raise InputError(f"sigma2 must be a non-negative number (squared log return per period), got {sigma2!r}")
+        notes.append(f"sigma^2 = {sigma2:.6g} given (the regressions' own is {sigma2_regression:.6g})")
+        sigma2 = float(sigma2)
+
+    # 4. prices of risk
+    Bstar = np.einsum("ni,nj->nij", beta, beta).reshape(len(rx_periods), -1)
+    BtB = beta.T @ beta
+    lambda0 = np.linalg.solve(BtB, beta.T @ (a + 0.5 * (Bstar @ Sigma.reshape(-1) + sigma2)))
+    lambda1 = np.linalg.solve(BtB, beta.T @ c)
+
+    # 5. short rate
+    d = _ols(np.column_stack([np.ones(T), X]), r)
+    delta0, delta1 = float(d[0]), d[1:]
+
+    result = ACMResult(panel=panel, dt=dt, n_factors=n_factors, pc_labels=[panel.labels[j] for j in pc_idx],
+                       pc_mean=pc_mean, pc_weights=W, X=X, mu=mu, Phi=Phi, Sigma=Sigma, V=V, rx_periods=rx_periods,
+                       rx=rx, a=a, beta=beta, c=c, E=E, sigma2=sigma2, lambda0=lambda0, lambda1=lambda1,
+                       delta0=delta0, delta1=delta1, notes=notes)
+    result.flags = explosive_flags(Phi, result.Phi_star) + result._nonfinite_flags(
+        ["fitted_yields", "term_premium"])
+    result.seconds = time.perf_counter() - started
+    return result
