@@ -17,14 +17,9 @@ import pandas as pd
 
 from ..errors import InputError
 from .panel import Observations, read_panel
+from .table import is_generic as _generic
 from .tenors import maturities_to_years
 from .units import SCALE, normalise_yield_units
-
-_GENERIC = "y"
-
-
-def _generic(columns: Sequence[str]) -> bool:
-    return all(str(c) == f"{_GENERIC}{j + 1}" for j, c in enumerate(columns))
 
 
 def _missing(what: Sequence[str], model_cols: Sequence[str]) -> InputError:

@@ -27,7 +27,7 @@ from ..errors import InputError
 from .cells import Cell, describe, read_cell, why_refused
 from .dates import infer_frequency, read_date_column, regularise_dates
 from .files import read_table_file
-from .table import Table, parse_rows
+from .table import Table, generic_columns, is_generic, parse_rows
 from .tenors import maturities_to_years, years_to_label
 from .units import (SCALE, YIELD_UNITS, check_columns_move, check_scale_agreement, decide_yield_units,
                     normalise_yield_units)
@@ -160,7 +160,7 @@ def _table(data: Any, sheet=None, skip_rows=None) -> tuple[Table, bool]:
         if data.ndim != 2:
             raise InputError(f"expected a 2-D panel (dates x series), got an array with {data.ndim} dimensions")
         frame = pd.DataFrame(data, index=pd.RangeIndex(1, data.shape[0] + 1),
-                             columns=[f"y{j + 1}" for j in range(data.shape[1])])
+                             columns=generic_columns(data.shape[1]))
         return _frame_table(frame), False
     return parse_rows(data), True
 
@@ -268,7 +268,15 @@ def read_panel(data: Any, maturities: Sequence | None = None, yield_units: str =
     ``maturities`` overrides the column labels (numbers in ``maturity_units`` or tenor labels).
     """
     obs = data if isinstance(data, Observations) else read_observations(data, sheet, skip_rows)
+    if maturities is None and is_generic(obs.columns):
+        raise InputError("the data have no header row of maturities: add one (3M, 1Y, 10Y ...) above the yields, "
+                         "or give the maturities (the maturities argument)")
     labels = list(maturities) if maturities is not None else obs.columns
+    from .dates import parse_date
+
+    if maturities is None and len(labels) >= 2 and sum(parse_date(c) is not None for c in labels) * 2 > len(labels):
+        raise InputError("the column labels are dates: the dates should run down the rows and the maturities "
+                         "across (transpose the table)")
     if len(labels) != obs.values.shape[1]:
         raise InputError(f"{len(labels)} maturities given for {obs.values.shape[1]} yield columns: "
                          "give one maturity per column")

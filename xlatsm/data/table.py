@@ -19,6 +19,18 @@ from ..errors import InputError
 from .cells import Cell, decimal_comma_in_use, describe, is_blank, read_cell, why_refused
 from .dates import parse_date, read_date_column
 
+GENERIC_PREFIX = "y"     # columns of a range or array without a header: y1, y2, ...
+
+
+def generic_columns(n: int) -> list[str]:
+    return [f"{GENERIC_PREFIX}{j + 1}" for j in range(n)]
+
+
+def is_generic(columns: Sequence[Any]) -> bool:
+    """True for the labels :func:`generic_columns` makes (the data had no header row)."""
+    return all(str(c) == f"{GENERIC_PREFIX}{j + 1}" for j, c in enumerate(columns))
+
+
 _DATE_WORDS = {"date", "dates", "month", "months", "period", "time", "yyyymm", "yyyymmdd", "day", "obs",
                "observation_date", "observation date", "as of", "asof", "trade date", "valuation date"}
 
@@ -83,6 +95,10 @@ def parse_rows(rows: Sequence[Sequence[Any]], first_row: int = 1, where: str = "
     """Rows of raw cells -> :class:`Table` (rules in the module docstring). ``first_row`` is the number of
     ``rows[0]`` in the user's sheet or file, so messages name the row the user sees."""
     rows, first_row = _trim(_rectangle(rows), first_row)
+    across = [v for v in rows[0][1:] if not is_blank(v)]
+    if len(across) >= 2 and sum(parse_date(v) is not None for v in across) * 2 > len(across):
+        raise InputError("the dates run across the first row: put the dates down the first column and the "
+                         "maturities across (copy the block, then Paste Special > Transpose)")
     header = None
     if _header_row(rows):
         header, rows = rows[0], rows[1:]
@@ -104,7 +120,7 @@ def parse_rows(rows: Sequence[Sequence[Any]], first_row: int = 1, where: str = "
     if header is not None:
         columns = list(header[1:] if index_col else header)
     else:
-        columns = [f"y{j + 1}" for j in range(len(data[0]) if data else 0)]
+        columns = generic_columns(len(data[0]) if data else 0)
     if not columns:
         raise InputError("the range has no data columns: select dates and the value columns beside them")
     col_names = [str(c).strip() if not is_blank(c) else f"column {j + 1}" for j, c in enumerate(columns)]
