@@ -1,0 +1,235 @@
+"""ACM (2013): the NY Fed's published term premium, simulation recovery of the prices of risk, the regressions
+against statsmodels' OLS, the recursion against an explicit loop, decomposition identities, evaluate, bad input."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xlatsm import InputError
+from xlatsm.atsm.acm import acm_price_loadings, fit_acm
+from xlatsm.data import YieldPanel
+
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / \
+    "ACMTermPremium_replicated_monthly_1m_120m.csv.gz"
+
+
+@pytest.fixture(scope="module")
+def published():
+    if not REFERENCE.exists():
+        pytest.skip("../shared/reference is not beside this checkout")
+    return pd.read_csv(REFERENCE, index_col=0, parse_dates=True)
+
+
+def _acmy(frame):
+    return frame[[c for c in frame.columns if c.startswith("ACMY")]]
+
+
+def test_reproduces_published_nyfed_10y_term_premium(published):
+    """Panel = the NY Fed's published fitted yields (1..120 months, 1961-06 on, percent): the 10-year term premium
+    matches ACMTP10 to well within a basis point RMS. The published fitted yields carry no return pricing errors,
+    so the regressions' sigma^2 is 0 where the NY Fed's is not: the gap is a constant ((n-1)/(2n) sigma^2/dt)."""
+    fit = fit_acm(_acmy(published), pc_maturities=[f"{m}M" for m in range(3, 121)])
+    gap = (fit.term_premium_at("10Y") - published["ACMTP10"]) * 100           # bp
+    assert np.sqrt(np.mean(gap ** 2)) < 0.1 and gap.abs().max() < 0.1
+    assert gap.std() < 1e-6                                                    # a constant: sigma^2 only
+    # the fitted 10-year yield is the published one
+    assert (fit.yields_at(["10Y"]).iloc[:, 0] - published["ACMY10"]).abs().max() * 100 < 1e-3
+    # the one missing number explains every maturity: sigma^2 implied by the 10-year gap closes all of them
+    sigma2 = -gap.mean() / 1e4 / ((120 - 1) / (2 * 120) * 12)
+    fixed = fit_acm(_acmy(published), sigma2=sigma2)
+    for years in range(1, 11):
+        g = (fixed.term_premium_at(f"{years}Y") - published[f"ACMTP{years:02d}"]) * 100
+        assert g.abs().max() < 2e-3, years
+    # the textbook VAR intercept is a different model: the NY Fed's mu = 0 convention matters (about 2 bp)
+    textbook = fit_acm(_acmy(published), var_intercept=True)
+    assert (textbook.term_premium_at("10Y") - published["ACMTP10"]).abs().mean() * 100 > 0.5
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# simulation
+# ---------------------------------------------------------------------------------------------------------------
+K = 3
+PHI_Q = np.diag([0.997, 0.96, 0.90])
+MU_Q = np.zeros(K)
+LAM1 = np.array([[-0.010, 0.020, 0.000], [0.000, -0.030, 0.010], [0.010, 0.000, -0.050]])
+LAM0 = np.array([0.02, -0.01, 0.03])
+SIGMA = np.array([[0.30, 0.0, 0.0], [-0.10, 0.40, 0.0], [0.05, 0.10, 0.50]])
+OMEGA = SIGMA @ SIGMA.T
+DELTA0, DELTA1 = 0.04 / 12, np.array([1.0, 1.0, 1.0]) / 1200      # X in annual percent
+SIGMA2 = (4e-4) ** 2                                                 # 4 bp per month return errors
+
+
+def _simulate(T, rng, noise_bp=0.0, sample_omega=False):
+    mu, Phi = MU_Q + LAM0, PHI_Q + LAM1
+    X = np.zeros((T + 200, K))
+    X[0] = np.linalg.solve(np.eye(K) - Phi, mu)
+    shocks = rng.standard_normal((T + 200, K)) @ SIGMA.T
+    for t in range(1, T + 200):
+        X[t] = mu + Phi @ X[t - 1] + shocks[t]
+    X = X[200:]
+    n = np.arange(1, 121)
+    omega = OMEGA
+    if sample_omega:   # price with the sample covariance of the VAR innovations (what ACM's Jensen terms use)
+        Z = np.column_stack([np.ones(T - 1), X[:-1]])
+        V = X[1:] - Z @ np.linalg.lstsq(Z, X[1:], rcond=None)[0]
+        omega = V.T @ V / (T - 2)
+    A, B = acm_price_loadings(MU_Q, PHI_Q, omega, SIGMA2, DELTA0, DELTA1, 120)
+    Y = -(A[n] + X @ B[n].T) / (n / 12)
+    Y = Y + noise_bp * 1e-4 * rng.standard_normal(Y.shape)
+    panel = YieldPanel(yields=Y, maturities=n / 12, dates=pd.RangeIndex(T), labels=[f"{m}M" for m in n],
+                       yield_units="decimal", maturity_units="tenor")
+    return panel, X
+
+
+def _to_pc_basis(fit, X):
+    """The true latent factors are affine in the fitted principal components: X_pc = M (X - X_bar) + m."""
+    Z = np.column_stack([np.ones(len(X)), X])
+    coef = np.linalg.lstsq(Z, fit.X, rcond=None)[0]
+    m, M = coef[0], coef[1:].T
+    assert np.max(np.abs(Z @ coef - fit.X)) < 1e-8 * np.abs(fit.X).max()   # exactly affine
+    return m, M
+
+
+def test_recursion_is_the_explicit_acm_loop():
+    rng = np.random.default_rng(1)
+    mu, Phi, Om = rng.normal(size=K) * 0.01, PHI_Q + 0.01 * rng.normal(size=(K, K)), OMEGA * 1e-3
+    A, B = acm_price_loadings(mu, Phi, Om, SIGMA2, DELTA0, DELTA1, 40)
+    a, b = [0.0, -DELTA0], [np.zeros(K), -DELTA1]
+    for n in range(2, 41):
+        a.append(a[-1] + b[-1] @ mu + 0.5 * (b[-1] @ Om @ b[-1] + SIGMA2) - DELTA0)
+        b.append(Phi.T @ b[-1] - DELTA1)
+    np.testing.assert_allclose(A, a, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(B, np.array(b), rtol=1e-12, atol=1e-15)
+
+
+def test_exact_simulated_model_recovers_q_dynamics_and_prices_of_risk():
+    """Yields priced exactly by an ACM model: the cross-section gives the risk-neutral dynamics exactly (in the
+    principal-component basis), and lambda = (OLS VAR) - Q exactly; the VAR is the truth up to sampling error.
+    (The Jensen terms of ACM use the sample innovation covariance, so the yields are priced with it.)"""
+    panel, X = _simulate(400, np.random.default_rng(0), sample_omega=True)
+    fit = fit_acm(panel, n_factors=K, var_intercept=True, sigma2=SIGMA2)
+    m, M = _to_pc_basis(fit, X)
+    Minv = np.linalg.inv(M)
+    phi_q = M @ PHI_Q @ Minv
+    mu_q = M @ MU_Q + m - phi_q @ m
+    np.testing.assert_allclose(fit.Phi_star, phi_q, atol=1e-7)
+    np.testing.assert_allclose(fit.mu_star, mu_q, atol=1e-7)
+    np.testing.assert_allclose(fit.lambda1, fit.Phi - phi_q, atol=1e-7)
+    np.testing.assert_allclose(fit.lambda0, fit.mu - mu_q, atol=1e-7)
+    assert fit.pricing_errors.max() < 1e-6
+    np.testing.assert_allclose(fit.delta0 + fit.X @ fit.delta1, DELTA0 + X @ DELTA1, rtol=1e-9)
+    # without the convexity terms lambda_0 is wrong: the Jensen terms are part of the estimator
+    beta = fit.beta
+    wrong = np.linalg.solve(beta.T @ beta, beta.T @ fit.a)
+    assert np.max(np.abs(wrong - fit.lambda0)) > 1e-3
+
+
+def test_large_sample_recovers_true_lambdas_with_noise():
+    """Long simulated sample with 2 bp iid yield noise: lambda_0, lambda_1 (mapped to the PC basis) close to the
+    truth and the 10-year term premium within a basis point or so of the true one."""
+    panel, X = _simulate(6000, np.random.default_rng(7), noise_bp=2.0)
+    fit = fit_acm(panel, n_factors=K, var_intercept=True)
+    Xc = np.column_stack([np.ones(len(X)), X])
+    coef = np.linalg.lstsq(Xc, fit.X, rcond=None)[0]
+    m, M = coef[0], coef[1:].T
+    Minv = np.linalg.inv(M)
+    lam1 = M @ LAM1 @ Minv
+    lam0 = M @ LAM0 - lam1 @ m
+    np.testing.assert_allclose(fit.lambda1, lam1, atol=0.012)
+    np.testing.assert_allclose(fit.lambda0, lam0, atol=0.03)
+    assert fit.sigma2 > 0
+    n = 120
+    A, B = acm_price_loadings(MU_Q, PHI_Q, OMEGA, SIGMA2, DELTA0, DELTA1, n)
+    Ar, Br = acm_price_loadings(MU_Q + LAM0, PHI_Q + LAM1, OMEGA, SIGMA2, DELTA0, DELTA1, n)
+    true_tp = -((A[n] - Ar[n]) + X @ (B[n] - Br[n])) / 10
+    gap = fit.term_premium_at("10Y").to_numpy() - true_tp
+    assert np.sqrt(np.mean(gap ** 2)) * 1e4 < 15      # bp, over 500 years of data
+    assert np.corrcoef(fit.term_premium_at("10Y"), true_tp)[0, 1] > 0.98
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# real data: regressions, identities, evaluate, units
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def lw():
+    from conftest import SHARED_DATA
+
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data is not beside this checkout")
+    frame = pd.read_csv(SHARED_DATA / "lw_monthly_1961_2022.csv", index_col=0, parse_dates=True)
+    return frame.loc["1971-08":, [f"m{m:03d}" for m in (1, 3, 6, 12, 24, 36, 48, 60, 72, 84, 96, 108, 120)]]
+
+
+@pytest.fixture(scope="module")
+def lw_fit(lw):
+    return fit_acm(lw)
+
+
+def test_regressions_equal_statsmodels_ols(lw_fit):
+    import statsmodels.api as sm
+
+    fit = lw_fit
+    Z = np.column_stack([np.ones(len(fit.V)), fit.V, fit.X[:-1]])
+    for j in range(fit.rx.shape[1]):
+        params = sm.OLS(fit.rx[:, j], Z).fit().params
+        np.testing.assert_allclose(params[0], fit.a[j], rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(params[1:1 + fit.n_factors], fit.beta[j], rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(params[1 + fit.n_factors:], fit.c[j], rtol=1e-8, atol=1e-12)
+    # the VAR too
+    for k in range(fit.n_factors):
+        params = sm.OLS(fit.X[1:, k], sm.add_constant(fit.X[:-1])).fit().params
+        np.testing.assert_allclose(params[1:], fit.Phi[k], rtol=1e-8, atol=1e-12)
+
+
+def test_decompositions_are_identities(lw_fit):
+    d = lw_fit.decomposition("10Y")
+    np.testing.assert_allclose(d["yield"], d["expected_short_rate"] + d["expected_excess_return"], atol=1e-10)
+    np.testing.assert_allclose(d["term_premium"], lw_fit.term_premium_at("10Y"), atol=1e-12)
+    np.testing.assert_allclose(d["yield"], lw_fit.fitted_yields["10Y"], atol=1e-12)
+    np.testing.assert_allclose(d["yield"] - d["risk_neutral_yield"], d["term_premium"], atol=1e-12)
+    # the one-period bond: fitted yield = fitted short rate = expected short rate, no premium
+    one = lw_fit.decomposition("1M")
+    np.testing.assert_allclose(one["term_premium"], 0.0, atol=1e-12)
+    assert lw_fit.pricing_errors.max() < 25 and lw_fit.pricing_errors.mean() < 10
+    assert list(lw_fit.expected_excess_returns.columns)[:2] == ["6M", "1Y"]
+
+
+def test_evaluate_on_other_curves(lw, lw_fit):
+    """evaluate() with the fit's own curves gives the fit's numbers; reordered columns in decimals too."""
+    ev = lw_fit.evaluate(lw)
+    np.testing.assert_allclose(ev.term_premium.to_numpy(), lw_fit.term_premium.to_numpy(), atol=1e-12)
+    np.testing.assert_allclose(ev.term_premium_at("7Y"), lw_fit.term_premium_at("7Y"), atol=1e-12)
+    sub = lw.iloc[300:330, ::-1] / 100
+    ev2 = lw_fit.evaluate(sub, yield_units="decimal")
+    np.testing.assert_allclose(ev2.term_premium_at("10Y"), lw_fit.term_premium_at("10Y").iloc[300:330], atol=1e-10)
+    with pytest.raises(InputError, match="lack"):
+        lw_fit.evaluate(lw.drop(columns="m060"))
+
+
+def test_units_invariance(lw, lw_fit):
+    dec = fit_acm(lw / 100, yield_units="decimal")
+    np.testing.assert_allclose(dec.term_premium.to_numpy() * 100, lw_fit.term_premium.to_numpy(), atol=1e-10)
+    np.testing.assert_allclose(dec.pricing_errors, lw_fit.pricing_errors, rtol=1e-8)
+    assert "lambda_1" in lw_fit.parameter_blocks() and "acm" in lw_fit.summary()
+
+
+def test_panel_without_short_rate_is_interpolated(lw):
+    fit = fit_acm(lw.drop(columns=["m001"]), n_factors=3)
+    assert any("interpolated" in n for n in fit.notes)
+    assert np.isfinite(fit.term_premium.to_numpy()).all()
+
+
+def test_bad_input(lw):
+    gappy = lw.copy()
+    gappy.iloc[5, 3] = np.nan
+    with pytest.raises(InputError, match="blanks"):
+        fit_acm(gappy)
+    with pytest.raises(InputError, match="n_factors"):
+        fit_acm(lw, n_factors=0)
+    with pytest.raises(InputError, match="prices of risk"):
+        fit_acm(lw, rx_maturities=["6M", "1Y"])
+    with pytest.raises(InputError, match="pc_maturities"):
+        fit_acm(lw, pc_maturities=["13M"])
+    with pytest.raises(InputError, match="sigma2"):
+        fit_acm(lw, sigma2=-1.0)
