@@ -67,6 +67,7 @@ class FitCache:
         self._raw: OrderedDict[str, tuple[str, dict]] = OrderedDict()   # raw key -> (fit key, {output: block})
         self._lock = threading.RLock()
         self._fitting: dict[str, threading.Lock] = {}
+        self._outputs: dict[str, Any] = {}   # fit key -> its block makers (built once: matrix logs and all)
         self.fits_run = 0
 
     key = staticmethod(frame_key)
@@ -105,6 +106,17 @@ class FitCache:
             while len(self._raw) > MAX_RAW:
                 self._raw.popitem(last=False)
 
+    def outputs(self, key: str, make: Callable[[], Any]) -> Any:
+        """The block makers of the fit under ``key``, made once per fit (``make`` builds them)."""
+        with self._lock:
+            found = self._outputs.get(key)
+        if found is None:
+            found = make()
+            with self._lock:
+                if key in self._store:
+                    found = self._outputs.setdefault(key, found)
+        return found
+
     # -- fit level ------------------------------------------------------------------------------------------
     def get_or_fit(self, kind: str, frame, options: dict, fit: Callable[[], Any]) -> tuple[Any, str]:
         result, key = self.get_or_fit_key(kind, frame, options, fit)
@@ -128,10 +140,14 @@ class FitCache:
                 self._store[key] = result
                 self._fitting.pop(key, None)
                 while len(self._store) > self.max_fits:
-                    self._store.popitem(last=False)
+                    self._outputs.pop(self._store.popitem(last=False)[0], None)
         return result, key
 
     def lookup(self, handle: str) -> Any:
+        return self.lookup_key(handle)[0]
+
+    def lookup_key(self, handle: str) -> tuple[Any, str]:
+        """The fit a handle names and its fit key."""
         text = str(handle).strip()
         if "#" not in text:
             raise StaleHandleError(f"{text!r} is not a model handle: pass the cell holding ATSM_FIT(..., \"handle\") "
@@ -140,7 +156,7 @@ class FitCache:
         with self._lock:
             for key in reversed(self._store):
                 if key.startswith(prefix.lower()) and self.handle(kind, key) == text:
-                    return self._store[key]
+                    return self._store[key], key
         raise StaleHandleError(f"model {text} is no longer in memory (Excel or Python restarted, or too many fits "
                                "since): recalculate the cell that made it (Ctrl+Alt+F9)")
 
@@ -149,6 +165,7 @@ class FitCache:
             self._store.clear()
             self._raw.clear()
             self._fitting.clear()
+            self._outputs.clear()
             self.fits_run = 0
 
 

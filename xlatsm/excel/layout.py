@@ -116,8 +116,8 @@ def atsm_summary_pairs(result, handle: str) -> list[tuple[str, Any]]:
         ("iterations", result.n_iter),
         ("log-likelihood", result.loglik),
         ("dates", len(result.panel.dates)),
-        ("first date", result.panel.dates[0]),
-        ("last date", result.panel.dates[-1]),
+        ("first date", f"{result.panel.dates[0]:%Y-%m-%d}"),   # text: a summary column holds numbers of all kinds,
+        ("last date", f"{result.panel.dates[-1]:%Y-%m-%d}"),   # so no date format could be given to it
         ("maturities", ", ".join(result.panel.labels)),
         ("yield units", result.units),
         ("maturity units read", result.panel.maturity_units),

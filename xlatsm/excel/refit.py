@@ -164,7 +164,9 @@ class OpenpyxlBook:
         col = column_index_from_string(col_letter)
         for i, values in enumerate(block):
             for j, value in enumerate(values):
-                ws.cell(row=row + i, column=col + j, value=value)
+                cell = ws.cell(row=row + i, column=col + j, value=value)
+                if isinstance(value, dt.datetime):
+                    cell.number_format = "yyyy-mm-dd"   # as Excel shows a date written by xlwings
 
     def clear(self, sheet):
         if sheet in self.wb.sheetnames:

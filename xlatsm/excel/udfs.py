@@ -144,7 +144,7 @@ def _cached_block(kind: str, cells, options: dict, output: str, fit, outputs):
         return block
     found = CACHE.result_for_raw(raw)
     result, key = found if found is not None else fit()
-    block = layout.choose(outputs(result, CACHE.handle(kind, key)), output)
+    block = layout.choose(CACHE.outputs(key, lambda: outputs(result, CACHE.handle(kind, key))), output)
     CACHE.remember(raw, key, output, block)
     return block
 
@@ -235,10 +235,11 @@ def SMOOTH_STATES(data, model=None, output="factors", yield_units="auto"):
 def XLATSM_GET(model=None, output="summary"):
     """Any block of a fitted model, by its handle."""
     text = _handle(model)
-    result = CACHE.lookup(text)
-    outputs = layout.atsm_outputs(result, text) if text.upper().startswith("ATSM#") else \
-        layout.lgssm_outputs(result, text)
-    return layout.choose(outputs, _text(output, "summary"))
+    result, key = CACHE.lookup_key(text)
+    kind = "ATSM" if text.upper().startswith("ATSM#") else "LGSSM"
+    outputs = layout.atsm_outputs if kind == "ATSM" else layout.lgssm_outputs
+    return _cached_block(kind, [[text]], {"accessor": True}, _text(output, "summary"), lambda: (result, key),
+                         outputs)
 
 
 UDFS = [ATSM_FIT, LGSSM_EM, SMOOTH_STATES, XLATSM_GET]
