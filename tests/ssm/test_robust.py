@@ -68,23 +68,20 @@ def test_fit_is_invariant_to_the_data_scale(scale_fits, state, scale):
     base, scaled = fits[state, 1.0], fits[state, scale]
     assert base.converged and scaled.converged
     n_cells = np.isfinite(y).sum()
-    # The EM runs on the same standardised data at every scale, up to rounding; near this Heywood case the
-    # exact-diffuse filter is precise to ~1e-9 relative only, and the slow last climb stops at slightly different
-    # points (measured: 2e-6 relative), hence the looser tolerance for the diffuse start.
-    rel = 1e-7 if state == "estimated" else 1e-5
+    # The EM runs on the same standardised data at every scale, up to rounding: the same path, the same stop.
+    assert scaled.n_iter == base.n_iter
+    rel = 1e-9
     # same log-likelihood up to the Jacobian of y -> scale * y
     assert scaled.loglik + n_cells * np.log(scale) == pytest.approx(base.loglik, abs=rel * abs(base.loglik))
     # parameters in matching units: loadings and dynamics unchanged, intercepts x scale, variances x scale^2
-    np.testing.assert_allclose(scaled.params.C, base.params.C, atol=100 * rel)
-    np.testing.assert_allclose(scaled.params.A, base.params.A, atol=100 * rel)
-    np.testing.assert_allclose(scaled.params.Q / scale ** 2, base.params.Q, rtol=100 * rel)
-    # (variances near their floor are flat directions of the likelihood: compare them on the series' scale)
-    R_scaled, R_base = np.diag(scaled.params.R) / scale ** 2, np.diag(base.params.R)
-    assert np.all(np.abs(R_scaled - R_base) <= 1e-4 * R_base + 1e-5 * np.var(y, axis=0)), (R_scaled, R_base)
-    np.testing.assert_allclose(scaled.params.obs_intercept / scale, base.params.obs_intercept, atol=100 * rel)
+    np.testing.assert_allclose(scaled.params.C, base.params.C, atol=1e-9)
+    np.testing.assert_allclose(scaled.params.A, base.params.A, atol=1e-9)
+    np.testing.assert_allclose(scaled.params.Q / scale ** 2, base.params.Q, rtol=1e-8)
+    np.testing.assert_allclose(np.diag(scaled.params.R) / scale ** 2, np.diag(base.params.R), rtol=1e-6)
+    np.testing.assert_allclose(scaled.params.obs_intercept / scale, base.params.obs_intercept, rtol=1e-8)
     # identical factors after the scale
     np.testing.assert_allclose(scaled.smoothed_states / scale, base.smoothed_states,
-                               atol=100 * rel * np.abs(base.smoothed_states).max())
+                               atol=1e-10 * np.abs(base.smoothed_states).max())
     # and the reported log-likelihood is that of statsmodels' MLEModel at the reported parameters
     assert scaled.loglik == pytest.approx(statsmodels_loglik(y * scale, scaled.params), rel=1e-9)
 
@@ -134,6 +131,46 @@ def test_every_panel_converges_finite_and_reproducible(name):
         assert np.isfinite(first.rmse).all()
         if k == 3:  # the reported log-likelihood is statsmodels' at the reported parameters
             assert first.loglik == pytest.approx(statsmodels_loglik(y, first.params), rel=1e-9)
+
+
+def test_diffuse_start_converges_on_the_embedded_sample():
+    """The exact-diffuse filter lost 0.07 of log-likelihood here at k = 4 and the EM stopped after 10 steps; on
+    the collapsed observations every k converges, and the log-likelihood is statsmodels' at the fit."""
+    y = PANELS["embedded GSW"].to_numpy()
+    for k in range(1, 6):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            fit = fit_lgssm(y, k, initial_state="diffuse")
+        assert fit.converged and "not_converged" not in codes(fit), (k, fit.flags)
+        assert np.diff(fit.loglik_path).min() >= 0 and np.isfinite(fit.smoothed_states).all()
+        if k <= 2:  # a few dates suffice for the dense reference
+            head = fit.params
+            ref = posterior(head, y[:30])[0]
+            assert smooth_states(y[:30], head).loglik == pytest.approx(ref, rel=1e-10)
+
+
+@pytest.mark.parametrize("lags", [1, 2])
+@pytest.mark.parametrize("extra_lag", [False, True])
+def test_collapsed_smoother_matches_dense_gaussian(lags, extra_lag):
+    """The diffuse E-step on collapsed observations against the dense joint Gaussian, 20% of cells missing
+    and measurement variances near the floor (where the exact-diffuse filter loses precision)."""
+    from xlatsm.ssm.em import CollapsedSmoother, _missing_groups
+
+    rng = np.random.default_rng(lags + 2 * extra_lag)
+    k, p, n = 3, 8, 25
+    A = np.stack([0.5 * np.eye(k) + 0.05 * rng.normal(size=(k, k)) for _ in range(lags)]) / lags
+    C = np.linalg.qr(rng.normal(size=(p, k)))[0]
+    params = LGSSMParams(A=A, C=C, Q=np.diag([1.0, 0.1, 0.01]), R=np.diag(rng.uniform(1e-6, 1e-2, p)),
+                         state_intercept=rng.normal(size=k) * 0.1, obs_intercept=rng.normal(size=p))
+    y, _ = simulate_lgssm(params, n, rng)
+    y[rng.random(y.shape) < 0.2] = np.nan
+    y[3] = np.nan  # a date with nothing observed
+    ll, mean, var, _ = posterior(params, y)
+    es = CollapsedSmoother(y, _missing_groups(np.isnan(y)), k, lags, extra_lag).smooth(params)
+    M, V = params.factor_moments(es.states, es.cov)
+    assert es.loglik + params.diffuse_loglik_correction() == pytest.approx(ll, rel=1e-9)
+    np.testing.assert_allclose(M, mean, atol=1e-7 * np.abs(mean).max())
+    np.testing.assert_allclose(V, var, atol=1e-7 * np.abs(var).max())
 
 
 def test_the_default_tolerance_leaves_nothing_material():
