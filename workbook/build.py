@@ -88,7 +88,7 @@ def _last_fitted(sheet: str) -> str:
             f"MAX(1,COUNTA({header})))")
 
 
-# Names the charts read (scoped to the Charts sheet); each is a dynamic reference, none a fixed row.
+# Names the charts read (workbook names); each is a dynamic reference, none a fixed row.
 CHART_NAMES = {
     "chart_dates": f"IF(ISNUMBER(Factors!$A${BLOCK_ROW + 1}),{_column('Factors', 0)},{_column('RefitFactors', 0)})",
     **{f"chart_factor{k}": f"IF(ISNUMBER(Factors!$A${BLOCK_ROW + 1}),{_column('Factors', k)},"
@@ -197,7 +197,7 @@ def sheets_with_openpyxl() -> bytes:
         model.column_dimensions[col].width = width
 
     charts = wb.create_sheet("Charts")
-    charts["A1"] = ("Charts read names (Formulas > Name Manager, scope Charts) that follow the spilled blocks, "
+    charts["A1"] = ("Charts read names (Formulas > Name Manager: chart_...) that follow the spilled blocks, "
                     "or the Refit output when the formulas are not available")
     for sheet, cells in FORMULAS.items():
         ws = model if sheet == "Model" else wb.create_sheet(sheet)
@@ -221,18 +221,18 @@ def sheets_with_openpyxl() -> bytes:
         ws.column_dimensions["A"].number_format = DATE_FORMAT
         ws.column_dimensions["A"].width = 12
 
-    charts_index = wb.sheetnames.index("Charts")
     for name, formula in CHART_NAMES.items():
-        charts.defined_names[name] = DefinedName(name, attr_text=formula, localSheetId=charts_index)
+        wb.defined_names[name] = DefinedName(name, attr_text=formula)
 
     def line_chart(title, anchor, series, categories):
         chart = LineChart()
         chart.title = title
         for label, name in series:
             s = XmlSeries(idx=len(chart.series), order=len(chart.series),
-                          val=NumDataSource(numRef=NumRef(f=f"Charts!{name}")), tx=SeriesLabel(v=label))
-            s.cat = AxDataSource(numRef=NumRef(f=f"Charts!{categories}")) if categories != "chart_maturities" \
-                else AxDataSource(strRef=StrRef(f=f"Charts!{categories}"))
+                          val=NumDataSource(numRef=NumRef(f=f"[0]!{name}")), tx=SeriesLabel(v=label))
+            # [0]!name: how Excel writes a workbook-level name in a chart series
+            s.cat = AxDataSource(numRef=NumRef(f=f"[0]!{categories}")) if categories != "chart_maturities" \
+                else AxDataSource(strRef=StrRef(f=f"[0]!{categories}"))
             s.smooth = False
             chart.series.append(s)
         chart.width, chart.height = 24, 9

@@ -176,19 +176,19 @@ def test_ovba_compression_round_trips_through_oletools():
 
 
 def test_charts_reference_names_not_fixed_rows(parts):
-    """Every chart series reads a name scoped to the Charts sheet; each name is a dynamic reference (OFFSET over
-    COUNT of the dates) into the live spill, or into the Refit output when the formulas show no numbers."""
+    """Every chart series reads a workbook name (written [0]!name, as Excel writes it); each name is a dynamic
+    reference (OFFSET over COUNT of the dates) into the live spill, or into the Refit output when the formulas
+    show no numbers."""
     charts = [parts[n].decode() for n in sorted(parts) if n.startswith("xl/charts/chart")]
     assert len(charts) == 3
     workbook = ET.fromstring(parts["xl/workbook.xml"])
-    charts_id = str([s.get("name") for s in workbook.find("m:sheets", NS)].index("Charts"))
-    names = {d.get("name"): d.text for d in workbook.find("m:definedNames", NS) if d.get("localSheetId") == charts_id}
+    names = {d.get("name"): d.text for d in workbook.find("m:definedNames", NS) if d.get("localSheetId") is None}
     for chart in charts:
         refs = re.findall(r"<(?:c:)?f>([^<]+)</(?:c:)?f>", chart)
         assert refs
         for ref in refs:
-            sheet, name = ref.split("!")
-            assert sheet == "Charts" and name in names, ref
+            scope, name = ref.split("!")
+            assert scope == "[0]" and name in names, ref
             assert "OFFSET(" in names[name] and "COUNT" in names[name], names[name]
             for first, last in re.findall(r"\$[A-Z]+\$(\d+):\$[A-Z]+\$(\d+)", names[name]):
                 assert first == last or last == "1048576", names[name]   # a header row, or to the sheet's end
@@ -362,6 +362,44 @@ def test_libreoffice_opens_and_renders(built, tmp_path):
                         str(png)], check=True, timeout=120)
         image = matplotlib.image.imread(str(png) + ".png")
         assert (image[..., :3].mean(axis=2) < 0.9).mean() > 0.001, f"{sheet} renders blank"
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_libreoffice_evaluates_the_chart_names_over_a_pasted_500_by_12_panel(built, tmp_path):
+    """A 500 x 12 panel pasted over the table and refitted; LibreOffice (which has no xlwings, so the formulas
+    show no numbers and the names take the Refit branch) evaluates every chart name: they cover all 500 dates and
+    12 maturities and end on the last row's values."""
+    import openpyxl
+
+    panel = simulated_panel()
+    copy = tmp_path / "names.xlsm"
+    shutil.copy(built, copy)
+    book = OpenpyxlBook(copy)
+    paste(book.wb["Yields"], panel)
+    refit_book(book)
+    check = book.wb.create_sheet("Check")
+    probes = {"A1": "=ROWS(chart_dates)", "A2": "=ROWS(chart_factor1)", "A3": "=SUM(chart_factor1)",
+              "A4": "=ROWS(chart_tp10)", "A5": "=INDEX(chart_tp10,ROWS(chart_tp10))", "A6": "=COLUMNS(chart_fitted)",
+              "A7": "=INDEX(chart_fitted,1,12)", "A8": "=COLUMNS(chart_observed)", "A9": "=INDEX(chart_observed,1,12)",
+              "A10": "=COLUMNS(chart_maturities)", "A11": "=INDEX(chart_maturities,1,12)", "A12": "=MIN(chart_dates)"}
+    for cell, formula in probes.items():
+        check[cell] = formula
+    book.save()
+    run = subprocess.run(["soffice", "--headless", "--norestore", "--convert-to", "xlsx", "--outdir",
+                          str(tmp_path / "out"), str(copy)], capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr
+    values = openpyxl.load_workbook(tmp_path / "out" / "names.xlsx", data_only=True)["Check"]
+    refit = openpyxl.load_workbook(copy)
+    factors = [r for r in refit["RefitFactors"].iter_rows(min_row=3, values_only=True)]
+    tp = [r for r in refit["RefitTermPremium"].iter_rows(min_row=2, values_only=True)]
+    fitted_last = [r for r in refit["RefitFitted"].iter_rows(min_row=3, values_only=True)][-1]
+    assert values["A1"].value == 500 and values["A2"].value == 500 and values["A4"].value == 500
+    assert values["A3"].value == pytest.approx(sum(r[1] for r in factors), rel=1e-9)
+    assert tp[0][-1] == "term_premium_10Y (percent)" and values["A5"].value == pytest.approx(tp[-1][-1], rel=1e-9)
+    assert values["A6"].value == 12 and values["A7"].value == pytest.approx(fitted_last[12], rel=1e-9)
+    assert values["A8"].value == 12 and values["A9"].value == pytest.approx(float(panel.iloc[-1, -1]), rel=1e-9)
+    assert values["A10"].value == 12 and values["A11"].value == str(panel.columns[-1])
+    assert values["A12"].value is not None
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
