@@ -24,7 +24,7 @@ function Find-Python {
         if (Get-Command $exe -ErrorAction SilentlyContinue) {
             $pyArgs = @($candidate | Select-Object -Skip 1) + @("-c", "import sys; print(sys.version_info >= (3, 10))")
             $ok = & $exe @pyArgs 2>$null
-            if ($ok -eq "True") { return $candidate }
+            if ($ok -eq "True") { return ,$candidate }   # the comma keeps a one-element array an array
         }
     }
     return $null
