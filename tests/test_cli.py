@@ -1,59 +1,236 @@
+"""The command line as an analyst meets it: the demo's files, the report of every model, help text without markup
+and with a line for every option, flags that agree across subcommands (old spellings kept), messages in the
+command line's language, a progress log of one line per update, and extrapolated outputs marked."""
+from __future__ import annotations
+
+import fnmatch
+import io
+import re
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
+import pytest
 
-from xlatsm.cli import main
+import xlatsm
+from xlatsm.cli import Progress, as_command_line, build_parser, main
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_demo_writes_results_and_chart(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--max-iter", "30"]) == 0
-    out = capsys.readouterr().out
-    assert "Linear Gaussian state-space model" in out and "Gurkaynak" in out
-    assert "affine term structure model" in out and "10-year term premium" in out
-    atsm = tmp_path / "atsm"
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    capture = pytest.MonkeyPatch()
+    stdout, stderr = io.StringIO(), io.StringIO()
+    capture.setattr("sys.stdout", stdout)
+    capture.setattr("sys.stderr", stderr)
+    try:
+        code = main(["demo", "--out", str(out)])
+    finally:
+        capture.undo()
+    return code, out, stdout.getvalue(), stderr.getvalue()
+
+
+def test_demo_writes_results_charts_and_reports(demo):
+    code, out, stdout, stderr = demo
+    assert code == 0, stderr
+    assert "Linear Gaussian state-space model" in stdout and "Gurkaynak" in stdout
+    assert "affine term structure model" in stdout
+    # the headline maturity lies inside what the demo fits, so it carries no mark
+    assert re.search(r"Term premium 10Y: mean \d+\.\d\d, last -?\d+\.\d\d \(percent\)", stdout), stdout
+    assert "extrapolated" not in stdout.split("Term premium 10Y")[1].splitlines()[0]
+    atsm = out / "atsm"
     for name in ("factors.png", "fitted_curve.png", "term_premium_10y.png", "pricing_errors.png"):
         assert (atsm / name).read_bytes()[:4] == b"\x89PNG", name
     tp = pd.read_csv(atsm / "term_premium.csv", index_col=0)
     assert "term_premium_10Y" in tp.columns and tp.shape[0] == 318
     assert pd.read_csv(atsm / "param_K1_P.csv", index_col=0).shape == (3, 3)
-    folder = tmp_path / "lgssm"
-    factors = pd.read_csv(folder / "smoothed_factors.csv", index_col=0)
-    assert factors.shape == (318, 6)
-    assert (folder / "smoothed_factors.png").read_bytes()[:4] == b"\x89PNG"
+    fitted = pd.read_csv(atsm / "fitted_yields.csv", index_col=0)
+    assert list(fitted.columns) == ["1Y", "2Y", "3Y", "4Y", "5Y", "6Y", "9Y", "12Y"]   # 10Y inside the fit
+    folder = out / "lgssm"
+    assert pd.read_csv(folder / "smoothed_factors.csv", index_col=0).shape == (318, 6)
     assert pd.read_csv(folder / "C.csv", index_col=0).shape == (14, 3)
+    for sub in (atsm, folder):
+        assert (sub / "report.pdf").read_bytes()[:5] == b"%PDF-"
+        assert "data:image/png;base64," in (sub / "report.html").read_text(encoding="utf-8")
+    names = [p.name for p in folder.glob("*.csv")]
+    assert len({n.lower() for n in names}) == len(names)     # no C.csv / c.csv collision on Windows and macOS
+    assert {"C.csv", "c_obs_intercept.csv", "d_state_intercept.csv"} <= set(names)
 
 
-def test_lgssm_on_a_user_file_and_errors(tmp_path, capsys):
+def test_demo_factors_read_as_yields_and_spreads(demo):
+    """factors_as_yields.csv: the level is an average yield (inside each date's range of yields), not sqrt(J) times
+    one; the slope is a long-minus-short spread (moves with 12Y - 1Y)."""
+    _, out, _, _ = demo
+    sample = xlatsm.load_sample().iloc[:, :8].to_numpy()
+    factors = pd.read_csv(out / "atsm" / "factors_as_yields.csv", index_col=0)
+    level = factors.filter(like="level:").iloc[:, 0].to_numpy()
+    assert ((level >= sample.min(axis=1) - 1e-9) & (level <= sample.max(axis=1) + 1e-9)).all()
+    slope = factors.filter(like="long minus short").iloc[:, 0].to_numpy()
+    assert np.corrcoef(slope, sample[:, -1] - sample[:, 0])[0, 1] > 0.8
+    raw = pd.read_csv(out / "atsm" / "factors.csv", index_col=0)["level"].to_numpy()
+    assert raw.max() > 15 and level.max() < 10       # the model's own units are the odd ones
+
+
+def test_readme_quick_start_lists_what_the_demo_writes(demo):
+    """README's quick start lists the demo's files in a block whose lines start with the folder
+    (``xlatsm-demo/atsm/  param_*.csv  ...``); every listed pattern exists and every file written is listed."""
+    _, out, _, _ = demo
+    text = README.read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S) if b.lstrip().startswith("xlatsm-demo/")]
+    if not blocks:
+        pytest.skip("README's quick start does not list the demo's files yet (block starting 'xlatsm-demo/')")
+    listed: dict[str, list[str]] = {}
+    folder = None
+    for line in blocks[0].splitlines():
+        m = re.match(r"\s*xlatsm-demo/(\w+)/", line)
+        if m:
+            folder = m.group(1)
+        listed.setdefault(folder, []).extend(
+            re.findall(r"(?<![\w/])([\w*.-]+\.(?:csv|png|html|pdf|txt))\b", line.split("/", 2)[-1] if m else line))
+    assert set(listed) == {p.name for p in out.iterdir() if p.is_dir()}
+    for sub, patterns in listed.items():
+        files = sorted(p.name for p in (out / sub).iterdir() if p.is_file())
+        for pattern in patterns:
+            assert fnmatch.filter(files, pattern), f"README lists {sub}/{pattern}, the demo does not write it"
+        for name in files:
+            assert any(fnmatch.fnmatch(name, p) for p in patterns), f"the demo writes {sub}/{name}, README omits it"
+
+
+def test_progress_log_is_one_line_per_update_and_ends_where_the_fit_ends(demo):
+    _, _, stdout, stderr = demo
+    assert "\r" not in stderr
+    lines = [line for line in stderr.splitlines() if line.startswith(("ATSM", "EM"))]
+    assert len(lines) == len(set(lines)), "a progress line written twice"
+    done = [line for line in lines if ": done after " in line]
+    assert [line.split(":")[0].split()[0] for line in done] == ["ATSM", "EM"]
+    summary_counts = [re.search(r"\bIterations:\s+(\d+)", stdout).group(1),
+                      re.search(r"EM iterations:\s+(\d+)", stdout).group(1)]
+    assert [re.search(r"done after (\d+) iterations", line).group(1) for line in done] == summary_counts
+
+
+def test_progress_writes_one_line_per_update_to_a_log():
+    stream = io.StringIO()
+    clock = iter(np.arange(0.0, 100.0, 0.4))
+    progress = Progress(500, "EM test", stream, interval=1.0)
+    progress._time = lambda: next(clock)
+    for i in range(1, 11):
+        progress(i, -100.0 + i)
+    progress.finish(10, -90.0)
+    lines = stream.getvalue().splitlines()
+    assert "\r" not in stream.getvalue() and stream.getvalue().endswith("\n")
+    assert lines[0] == "EM test: iteration 1, loglik -99.000"
+    assert len(lines) == 1 + 3 + 1        # updates at most once a second (0.4 s apart), then where it ended
+    assert lines[-1] == "EM test: done after 10 iterations, loglik -90.000"
+
+
+def test_lgssm_on_a_user_file_old_and_new_flag_names_agree(tmp_path, capsys):
     path = tmp_path / "y.csv"
-    frame = pd.DataFrame({"a": range(40), "b": [x ** 0.5 for x in range(40)], "c": [1.0 + (x % 7) for x in range(40)]},
+    rng = np.random.default_rng(0)
+    f = np.cumsum(rng.normal(size=(40, 1)), axis=0)
+    frame = pd.DataFrame(f @ [[1.0, 0.8, 0.5]] + 0.1 * rng.normal(size=(40, 3)), columns=["a", "b", "c"],
                          index=pd.date_range("2000-01-31", periods=40, freq="ME"))
     frame.iloc[3, 1] = None
     frame.to_csv(path)
-    assert main(["lgssm", str(path), "--k", "1", "--out", str(tmp_path / "o"), "--max-iter", "20"]) == 0
-    assert (tmp_path / "o" / "summary.txt").exists()
-    assert main(["lgssm", str(path), "--k", "3", "--out", str(tmp_path / "o")]) == 2
-    assert "k_states=3 must be smaller" in capsys.readouterr().err
+    assert main(["lgssm", str(path), "--k", "1", "--out", str(tmp_path / "old"), "--max-iter", "20", "--full-R",
+                 "--no-report"]) == 0
+    assert main(["lgssm", str(path), "--n-factors", "1", "--out", str(tmp_path / "new"), "--max-iter", "20",
+                 "--measurement-error", "full", "--no-report"]) == 0
+    old = pd.read_csv(tmp_path / "old" / "C.csv", index_col=0)
+    pd.testing.assert_frame_equal(old, pd.read_csv(tmp_path / "new" / "C.csv", index_col=0))
+    assert (tmp_path / "new" / "summary.txt").exists() and not (tmp_path / "new" / "report.html").exists()
+    capsys.readouterr()
+    assert main(["lgssm", str(path), "--n-factors", "3", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "--n-factors 3 must be smaller" in err and "k_states" not in err
+
+
+def test_warnings_speak_the_command_line(tmp_path, capsys):
+    path = tmp_path / "curve.csv"
+    xlatsm.load_sample().iloc[:60, :5].to_csv(path)
+    assert main(["lgssm", str(path), "--n-factors", "2", "--max-iter", "2", "--out", str(tmp_path / "o"),
+                 "--no-report"]) == 0
+    err = capsys.readouterr().err
+    warning = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert warning and "--max-iter" in warning[0] and "max_iter" not in warning[0], err
+
+
+def test_as_command_line_restates_python_arguments():
+    assert as_command_line("use measurement_error='common' or raise max_iter") == \
+        "use --measurement-error common or raise --max-iter"
+    assert as_command_line("k_states=3 must be smaller; tol=1e-09; yield_units=\"bp\"") == \
+        "--n-factors 3 must be smaller; --tol 1e-09; --yield-units bp"
+    assert as_command_line("diagonal_R=False, see result.rmse") == "--measurement-error full, see rmse.csv"
+    assert as_command_line("K1_P and lambda_0 stay") == "K1_P and lambda_0 stay"
+
+
+def _help_texts():
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    yield "xlatsm", parser
+    yield from subparsers.choices.items()
+
+
+@pytest.mark.parametrize("name", ["xlatsm", "demo", "atsm", "lgssm", "report", "install", "uninstall"])
+def test_help_has_no_markup_and_a_line_for_every_option(name, capsys):
+    argv = ["--help"] if name == "xlatsm" else [name, "--help"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "`" not in text and "::" not in text and ":func:" not in text, text
+    parser = dict(_help_texts())[name]
+    options = [a for a in parser._actions if a.option_strings and a.help != "==SUPPRESS=="]
+    assert options
+    section = text.split("options:", 1)[1]
+    for action in options:
+        # the option's line, then its help on the same line or the next, indented
+        m = re.search(rf"^  {re.escape(action.option_strings[0])}\b[^\n]*?(?:  +(\S[^\n]*)|\n {{6,}}(\S[^\n]*))",
+                      section, flags=re.M)
+        assert m and len((m.group(1) or m.group(2)).split()) >= 2, f"{name} {action.option_strings[0]} has no help"
+    if name == "xlatsm":
+        for command in ("demo", "atsm", "lgssm", "report", "install", "uninstall"):
+            assert re.search(rf"^\s+{command}\s+\w+|^\s+{command}\n\s+\w+", text, flags=re.M), command
 
 
 def test_atsm_command_with_blanks(tmp_path):
-    sample = __import__("xlatsm").load_sample().iloc[:120, :7].copy()
+    sample = xlatsm.load_sample().iloc[:120, :7].copy()
     sample.iloc[5, 3] = None
     path = tmp_path / "curve.csv"
     sample.to_csv(path)
-    assert main(["atsm", str(path), "--method", "kalman", "--out", str(tmp_path / "o")]) == 0
+    assert main(["atsm", str(path), "--method", "kalman", "--out", str(tmp_path / "o"), "--no-report"]) == 0
     errors = pd.read_csv(tmp_path / "o" / "pricing_errors_bp.csv", index_col=0)
     assert list(errors.index) == ["1Y", "2Y", "3Y", "4Y", "5Y", "6Y", "9Y"]
     assert main(["atsm", str(path), "--method", "jsz", "--out", str(tmp_path / "o")]) == 2  # jsz needs every cell
 
 
-def test_report_html(tmp_path):
+def test_atsm_outputs_beyond_the_fitted_maturities_are_marked(tmp_path, capsys):
+    path = tmp_path / "short.csv"
+    xlatsm.load_sample().iloc[:120, :6].to_csv(path)             # 1Y-6Y
+    assert main(["atsm", str(path), "--out", str(tmp_path / "o")]) == 0
+    captured = capsys.readouterr()
+    mark = "10Y (extrapolated: fitted 1Y-6Y)"
+    assert f"Term premium {mark}:" in captured.out
+    assert "warning: the 10Y term premium is extrapolated" in captured.err
+    tp = pd.read_csv(tmp_path / "o" / "term_premium.csv", index_col=0)
+    assert "term_premium_10Y (extrapolated: fitted 1Y-6Y)" in tp.columns and "6Y" in tp.columns
+    loadings = pd.read_csv(tmp_path / "o" / "loadings.csv", index_col=0)
+    assert list(loadings.index) == ["1Y", "2Y", "3Y", "4Y", "5Y", "6Y", mark]
+    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert mark in page and "<b>extrapolated</b>" in page
+    # inside the range: no mark anywhere
+    assert main(["atsm", str(path), "--headline", "5Y", "--out", str(tmp_path / "p"), "--no-report"]) == 0
+    assert "extrapolated" not in capsys.readouterr().out
+    assert "extrapolated" not in "".join(pd.read_csv(tmp_path / "p" / "loadings.csv", index_col=0).index)
+
+
+@pytest.mark.parametrize("model", ["atsm", "lgssm"])
+def test_report_command_for_every_model(model, tmp_path, capsys):
     out = tmp_path / "r.html"
-    assert main(["report", "--out", str(out)]) == 0
-    text = out.read_text()
-    assert text.count("data:image/png;base64,") == 4
-    assert "10-year term premium" in text and "K1_P" in text and "Pricing errors" in text
-
-
-def test_lgssm_parameter_files_do_not_collide_on_case_insensitive_disks(tmp_path):
-    assert main(["demo", "--out", str(tmp_path), "--max-iter", "5"]) == 0
-    names = [p.name for p in (tmp_path / "lgssm").glob("*.csv")]
-    assert len({n.lower() for n in names}) == len(names)
-    assert {"C.csv", "c_obs_intercept.csv", "d_state_intercept.csv"} <= set(names)
+    assert main(["report", "--model", model, "--out", str(out), "--pdf", "--max-iter", "100"]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.count("data:image/png;base64,") >= 3
+    assert "Flags of the fit" in text and "Parameters" in text
+    assert ("K1_P" in text and "Pricing errors" in text) if model == "atsm" else ("RMSE" in text and "C (loadings)"
+                                                                                 in text)
+    assert out.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
+    assert main(["report", "--model", model, "--out", str(tmp_path / "r.txt")]) == 2

@@ -1,7 +1,8 @@
-"""Command line: ``xlatsm demo | atsm FILE | lgssm FILE | report [FILE] | install | uninstall``.
+"""Fit term structure and state-space models to yield curves: xlatsm demo | atsm | lgssm | report | install.
 
-The CLI is a thin shell over the core: read the input, fit with a progress bar, print the summary, write CSVs
-and PNG charts into an output folder it names.
+The CLI is a thin shell over the core: read the input, fit with a progress bar, print the summary, write CSVs,
+PNG charts and a report into an output folder it names. Everything it prints speaks its own language: advice
+from the core (``max_iter=1000``) is restated as options (``--max-iter 1000``) by :func:`as_command_line`.
 """
 from __future__ import annotations
 
@@ -19,22 +20,83 @@ from . import __version__
 from .errors import ConvergenceWarning, XlatsmError
 
 
+class Progress:
+    """Feed the core's ``progress(iteration, loglik)`` callback to the terminal or a log; ``finish(n_iter, loglik)``
+    with the result's own count ends it where the fit ended.
+
+    On a terminal: one tqdm bar, redrawn once per update, that ends where the fit ends (its total becomes the
+    fit's iteration count, so a fit that converges early finishes at 100%, not at 7% of ``--max-iter``) and stays
+    on screen. In a file or pipe (a log): one plain line per update, at most one a second, and a last line
+    saying where the fit ended; no carriage returns, no line written twice.
+    """
+
+    def __init__(self, total: int, desc: str, stream=None, interval: float = 1.0):
+        import time
+
+        self._time = time.monotonic
+        self.total, self.desc, self.interval = total, desc, interval
+        self.stream = stream or sys.stderr
+        self.n, self.loglik, self._last_t, self._last_line = 0, float("nan"), -1e18, ""
+        self.bar = None
+        if _is_terminal(self.stream):
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="it", leave=True, file=self.stream, dynamic_ncols=True)
+
+    def __call__(self, iteration: int, loglik: float) -> None:
+        self.n, self.loglik = iteration, loglik
+        if self.bar is not None:
+            self.bar.n = iteration
+            self.bar.set_postfix_str(f"loglik {loglik:.3f}", refresh=False)
+            self.bar.refresh()
+            return
+        now = self._time()
+        if now - self._last_t >= self.interval:
+            self._last_t = now
+            self._write(f"{self.desc}: iteration {iteration}, loglik {loglik:.3f}")
+
+    def finish(self, n_iter: int | None = None, loglik: float | None = None) -> None:
+        n = self.n if n_iter is None else int(n_iter)
+        ll = self.loglik if loglik is None else float(loglik)
+        if self.bar is not None:
+            self.bar.total = max(n, 1)
+            self.bar.n = n
+            self.bar.set_postfix_str(f"loglik {ll:.3f}, done", refresh=False)
+            self.bar.refresh()
+        else:
+            self._write(f"{self.desc}: done after {n} iterations, loglik {ll:.3f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def _write(self, line: str) -> None:
+        if line != self._last_line:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+            self._last_line = line
+
+
 @contextmanager
-def progress_bar(total: int, desc: str):
-    """A tqdm bar fed by the core's ``progress(iteration, loglik)`` callback."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, desc=desc, unit="it", leave=False, file=sys.stderr, dynamic_ncols=True)
-
-    def update(iteration: int, loglik: float) -> None:
-        bar.n = iteration
-        bar.set_postfix_str(f"loglik {loglik:.3f}")
-        bar.refresh()
-
+def progress_bar(total: int, desc: str, stream=None):
+    """A :class:`Progress` that is closed whatever happens (Ctrl-C leaves no half-drawn bar behind)."""
+    progress = Progress(total, desc, stream)
     try:
-        yield update
+        yield progress
     finally:
-        bar.close()
+        progress.close()
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def say(message: str, stream=None) -> None:
+    """A warning or note from the core, printed in the command line's spelling."""
+    print(as_command_line(message), file=stream or sys.stderr)
 
 
 def _write_frame(frame: pd.DataFrame, path: Path, written: list[Path]) -> None:
@@ -42,9 +104,17 @@ def _write_frame(frame: pd.DataFrame, path: Path, written: list[Path]) -> None:
     written.append(path)
 
 
-def write_lgssm_outputs(result, out: Path) -> list[Path]:
-    """CSV files of every parameter block, the smoothed factors and fit, the summary, and a factor chart."""
-    from .report import plot_factors
+def _write_summary(text: str, out: Path, written: list[Path]) -> None:
+    (out / "summary.txt").write_text(as_command_line(text) + "\n", encoding="utf-8")
+    written.append(out / "summary.txt")
+
+
+def write_lgssm_outputs(result, out: Path, units: str = "data's units", report: bool = True) -> list[Path]:
+    """CSV files of every parameter block, the smoothed factors (model units and as yields/spreads), fit and RMSE,
+    the summary, charts (smoothed_factors.png, rmse.png, fitted_curve.png when the series are maturities) and the
+    report (report.html, report.pdf)."""
+    from .report.factors import analyst_factors
+    from .report.html import lgssm_charts, lgssm_document
 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -52,46 +122,64 @@ def write_lgssm_outputs(result, out: Path) -> list[Path]:
     file_names = {"d": "d_state_intercept", "c": "c_obs_intercept"}
     for name, block in result.parameter_blocks().items():
         _write_frame(block, out / f"{file_names.get(name, name)}.csv", written)
-    factors = result.factors
-    se = result.factor_std_errors
-    _write_frame(factors.join(se.add_suffix("_se")), out / "smoothed_factors.csv", written)
+    _write_frame(result.factors.join(result.factor_std_errors.add_suffix("_se")), out / "smoothed_factors.csv",
+                 written)
+    af = analyst_factors(result)
+    af.labels = {k: v.replace("(data's units)", f"({units})") for k, v in af.labels.items()}
+    _write_frame(af.frame(), out / "factors_as_yields.csv", written)
     _write_frame(result.fitted, out / "fitted.csv", written)
+    _write_frame(result.rmse.to_frame(f"RMSE ({units})"), out / "rmse.csv", written)
     _write_frame(pd.DataFrame({"loglik": result.loglik_path}), out / "loglik_path.csv", written)
-    (out / "summary.txt").write_text(result.summary() + "\n")
-    written.append(out / "summary.txt")
-    written.append(plot_factors(factors, out / "smoothed_factors.png", se.to_numpy()))
+    _write_summary(result.summary(), out, written)
+    charts = lgssm_charts(result, out, units, af)
+    written += [png for png, _ in charts]
+    if report:
+        doc = lgssm_document(result, "State-space model report", units, charts=charts)
+        written.append(doc.write_html(out / "report.html"))
+        written.append(doc.write_pdf(out / "report.pdf"))
     return written
 
 
-def write_atsm_outputs(result, out: Path) -> list[Path]:
-    """CSV files of every parameter block, factors, fitted yields, pricing errors and term premia; summary; charts
-    of the factors, the fitted curve and the 10-year term premium."""
-    from .report import plot_bars, plot_curves, plot_factors, plot_lines
+def write_atsm_outputs(result, out: Path, headline: str = "10Y", report: bool = True,
+                       title: str = "Term structure model report") -> list[Path]:
+    """CSV files of every parameter block, factors (model units and as yields/spreads), fitted yields, pricing
+    errors, term premia and loadings; the summary; charts of the factors, the fitted curve, the pricing errors
+    and the headline term premium; the report (report.html, report.pdf). Outputs at maturities outside the
+    fitted range carry the extrapolation mark in their column or row name."""
+    from . import extrapolation
+    from .report.factors import analyst_factors
+    from .report.html import atsm_charts, atsm_document, headline_term_premium
 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for name, block in result.parameter_blocks().items():
         _write_frame(block, out / f"param_{name}.csv", written)
-    factors = result.factors
-    se = result.factor_std_errors
-    _write_frame(factors.join(se.add_suffix("_se")), out / "factors.csv", written)
+    _write_frame(result.factors.join(result.factor_std_errors.add_suffix("_se")), out / "factors.csv", written)
+    af = analyst_factors(result)
+    _write_frame(af.frame(), out / "factors_as_yields.csv", written)
     _write_frame(result.fitted_yields, out / "fitted_yields.csv", written)
     _write_frame(result.pricing_errors.to_frame(), out / "pricing_errors_bp.csv", written)
     tp = result.term_premium
-    tp10 = result.term_premium_at("10Y")
-    _write_frame(tp.join(tp10) if tp10.name not in tp.columns else tp, out / "term_premium.csv", written)
-    _write_frame(result.loadings(), out / "loadings.csv", written)
-    (out / "summary.txt").write_text(result.summary() + "\n")
-    written.append(out / "summary.txt")
-    units = result.units
-    written.append(plot_factors(factors, out / "factors.png", se.to_numpy() if result.method != "jsz" else None,
-                                title=f"Yield-curve factors ({units})"))
-    written.append(plot_curves(result.panel.maturities, result.panel.frame, result.fitted_yields,
-                               out / "fitted_curve.png", ylabel=units))
-    written.append(plot_lines(tp10.to_frame("10-year term premium"), out / "term_premium_10y.png",
-                              f"10-year term premium ({units})", ylabel=units))
-    written.append(plot_bars(result.pricing_errors, out / "pricing_errors.png", "Pricing errors, RMSE (bp)", "bp"))
+    head, where = headline_term_premium(result, headline)
+    _write_frame(tp.join(head) if where.label not in tp.columns else tp, out / "term_premium.csv", written)
+    labels = list(result.panel.labels) + ([where.label] if where.label not in result.panel.labels else [])
+    labels.sort(key=lambda label: float(extrapolation.to_years(label)[0]))
+    loadings = result.loadings(labels)
+    loadings.index = extrapolation.mark_index(list(loadings.index), result)
+    _write_frame(loadings, out / "loadings.csv", written)
+    _write_summary(result.summary(), out, written)
+    charts = atsm_charts(result, out, headline, af)
+    written += [png for png, _ in charts]
+    if report:
+        doc = atsm_document(result, title, headline, charts=charts)
+        written.append(doc.write_html(out / "report.html"))
+        written.append(doc.write_pdf(out / "report.pdf"))
     return written
+
+
+def _print_caught(caught) -> None:
+    for w in caught:
+        say(f"warning: {w.message}")
 
 
 def _fit_atsm(data, args, label: str):
@@ -104,8 +192,8 @@ def _fit_atsm(data, args, label: str):
                           measurement_error=args.measurement_error, progress=update,
                           yield_units=getattr(args, "yield_units", "auto"),
                           maturity_units=getattr(args, "maturity_units", "auto"))
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+        update.finish(result.n_iter, result.loglik)
+    _print_caught(caught)
     return result
 
 
@@ -114,11 +202,22 @@ def _fit_lgssm(data, args, label: str):
 
     with progress_bar(args.max_iter, f"EM {label}") as update, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        result = fit_lgssm(data, args.k, lags=args.lags, diagonal_R=not args.full_R, max_iter=args.max_iter,
-                           tol=args.tol, progress=update)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+        result = fit_lgssm(data, args.n_factors, lags=args.lags, measurement_error=args.lgssm_measurement_error,
+                           max_iter=args.max_iter, tol=args.tol, progress=update)
+        update.finish(result.n_iter, result.loglik)
+    _print_caught(caught)
     return result
+
+
+def _headline(result, headline: str = "10Y") -> str:
+    """The headline term premium line, with the extrapolation mark when the maturity was not fitted."""
+    from .report.html import headline_term_premium
+
+    tp, where = headline_term_premium(result, headline)
+    line = f"Term premium {where.text}: mean {tp.mean():.2f}, last {tp.iloc[-1]:.2f} ({result.units})"
+    if where.extrapolated:
+        say(f"warning: the {where.label} term premium is extrapolated: the model was fitted to {where.fitted}")
+    return line
 
 
 def _read_input(args):
@@ -153,6 +252,11 @@ def _existing_parent(path: Path) -> Path | None:
     return None
 
 
+#: the demo's ATSM panel: GSW 1Y-12Y, so the headline 10-year maturity lies inside the fitted range
+DEMO_ATSM_COLUMNS = 8
+DEMO_HEADLINE = "10Y"
+
+
 def cmd_demo(args) -> int:
     from .data import SAMPLE_SOURCE, load_sample
 
@@ -160,25 +264,33 @@ def cmd_demo(args) -> int:
     out = check_output(Path(args.out), "dir")
     print(f"xlatsm {__version__} demo on the embedded sample: {SAMPLE_SOURCE}")
     print(f"{sample.shape[0]} months x {sample.shape[1]} maturities; results go to {out.resolve()}\n")
-    # 1. the arbitrage-free model of the 1-9 year curve (the sample has no 10y column; the 10y term premium is
-    #    the model's, at 10 years)
-    curve = sample.iloc[:, :7]
-    atsm = _fit_atsm(curve, args, "on GSW 1y-9y")
-    print(atsm.summary())
-    written = write_atsm_outputs(atsm, out / "atsm")
-    tp10 = atsm.term_premium_at("10Y")
-    print(f"\n10-year term premium: mean {tp10.mean():.2f}, last {tp10.iloc[-1]:.2f} ({atsm.units})")
-    from .report import atsm_report
+    # 1. the arbitrage-free model of the 1-12 year curve: it covers the 10-year maturity it headlines (the sample
+    #    has no 10y column, so the model interpolates between 9 and 12 years; it has no short end either, which
+    #    the report notes)
+    curve = sample.iloc[:, :DEMO_ATSM_COLUMNS]
+    atsm = _fit_atsm(curve, args, "on GSW 1Y-12Y")
+    print(as_command_line(atsm.summary()))
+    print("\n" + _headline(atsm, DEMO_HEADLINE))
+    from .extrapolation import short_rate_note
 
-    written.append(atsm_report(atsm, out / "atsm" / "report.html", "GSW US Treasury curve, 1-9 years"))
-    print(f"wrote {len(written)} files to {(out / 'atsm').resolve()} "
-          "(charts: factors.png, fitted_curve.png, term_premium_10y.png, pricing_errors.png; report.html)\n")
+    print(f"note: {short_rate_note(atsm)}")
+    written = write_atsm_outputs(atsm, out / "atsm", DEMO_HEADLINE,
+                                 title="Term structure model report: GSW US Treasury curve, 1-12 years")
+    _print_written(written, out / "atsm")
     # 2. a statistical dynamic factor model of the whole 1-30 year curve by exact EM
-    lgssm = _fit_lgssm(sample, args, "dynamic factor model of GSW 1y-30y")
-    print(lgssm.summary())
-    written = write_lgssm_outputs(lgssm, out / "lgssm")
-    print(f"\nwrote {len(written)} files to {(out / 'lgssm').resolve()} (chart: smoothed_factors.png)")
+    lgssm = _fit_lgssm(sample, args, "dynamic factor model of GSW 1Y-30Y")
+    print(as_command_line(lgssm.summary()))
+    written = write_lgssm_outputs(lgssm, out / "lgssm", units="percent")
+    _print_written(written, out / "lgssm")
     return 0
+
+
+def _print_written(written: list[Path], folder: Path) -> None:
+    kinds = {}
+    for path in written:
+        kinds.setdefault(path.suffix.lstrip(".").upper() or "other", []).append(path.name)
+    details = "; ".join(f"{len(v)} {k}" + (f" ({', '.join(v)})" if k != "CSV" else "") for k, v in kinds.items())
+    print(f"\nwrote {len(written)} files to {folder.resolve()}: {details}\n")
 
 
 def cmd_atsm(args) -> int:
@@ -188,9 +300,11 @@ def cmd_atsm(args) -> int:
     obs = _read_input(args)
     read_panel(obs, yield_units=args.yield_units, maturity_units=args.maturity_units)   # input errors before the bar
     result = _fit_atsm(obs, args, Path(args.file).name)
-    print(result.summary())
-    written = write_atsm_outputs(result, out)
-    print(f"\nwrote {len(written)} files to {Path(args.out).resolve()}")
+    print(as_command_line(result.summary()))
+    print("\n" + _headline(result, args.headline))
+    written = write_atsm_outputs(result, out, args.headline, report=not args.no_report,
+                                 title=f"Term structure model report: {Path(args.file).name}")
+    _print_written(written, out)
     return 0
 
 
@@ -198,26 +312,42 @@ def cmd_lgssm(args) -> int:
     out = check_output(Path(args.out), "dir")
     obs = _read_input(args)
     result = _fit_lgssm(obs, args, Path(args.file).name)
-    print(result.summary())
-    written = write_lgssm_outputs(result, out)
-    print(f"\nwrote {len(written)} files to {Path(args.out).resolve()}")
+    print(as_command_line(result.summary()))
+    written = write_lgssm_outputs(result, out, report=not args.no_report)
+    _print_written(written, out)
     return 0
 
 
 def cmd_report(args) -> int:
     from .data import load_sample
-    from .report import atsm_report
+    from .report import report
 
-    check_output(Path(args.out), "file")
+    out = check_output(Path(args.out), "file")
+    if out.suffix.lower() not in (".html", ".htm", ".pdf"):
+        raise XlatsmError(f"--out {out} should end in .html or .pdf (the report's format)")
     if args.file:
         data = _read_input(args)
-        title = f"Term structure model report: {Path(args.file).name}"
+        name = Path(args.file).name
+    elif args.model == "atsm":
+        data, name = load_sample().iloc[:, :DEMO_ATSM_COLUMNS], "GSW US Treasury curve, 1-12 years (embedded sample)"
     else:
-        data = load_sample().iloc[:, :7]
-        title = "Term structure model report: GSW US Treasury curve, 1-9 years (embedded sample)"
-    result = _fit_atsm(data, args, "for the report")
-    path = atsm_report(result, args.out, title)
-    print(f"wrote {path.resolve()}")
+        data, name = load_sample(), "GSW US Treasury curve, 1-30 years (embedded sample)"
+    if args.model == "atsm":
+        result = _fit_atsm(data, args, "for the report")
+        _headline(result, args.headline)
+        paths = [report(result, out, f"Term structure model report: {name}", headline=args.headline)]
+    else:
+        result = _fit_lgssm(data, args, "for the report")
+        units = "percent" if not args.file else "data's units"
+        paths = [report(result, out, f"State-space model report: {name}", units=units)]
+    if args.pdf and out.suffix.lower() != ".pdf":
+        from .report import build_document
+
+        options = {"headline": args.headline} if args.model == "atsm" else {"units": units}
+        paths.append(build_document(result, f"{'Term structure' if args.model == 'atsm' else 'State-space'} model "
+                                      f"report: {name}", **options).write_pdf(out.with_suffix(".pdf")))
+    for path in paths:
+        print(f"wrote {path.resolve()}")
     return 0
 
 
@@ -241,17 +371,31 @@ def cmd_uninstall(args) -> int:
     return 0
 
 
-_OPTION = re.compile(r"\b(yield_units|maturity_units|n_factors|method|max_iter|measurement_error)\s*=\s*"
-                     r"(?:'([^']*)'|\"([^\"]*)\"|(\w+))")
+#: Python argument -> command-line option (and how a value is restated)
+_OPTIONS = {"yield_units": "yield-units", "maturity_units": "maturity-units", "n_factors": "n-factors",
+            "k_states": "n-factors", "method": "method", "max_iter": "max-iter", "measurement_error":
+            "measurement-error", "lags": "lags", "tol": "tol", "sheet": "sheet", "skip_rows": "skip-rows"}
+_OPTION = re.compile(r"\b(" + "|".join(_OPTIONS) + r"|diagonal_R)\s*=\s*(?:'([^']*)'|\"([^\"]*)\"|([\w.+-]+))")
+#: Python attributes named in advice -> the files the command line writes
+_PYTHON_NAMES = {"result.rmse": "rmse.csv", "result.pricing_errors": "pricing_errors_bp.csv"}
+_BARE = re.compile(r"\b(yield_units|maturity_units|n_factors|k_states|max_iter|measurement_error|skip_rows|"
+                   r"diagonal_R)\b")
 
 
 def as_command_line(message: str) -> str:
-    """The core's advice in the command line's spelling: ``yield_units='bp'`` -> ``--yield-units bp``."""
+    """The core's advice in the command line's spelling: ``yield_units='bp'`` -> ``--yield-units bp``,
+    ``k_states=3`` -> ``--n-factors 3``, ``diagonal_R=False`` -> ``--measurement-error full``, a bare
+    ``max_iter`` -> ``--max-iter``. Errors, warnings, notes, flags and summaries printed by the CLI go through it."""
     def option(m):
         value = next(v for v in m.groups()[1:] if v is not None)
-        return f"--{m.group(1).replace('_', '-')} {value}"
+        if m.group(1) == "diagonal_R":
+            return "--measurement-error " + ("diagonal" if value == "True" else "full")
+        return f"--{_OPTIONS[m.group(1)]} {value}"
+
     message = _OPTION.sub(option, message)
-    return re.sub(r"\b(yield_units|maturity_units)\b", lambda m: "--" + m.group(1).replace("_", "-"), message)
+    for python, files in _PYTHON_NAMES.items():
+        message = message.replace(python, files)
+    return _BARE.sub(lambda m: "--" + (_OPTIONS.get(m.group(1)) or "measurement-error"), message)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -261,31 +405,59 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"xlatsm: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="xlatsm", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"xlatsm {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+class _Help(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=30, width=100)
 
-    def lgssm_options(p, k_default=3):
-        p.add_argument("--k", type=int, default=k_default, help="number of factors (default %(default)s)")
-        p.add_argument("--lags", type=int, default=1, help="VAR lags of the factors (default 1)")
-        p.add_argument("--full-R", action="store_true", help="full measurement error covariance (default diagonal)")
-        p.add_argument("--max-iter", type=int, default=500, help="EM iteration cap (default 500)")
-        p.add_argument("--tol", type=float, default=1e-7, help="relative log-likelihood tolerance (default 1e-7)")
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="xlatsm", description=__doc__.splitlines()[0], formatter_class=_Help,
+                     epilog="Run 'xlatsm COMMAND --help' for a command's options. Every failure is one line "
+                            "starting 'xlatsm:' (exit code 2; 130 after Ctrl-C).")
+    parser.add_argument("--version", action="version", version=f"xlatsm {__version__}",
+                        help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND",
+                                title="commands")
+
+    def factors_option(p, default=3):
+        p.add_argument("--n-factors", "--k", "--k-states", dest="n_factors", type=int, default=default,
+                       metavar="N", help="number of factors (default %(default)s; --k is the older spelling)")
+
+    def lgssm_options(p):
+        p.add_argument("--lags", type=int, default=1, metavar="L", help="VAR lags of the factors (default 1)")
+        me = p.add_mutually_exclusive_group()
+        me.add_argument("--lgssm-measurement-error" if p.prog.endswith(("demo", "report")) else
+                        "--measurement-error", dest="lgssm_measurement_error", default="diagonal",
+                        choices=["diagonal", "common", "full"],
+                        help="measurement error covariance of the state-space model: diagonal (default), common "
+                             "(one variance) or full")
+        me.add_argument("--full-R", dest="lgssm_measurement_error", action="store_const", const="full",
+                        help="the older spelling of the full measurement error covariance")
+        p.add_argument("--tol", type=float, default=1e-7,
+                       help="EM stops when the log-likelihood changes by less than this, relatively (default 1e-7)")
 
     def atsm_options(p):
-        p.add_argument("--n-factors", type=int, default=3, help="number of factors N, 1..5 (default 3)")
         p.add_argument("--method", default="auto", choices=["auto", "jsz", "kalman", "em"],
                        help="estimator (default auto: jsz on a complete panel, kalman when cells are blank)")
-        p.add_argument("--measurement-error", default="common", choices=["common", "per_maturity"])
+        p.add_argument("--measurement-error", default="common", choices=["common", "per_maturity"],
+                       help="pricing error standard deviation: one for all maturities (common, default) or one "
+                            "per maturity")
+        p.add_argument("--headline", default="10Y", metavar="TENOR",
+                       help="maturity of the headline term premium (default 10Y; marked extrapolated when "
+                            "outside the fitted maturities)")
+
+    def iteration_option(p):
+        p.add_argument("--max-iter", type=int, default=500, metavar="N",
+                       help="iteration cap of the optimiser or EM (default 500)")
 
     def input_options(p, columns="maturities"):
         p.add_argument("--sheet", help="XLSX sheet name or number (default: the first sheet holding a table)")
-        p.add_argument("--skip-rows", type=int, help="rows above the table's header to skip (default: found)")
+        p.add_argument("--skip-rows", type=int, metavar="N",
+                       help="rows above the table's header to skip (default: found)")
         p.add_argument("--maturities", metavar="LIST", help=f"{columns} to fit, comma-separated, e.g. 3M,1Y,10Y "
                        "(default: every column)")
-        p.add_argument("--start", help="first date to fit, e.g. 1990-01 (default: the first)")
-        p.add_argument("--end", help="last date to fit (default: the last)")
+        p.add_argument("--start", metavar="DATE", help="first date to fit, e.g. 1990-01 (default: the first)")
+        p.add_argument("--end", metavar="DATE", help="last date to fit (default: the last)")
 
     def yield_options(p):
         p.add_argument("--yield-units", default="auto", choices=["auto", "percent", "decimal", "bp"],
@@ -293,44 +465,66 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--maturity-units", default="auto", choices=["auto", "months", "years"],
                        help="how numeric maturity headers are meant (default auto: asks when unclear)")
 
-    demo = sub.add_parser("demo", help="fit the embedded real sample and write results and charts")
-    demo.add_argument("--out", default="xlatsm-demo", help="output folder (default ./xlatsm-demo)")
-    lgssm_options(demo)
-    atsm_options(demo)
-    demo.set_defaults(func=cmd_demo)
+    def no_report_option(p):
+        p.add_argument("--no-report", action="store_true",
+                       help="skip report.html and report.pdf (CSV files and charts only)")
 
-    at = sub.add_parser("atsm", help="fit a Gaussian affine term structure model to a CSV/XLSX of zero yields")
+    def sub_parser(name, help_text):
+        return sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
+                              formatter_class=_Help)
+
+    demo = sub_parser("demo", "fit the embedded real sample and write results, charts and reports")
+    demo.add_argument("--out", default="xlatsm-demo", metavar="DIR",
+                      help="output folder (default ./xlatsm-demo; results in its atsm/ and lgssm/ folders)")
+    factors_option(demo)
+    iteration_option(demo)
+    atsm_options(demo)
+    lgssm_options(demo)
+    demo.set_defaults(func=cmd_demo, headline=DEMO_HEADLINE)
+
+    at = sub_parser("atsm", "fit a Gaussian affine term structure model to a CSV/XLSX of zero yields")
     at.add_argument("file", help="CSV or XLSX: dates down, maturities across (tenors like 3M, 10Y), blanks = missing")
-    at.add_argument("--out", default="xlatsm-atsm", help="output folder (default ./xlatsm-atsm)")
+    at.add_argument("--out", default="xlatsm-atsm", metavar="DIR", help="output folder (default ./xlatsm-atsm)")
     input_options(at)
     yield_options(at)
-    at.add_argument("--max-iter", type=int, default=500, help="iteration cap for kalman/em (default 500)")
+    factors_option(at)
+    iteration_option(at)
     atsm_options(at)
+    no_report_option(at)
     at.set_defaults(func=cmd_atsm)
 
-    rep = sub.add_parser("report", help="fit the ATSM and write an HTML report with charts (default: the sample)")
+    lg = sub_parser("lgssm", "fit a linear Gaussian state-space model by exact EM to a CSV/XLSX file")
+    lg.add_argument("file", help="CSV or XLSX: dates down the first column, series across, blanks = missing")
+    lg.add_argument("--out", default="xlatsm-lgssm", metavar="DIR", help="output folder (default ./xlatsm-lgssm)")
+    input_options(lg, columns="series")
+    factors_option(lg)
+    iteration_option(lg)
+    lgssm_options(lg)
+    no_report_option(lg)
+    lg.set_defaults(func=cmd_lgssm)
+
+    rep = sub_parser("report", "fit a model and write its report as HTML or PDF (default: the embedded sample)")
     rep.add_argument("file", nargs="?", help="CSV or XLSX of zero yields (default: the embedded sample)")
-    rep.add_argument("--out", default="xlatsm-report.html", help="output file (default ./xlatsm-report.html)")
-    rep.add_argument("--max-iter", type=int, default=500)
+    rep.add_argument("--model", default="atsm", choices=["atsm", "lgssm"],
+                     help="the model to fit and report (default atsm)")
+    rep.add_argument("--out", default="xlatsm-report.html", metavar="FILE",
+                     help="output file, .html or .pdf (default ./xlatsm-report.html)")
+    rep.add_argument("--pdf", action="store_true", help="also write a PDF beside the HTML (same name, .pdf)")
     input_options(rep)
     yield_options(rep)
+    factors_option(rep)
+    iteration_option(rep)
     atsm_options(rep)
+    lgssm_options(rep)
     rep.set_defaults(func=cmd_report)
 
-    inst = sub.add_parser("install", help="copy the workbook to ~/Documents/xlatsm and point it at this Python")
-    inst.add_argument("--target", help="folder for the workbook (default ~/Documents/xlatsm)")
+    inst = sub_parser("install", "copy the workbook to ~/Documents/xlatsm and point it at this Python")
+    inst.add_argument("--target", metavar="DIR", help="folder for the workbook (default ~/Documents/xlatsm)")
     inst.add_argument("--home", help=argparse.SUPPRESS)
     inst.set_defaults(func=cmd_install)
-    uninst = sub.add_parser("uninstall", help="remove what 'xlatsm install' wrote (your changes are kept)")
+    uninst = sub_parser("uninstall", "remove what 'xlatsm install' wrote (your changes are kept)")
     uninst.add_argument("--home", help=argparse.SUPPRESS)
     uninst.set_defaults(func=cmd_uninstall)
-
-    lg = sub.add_parser("lgssm", help="fit a linear Gaussian state-space model by exact EM to a CSV/XLSX file")
-    lg.add_argument("file", help="CSV or XLSX: dates down the first column, series across, blanks = missing")
-    lg.add_argument("--out", default="xlatsm-lgssm", help="output folder (default ./xlatsm-lgssm)")
-    input_options(lg, columns="series")
-    lgssm_options(lg)
-    lg.set_defaults(func=cmd_lgssm)
     return parser
 
 

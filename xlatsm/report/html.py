@@ -1,66 +1,209 @@
-"""A self-contained HTML report of an ATSM fit: the charts a desk would send around, and the key tables."""
+"""The report a desk would send around, for every model: what was fitted, the flags of the fit, key figures,
+charts (factors in analyst units with bands, fit, errors, term premium), parameter tables and the summary.
+
+``report(result, path)`` picks the layout by the result's type (ATSM, LGSSM) and writes HTML (``.html``) or PDF
+(``.pdf``); ``atsm_report``/``lgssm_report`` build the :class:`~xlatsm.report.document.Document` and write HTML.
+Outputs at maturities outside the fitted range carry the extrapolation mark (:mod:`xlatsm.extrapolation`).
+"""
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import html
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from .. import extrapolation
 from .charts import plot_bars, plot_curves, plot_factors, plot_lines
+from .document import Document
+from .factors import analyst_factors
+
+ATSM_TABLES = ("lambda_Q", "r_inf_Q", "K1_P", "K0_P", "Sigma_P", "K1_Q", "lambda_0", "lambda_1", "sigma_e")
 
 
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+def _period(index) -> str:
+    return f"{index[0]:%Y-%m} to {index[-1]:%Y-%m}" if hasattr(index[0], "strftime") else f"{index[0]}..{index[-1]}"
 
 
-def _table(frame: pd.DataFrame, digits: int = 4) -> str:
-    return frame.to_html(float_format=lambda v: f"{v:.{digits}g}", border=0, classes="t")
+def _flags_with_extrapolation(result, maturities) -> list:
+    flags = list(getattr(result, "flags", []) or [])
+    fitted = extrapolation.fitted_maturities(result)
+    if len(fitted) and maturities:
+        extra = extrapolation.flag(fitted, maturities, "outputs shown")
+        if extra is not None and not any(f.code == "extrapolated" for f in flags):
+            flags.append(extra)
+    return flags
 
 
-def atsm_report(result, path: str | Path, title: str = "Term structure model report") -> Path:
-    """Write an HTML file with the factors, fitted curve, pricing errors and 10-year term premium charts, the
-    summary, the parameter tables and the pricing errors."""
-    path = Path(path)
+def headline_term_premium(result, maturity="10Y"):
+    """``(series, Extrapolation)``: the term premium at ``maturity``, its name carrying the mark when outside the
+    fitted maturities."""
+    where = extrapolation.check(result, maturity)
+    tp = result.term_premium_at(maturity)
+    return tp.rename(where.name(f"term_premium_{where.label}")), where
+
+
+def atsm_document(result, title: str = "Term structure model report", headline="10Y",
+                  charts: list | None = None) -> Document:
+    """The ATSM report; ``charts`` are :func:`atsm_charts` already drawn (else drawn in a temporary folder)."""
     units = result.units
+    doc = Document(title)
+    tp, where = headline_term_premium(result, headline)
+    requested = getattr(result, "method_requested", "") or result.method
+    method = result.method if requested == result.method else f"{result.method} (requested {requested})"
+    doc.para(f"Gaussian affine term structure model, JSZ canonical form, {result.n_factors} factors, method "
+             f"{method}; {len(result.panel.dates)} dates {_period(result.panel.dates)}; fitted maturities "
+             f"{', '.join(result.panel.labels)}; yields in {units}, pricing errors in bp. Converged: "
+             f"{'yes' if result.converged else 'NO'}. Generated {dt.datetime.now():%Y-%m-%d %H:%M} by xlatsm.")
+    doc.heading("Flags of the fit")
+    doc.flags(_flags_with_extrapolation(result, [headline]))
+    note = extrapolation.short_rate_note(result)
+    if note:
+        doc.para("Note: " + note + ".")
+    doc.kpis([(f"term premium {where.text}, last", f"{tp.iloc[-1]:.2f}", units),
+              ("mean", f"{tp.mean():.2f}", units),
+              ("mean pricing error", f"{result.pricing_errors.mean():.1f}", "bp")])
+    af = analyst_factors(result)
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        se = result.factor_std_errors.to_numpy() if result.method != "jsz" else None
-        tp10 = result.term_premium_at("10Y")
-        charts = [
-            plot_factors(result.factors, tmp / "factors.png", se, title=f"Yield-curve factors ({units})"),
-            plot_curves(result.panel.maturities, result.panel.frame, result.fitted_yields, tmp / "curve.png",
-                        ylabel=units),
-            plot_bars(result.pricing_errors, tmp / "errors.png", "Pricing errors, RMSE (bp)", "bp"),
-            plot_lines(tp10.to_frame("10-year term premium"), tmp / "tp10.png",
-                       f"10-year term premium ({units})", ylabel=units),
-        ]
-        images = "\n".join(f"<figure>{_img(p)}</figure>" for p in charts)
-    blocks = result.parameter_blocks()
-    tables = "\n".join(f"<h3>{html.escape(name)}</h3>{_table(frame)}" for name, frame in blocks.items()
-                       if name in ("lambda_Q", "r_inf_Q", "K1_P", "K0_P", "Sigma_P", "K1_Q", "lambda_0", "lambda_1"))
-    tp_last = tp10.iloc[-1]
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:Segoe UI,Helvetica,Arial,sans-serif;max-width:1000px;margin:2em auto;color:#222}}
-figure{{margin:1em 0}} img{{max-width:100%}} table.t{{border-collapse:collapse;font-size:90%}}
-table.t td,table.t th{{padding:2px 8px;text-align:right}} pre{{background:#f6f6f6;padding:1em;font-size:80%;
-overflow-x:auto}} .kpi{{display:inline-block;margin-right:2em}} .kpi b{{font-size:150%}}</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p>Gaussian affine term structure model, JSZ canonical form, {result.n_factors} factors, method
-<code>{result.method}</code>; {len(result.panel.dates)} dates {result.panel.dates[0]:%Y-%m} to
-{result.panel.dates[-1]:%Y-%m}; maturities {", ".join(result.panel.labels)}; yields in {units}.
-Converged: <b>{"yes" if result.converged else "NO"}</b>. Generated {dt.datetime.now():%Y-%m-%d %H:%M} by xlatsm.</p>
-<p><span class="kpi">10-year term premium, last<br><b>{tp_last:.2f}</b> {units}</span>
-<span class="kpi">mean<br><b>{tp10.mean():.2f}</b> {units}</span>
-<span class="kpi">mean pricing error<br><b>{result.pricing_errors.mean():.1f}</b> bp</span></p>
-{images}
-<h2>Pricing errors (RMSE, bp)</h2>{_table(result.pricing_errors.to_frame().T, 3)}
-<h2>Parameters</h2>{tables}
-<h2>Summary</h2><pre>{html.escape(result.summary())}</pre>
-</body></html>"""
-    path.write_text(page, encoding="utf-8")
-    return path
+        for png, caption in charts or atsm_charts(result, Path(tmp), headline, af):
+            doc.figure(png, caption)
+    doc.heading("Factors")
+    doc.para("Factors are shown as the portfolios of yields they are: " + "; ".join(af.labels.values()) +
+             ". The weights (each factor's dominant side sums to one) are below; the model's parameters are in "
+             "its own factor units (unit-length principal-component weights).")
+    doc.table(af.weights, "Factor weights on the fitted yields", 3)
+    doc.heading("Pricing errors (RMSE, bp)")
+    doc.table(result.pricing_errors.to_frame().T, "", 3)
+    doc.heading("Loadings")
+    mats = list(result.panel.labels) + ([where.label] if where.label not in result.panel.labels else [])
+    mats.sort(key=lambda label: float(extrapolation.to_years(label)[0]))
+    loadings = result.loadings(mats)
+    loadings.index = extrapolation.mark_index(list(loadings.index), result)
+    doc.table(loadings, f"y(maturity) = A + B'P; A in {units}, B unit-free", 4)
+    doc.heading("Parameters")
+    for name, block in result.parameter_blocks().items():
+        if name in ATSM_TABLES:
+            doc.table(block, name)
+    doc.heading("Summary")
+    doc.pre(result.summary())
+    return doc
+
+
+def atsm_charts(result, folder: Path, headline="10Y", af=None) -> list[tuple[Path, str]]:
+    """The ATSM's charts as PNGs in ``folder``: factors.png, fitted_curve.png, pricing_errors.png and
+    term_premium_<10y>.png (file name by the headline maturity)."""
+    units = result.units
+    af = af or analyst_factors(result)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tp, where = headline_term_premium(result, headline)
+    years = float(extrapolation.to_years(headline)[0])
+    why = "observed exactly: jsz prices the factor portfolios without error, so there are no bands" \
+        if result.method == "jsz" else ""
+    se = None if result.method == "jsz" else af.std_errors
+    tp_title = f"{where.label} term premium ({units})" + (f", {where.mark}: dashed" if where.extrapolated else "")
+    return [
+        (plot_factors(af.values, folder / "factors.png", se, af.labels, "Yield-curve factors", why), "factors"),
+        (plot_curves(result.panel.maturities, result.panel.frame, result.fitted_yields, folder / "fitted_curve.png",
+                     f"yield ({units})"), "fitted curve"),
+        (plot_bars(result.pricing_errors, folder / "pricing_errors.png", "Pricing errors, RMSE by maturity",
+                   "RMSE (bp)"), "pricing errors"),
+        (plot_lines(tp.to_frame(), folder / f"term_premium_{years:g}y.png", tp_title, f"term premium ({units})",
+                    dashed={tp.name} if where.extrapolated else set()), "term premium"),
+    ]
+
+
+def lgssm_document(result, title: str = "State-space model report", units: str = "data's units",
+                   charts: list | None = None) -> Document:
+    """The LGSSM report; ``charts`` are :func:`lgssm_charts` already drawn (else drawn in a temporary folder)."""
+    p = result.params
+    doc = Document(title)
+    doc.para(f"Linear Gaussian state-space model (dynamic factor model) by exact EM: {p.k_states} factors, "
+             f"VAR({p.lags}), {p.k_endog} series ({', '.join(map(str, result.columns))}), {len(result.index)} dates "
+             f"{_period(result.index)}, {result.n_obs_cells} observed cells; measurement error "
+             f"{result.measurement_error}; series in {units}. Log-likelihood {result.loglik:.4f} after "
+             f"{result.n_iter} EM iterations; converged: {'yes' if result.converged else 'NO'}. Generated "
+             f"{dt.datetime.now():%Y-%m-%d %H:%M} by xlatsm.")
+    doc.heading("Flags of the fit")
+    doc.flags(list(getattr(result, "flags", []) or []))
+    rmse = result.rmse
+    doc.kpis([("mean RMSE", f"{rmse.mean():.3g}", units), ("log-likelihood", f"{result.loglik:.1f}", ""),
+              ("EM iterations", str(result.n_iter), "")])
+    af = _lgssm_factors(result, units)
+    with tempfile.TemporaryDirectory() as tmp:
+        for png, caption in charts or lgssm_charts(result, Path(tmp), units, af):
+            doc.figure(png, caption)
+    doc.heading("Factors")
+    doc.para("Factors are shown as the portfolios of the smoothed series they are (the reported normalisation "
+             "has orthonormal loadings, C'C = I): " + "; ".join(af.labels.values()) + ". " + af.note + ".")
+    doc.table(af.weights, "Factor weights on the series", 3)
+    doc.heading("RMSE of the smoothed fit by series")
+    doc.table(rmse.to_frame(f"RMSE ({units})").T, "", 3)
+    doc.heading("Parameters")
+    for name, block in result.parameter_blocks().items():
+        if name == "R" and result.measurement_error != "full":
+            block = pd.DataFrame({"R_ii": np.diag(block.to_numpy())}, index=block.index)
+        doc.table(block, {"d": "d (state intercept)", "c": "c (observation intercept)", "Q": "Q (factor shocks)",
+                          "C": "C (loadings)", "R": "R (measurement error)"}.get(name, name))
+    doc.heading("Summary")
+    doc.pre(result.summary())
+    return doc
+
+
+def _lgssm_factors(result, units: str):
+    af = analyst_factors(result)
+    if units != "data's units":
+        af.labels = {k: v.replace("(data's units)", f"({units})") for k, v in af.labels.items()}
+    return af
+
+
+def lgssm_charts(result, folder: Path, units: str = "data's units", af=None) -> list[tuple[Path, str]]:
+    """The LGSSM's charts: smoothed_factors.png (with bands), rmse.png, and fitted_curve.png when every series
+    is a maturity."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    af = af or _lgssm_factors(result, units)
+    unit = "bp" if units == "percent" else units
+    rmse = result.rmse * (100.0 if units == "percent" else 1.0)
+    out = [(plot_factors(af.values, folder / "smoothed_factors.png", af.std_errors, af.labels,
+                         "Smoothed factors"), "smoothed factors"),
+           (plot_bars(rmse, folder / "rmse.png", "RMSE of the smoothed fit by series", f"RMSE ({unit})",
+                      "series"), "rmse")]
+    fitted = extrapolation.fitted_maturities(result)
+    if len(fitted) == len(result.columns):
+        observed = pd.DataFrame(result.data, index=result.index, columns=result.columns)
+        out.append((plot_curves(fitted, observed, result.fitted, folder / "fitted_curve.png", f"yield ({units})"),
+                    "fitted curve"))
+    return out
+
+
+def _write(doc: Document, path, pdf_route: str = "auto") -> Path:
+    path = Path(path)
+    if path.suffix.lower() == ".pdf":
+        return doc.write_pdf(path, pdf_route)
+    return doc.write_html(path)
+
+
+def atsm_report(result, path, title: str = "Term structure model report", headline="10Y") -> Path:
+    """Write the ATSM report (HTML, or PDF when ``path`` ends in .pdf)."""
+    return _write(atsm_document(result, title, headline), path)
+
+
+def lgssm_report(result, path, title: str = "State-space model report", units: str = "data's units") -> Path:
+    """Write the LGSSM report (HTML, or PDF when ``path`` ends in .pdf)."""
+    return _write(lgssm_document(result, title, units), path)
+
+
+def build_document(result, title: str | None = None, **options) -> Document:
+    """The report of any fitted model, by its type."""
+    if hasattr(result, "panel") and hasattr(result, "term_premium_at"):
+        return atsm_document(result, title or "Term structure model report", **options)
+    if hasattr(result, "params") and hasattr(result.params, "C"):
+        return lgssm_document(result, title or "State-space model report", **options)
+    raise TypeError(f"no report layout for {type(result).__name__}")
+
+
+def report(result, path, title: str | None = None, pdf_route: str = "auto", **options) -> Path:
+    """Write the report of any fitted model: HTML for ``.html``, PDF for ``.pdf``."""
+    return _write(build_document(result, title, **options), path, pdf_route)
