@@ -453,3 +453,23 @@ def test_dir_stream_records_follow_an_excel_written_project(built):
         return blocks
 
     assert {b for b in module_records(ours)} <= {b for b in module_records(theirs)}
+
+
+def test_refit_in_excel_resizes_the_table_to_the_pasted_block():
+    """XlwingsBook (the Refit button's Excel side) against stand-ins for xlwings' Sheet/Range/Table: it reads
+    the block around Yields!A1 and resizes the table to it, so the formulas see the same data."""
+    import types
+
+    from xlatsm.excel.refit import XlwingsBook
+
+    values = [["date", "1Y"], [1.0, 2.0], [3.0, 4.0]]
+    region = types.SimpleNamespace(address="$A$1:$M$501", options=lambda **k: types.SimpleNamespace(value=values))
+    resized = []
+    table = types.SimpleNamespace(range=types.SimpleNamespace(address="$A$1:$H$319"), resize=resized.append)
+    sheet = types.SimpleNamespace(range=lambda a: types.SimpleNamespace(current_region=region),
+                                  tables={"YieldTable": table})
+    book = XlwingsBook(types.SimpleNamespace(sheets={"Yields": sheet}))
+    assert book.read_data() == values and resized == [region]
+    table.range.address = region.address
+    book.read_data()
+    assert resized == [region]   # already the right size: left alone
