@@ -203,11 +203,11 @@ class DNSResult(CurveResult):
     def evaluate(self, new_yields, yield_units: str = "auto", maturity_units: str = "auto") -> pd.DataFrame:
         """Level, slope and curvature of other dates' curves by least squares with the fitted lambda, in this fit's
         yield units (columns matched by maturity; any subset of at least three of the fitted maturities)."""
-        obs = read_observations(new_yields)
-        years_new = []
         from ..data import maturities_to_years
 
+        obs = read_observations(new_yields)
         years_new, _ = maturities_to_years(list(obs.columns), maturity_units, ordered=False)
+        years_new = np.sort(years_new)
         labels = [years_to_label(y) for y in years_new]
         frame = align_yields(obs, years_new, labels, self.units, yield_units, maturity_units)
         Y = frame.to_numpy(float) / self.scale

@@ -1,0 +1,214 @@
+"""Dynamic Nelson-Siegel: two-step against per-date least squares and Diebold-Li's numbers; one-step Kalman MLE
+against statsmodels' log-likelihood and a dense joint-Gaussian one; AFNS loadings and yield adjustment against
+numerical integration of the continuous-time model; bad input."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from xlatsm import InputError, ModelError
+from xlatsm.atsm.nelson_siegel import dns_matrices, fit_dns, ns_loadings
+
+
+@pytest.fixture(scope="module")
+def dl():
+    from conftest import SHARED_DATA
+
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data is not beside this checkout")
+    frame = pd.read_csv(SHARED_DATA / "diebold_li_1972_2000_bonds.csv", sep=";", index_col=0)
+    return frame.iloc[-192:]          # Diebold-Li's estimation sample 1985:01-2000:12
+
+
+MONTHS = np.array([3, 6, 9, 12, 15, 18, 21, 24, 30, 36, 48, 60, 72, 84, 96, 108, 120])
+
+
+def _direct_loadings(lam_month):
+    x = lam_month * MONTHS
+    return np.column_stack([np.ones(len(x)), (1 - np.exp(-x)) / x, (1 - np.exp(-x)) / x - np.exp(-x)])
+
+
+def test_two_step_equals_per_date_least_squares(dl):
+    fit = fit_dns(dl)
+    L = _direct_loadings(0.0609)
+    Y = dl.to_numpy(float)
+    for t in range(len(Y)):
+        beta, *_ = np.linalg.lstsq(L, Y[t], rcond=None)
+        np.testing.assert_allclose(fit.factors.iloc[t].to_numpy(), beta, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fit.fitted_yields.to_numpy(), fit.factors.to_numpy() @ L.T, atol=1e-10)
+    # with blanks: least squares on the observed cells of that date
+    gappy = dl.copy()
+    gappy.iloc[3, [0, 5, 16]] = np.nan
+    fit2 = fit_dns(gappy, yield_units="percent")
+    o = ~np.isnan(gappy.iloc[3].to_numpy())
+    beta = np.linalg.lstsq(L[o], gappy.iloc[3].to_numpy()[o], rcond=None)[0]
+    np.testing.assert_allclose(fit2.factors.iloc[3].to_numpy(), beta, atol=1e-10)
+
+
+def test_two_step_diebold_li_table(dl):
+    """Diebold and Li (2006), Table 2 (lambda = 0.0609, 1985:01-2000:12): factor means and standard deviations."""
+    f = fit_dns(dl).factors
+    np.testing.assert_allclose(f.mean().to_numpy(), [7.579, -2.098, -0.162], atol=1.5e-3)
+    np.testing.assert_allclose(f.std().to_numpy(), [1.524, 1.608, 1.687], atol=1.5e-3)
+
+
+def test_two_step_dynamics_are_ols(dl):
+    import statsmodels.api as sm
+
+    var = fit_dns(dl)
+    F = var.factors.to_numpy() / 100
+    for i in range(3):
+        params = sm.OLS(F[1:, i], sm.add_constant(F[:-1])).fit().params
+        np.testing.assert_allclose(params[1:], var.A[i], atol=1e-10)
+    ar = fit_dns(dl, dynamics="ar")
+    for i in range(3):
+        params = sm.OLS(F[1:, i], sm.add_constant(F[:-1, i])).fit().params
+        assert ar.A[i, i] == pytest.approx(params[1], abs=1e-10)
+        assert np.count_nonzero(ar.A - np.diag(np.diag(ar.A))) == 0
+    fc = var.forecast(2)
+    f1 = var.c + var.A @ F[-1]
+    np.testing.assert_allclose(fc.iloc[0].to_numpy(), _direct_loadings(0.0609) @ f1 * 100, atol=1e-10)
+
+
+def test_profiled_lambda_minimises_squared_errors(dl):
+    fit = fit_dns(dl, lam="profile")
+    Y = dl.to_numpy(float)
+
+    def ssr(lam):
+        L = _direct_loadings(lam)
+        B = np.linalg.lstsq(L, Y.T, rcond=None)[0]
+        return np.sum((Y.T - L @ B) ** 2)
+
+    best = ssr(fit.lam)
+    assert best <= ssr(0.0609)
+    for d in (1e-4, -1e-4, 1e-3, -1e-3):
+        assert best <= ssr(fit.lam + d)
+
+
+def test_no_term_premium(dl):
+    fit = fit_dns(dl)
+    for what in ("term_premium", "risk_neutral_yields"):
+        with pytest.raises(ModelError, match="not arbitrage-free"):
+            getattr(fit, what)
+    with pytest.raises(ModelError, match="fit_afns"):
+        fit.term_premium_at("10Y")
+    assert "not defined" in fit.summary()
+
+
+def test_units_and_evaluate(dl):
+    pct = fit_dns(dl)
+    dec = fit_dns(dl / 100, yield_units="decimal")
+    np.testing.assert_allclose(dec.factors.to_numpy() * 100, pct.factors.to_numpy(), atol=1e-10)
+    np.testing.assert_allclose(dec.pricing_errors, pct.pricing_errors, rtol=1e-9)
+    again = pct.evaluate(dl.iloc[:, ::-1], yield_units="percent")
+    np.testing.assert_allclose(again.to_numpy(), pct.factors.to_numpy(), atol=1e-10)
+
+
+def test_bad_input(dl):
+    with pytest.raises(InputError, match="lam"):
+        fit_dns(dl, lam=-0.1)
+    with pytest.raises(InputError, match="lam"):
+        fit_dns(dl, lam="best")
+    with pytest.raises(InputError, match="method"):
+        fit_dns(dl, method="three_step")
+    with pytest.raises(InputError, match="dynamics"):
+        fit_dns(dl, dynamics="var2")
+    with pytest.raises(InputError, match="at least 4"):
+        fit_dns(dl.iloc[:, :3])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# one step
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def one_step(dl):
+    return fit_dns(dl, method="one_step")
+
+
+def _statsmodels_loglik(Y, mats, tolerance=0.0):
+    from statsmodels.tsa.statespace.mlemodel import MLEModel
+
+    mod = MLEModel(Y, k_states=3, k_posdef=3)
+    mod["design"] = mats.Z
+    mod["obs_intercept"] = mats.a
+    mod["obs_cov"] = np.diag(mats.h)
+    mod["transition"] = mats.T
+    mod["state_intercept"] = mats.d
+    mod["selection"] = np.eye(3)
+    mod["state_cov"] = mats.Q
+    mod.ssm.initialize_known(mats.a1, mats.P1)
+    mod.ssm.tolerance = tolerance       # 0: no steady-state shortcut (its default 1e-19 is approximate)
+    return float(mod.ssm.loglike())
+
+
+def _dense_loglik(Y, mats):
+    """log p(y) with y = vec of every cell, one joint Gaussian (no Kalman recursion)."""
+    from scipy.linalg import cho_factor, cho_solve
+
+    n, J = Y.shape
+    k = 3
+    mean_f = [mats.a1]
+    for _ in range(1, n):
+        mean_f.append(mats.d + mats.T @ mean_f[-1])
+    cov = np.zeros((n * k, n * k))
+    V = [mats.P1]
+    for t in range(1, n):
+        V.append(mats.T @ V[-1] @ mats.T.T + mats.Q)
+    for t in range(n):
+        cov[t * k:(t + 1) * k, t * k:(t + 1) * k] = V[t]
+        M = V[t]
+        for s in range(t + 1, n):
+            M = mats.T @ M
+            cov[s * k:(s + 1) * k, t * k:(t + 1) * k] = M
+            cov[t * k:(t + 1) * k, s * k:(s + 1) * k] = M.T
+    Zbig = np.kron(np.eye(n), mats.Z)
+    mu = np.concatenate([mats.a + mats.Z @ m for m in mean_f])
+    S = Zbig @ cov @ Zbig.T + np.kron(np.eye(n), np.diag(mats.h))
+    c = cho_factor(S, lower=True)
+    e = Y.ravel() - mu
+    return float(-0.5 * (len(e) * np.log(2 * np.pi) + 2 * np.sum(np.log(np.diag(c[0]))) + e @ cho_solve(c, e)))
+
+
+def test_one_step_loglik_is_statsmodels_and_dense(one_step, dl):
+    fit = one_step
+    Y = dl.to_numpy(float) / 100
+    mats = dns_matrices(fit.theta, fit.panel.maturities)
+    assert fit.loglik == pytest.approx(_statsmodels_loglik(Y, mats), rel=1e-12)
+    # statsmodels' default steady-state switch is close but not exact
+    assert fit.loglik == pytest.approx(_statsmodels_loglik(Y, mats, 1e-19), abs=1e-2)
+    short = Y[:25]
+    from xlatsm.atsm.statespace_mle import GaussianSSM
+
+    ours = GaussianSSM(short, lambda th: dns_matrices(th, fit.panel.maturities)).loglik(fit.theta)
+    # the dense computation in percent (better conditioned), plus the Jacobian of decimals -> percent
+    from dataclasses import replace
+
+    pct = replace(mats, a=mats.a * 100, h=mats.h * 1e4, d=mats.d * 100, Q=mats.Q * 1e4, a1=mats.a1 * 100,
+                  P1=mats.P1 * 1e4)
+    dense = _dense_loglik(short * 100, pct) + short.size * np.log(100.0)
+    assert ours == pytest.approx(dense, rel=1e-10)
+
+
+def test_one_step_is_a_maximum(one_step, dl):
+    """Converged; the exact score vanishes; no random nearby point is better; better than the two-step start."""
+    fit = one_step
+    from xlatsm.atsm.statespace_mle import GaussianSSM
+
+    model = GaussianSSM(dl.to_numpy(float) / 100, lambda th: dns_matrices(th, fit.panel.maturities))
+    assert fit.converged and fit.loglik > fit.start_loglik
+    ll, g = model.loglik_and_score(fit.theta)
+    H = model.complete_information(fit.theta)
+    assert float(g @ np.linalg.solve(H, g)) < 1e-4
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        assert model.loglik(fit.theta + 1e-3 * rng.standard_normal(len(fit.theta))) <= ll + 1e-8
+    # score = finite differences of the Kalman log-likelihood, at a point away from the optimum
+    th = fit.theta + 0.01 * rng.standard_normal(len(fit.theta))
+    _, g = model.loglik_and_score(th)
+    for i in (0, 1, 5, 15, 20):
+        e = np.zeros(len(th))
+        e[i] = 1e-6
+        fd = (model.loglik(th + e) - model.loglik(th - e)) / 2e-6
+        assert g[i] == pytest.approx(fd, rel=2e-3, abs=1e-2 * (1 + abs(fd)) * 1e-2)
+    assert 0.03 < fit.lam < 0.1
+    assert fit.pricing_errors.mean() < 10
+    assert fit.factor_std_errors.to_numpy().max() > 0
