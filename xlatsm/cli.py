@@ -162,10 +162,7 @@ def write_atsm_outputs(result, out: Path, headline: str = "10Y", report: bool = 
     tp = result.term_premium
     head, where = headline_term_premium(result, headline)
     _write_frame(tp.join(head) if where.label not in tp.columns else tp, out / "term_premium.csv", written)
-    labels = list(result.panel.labels) + ([where.label] if where.label not in result.panel.labels else [])
-    labels.sort(key=lambda label: float(extrapolation.to_years(label)[0]))
-    loadings = result.loadings(labels)
-    loadings.index = extrapolation.mark_index(list(loadings.index), result)
+    loadings = extrapolation.marked_loadings(result, list(result.panel.labels) + [where.label])
     _write_frame(loadings, out / "loadings.csv", written)
     _write_summary(result.summary(), out, written)
     charts = atsm_charts(result, out, headline, af)

@@ -148,3 +148,22 @@ def short_rate_note(fitted) -> str | None:
                 "and with it expected short rates and term premia, is extrapolated below the data; add a short "
                 "end (3M, 6M) to pin it down")
     return None
+
+
+def term_premium(result, maturity="10Y"):
+    """``(series, Extrapolation)``: an ATSM's term premium at ``maturity`` named ``term_premium_10Y``, with the
+    mark appended to the name when ``maturity`` lies outside the fitted range
+    (``term_premium_10Y (extrapolated: fitted 1Y-9Y)``)."""
+    where = check(result, maturity)
+    series = result.term_premium_at(maturity)
+    return series.rename(where.name(f"term_premium_{where.label}")), where
+
+
+def marked_loadings(result, maturities=None):
+    """An ATSM's loadings (``result.loadings``) at ``maturities`` (default: the fitted ones), sorted by maturity,
+    each row label carrying the mark when extrapolated."""
+    labels = list(result.panel.labels) if maturities is None else [years_to_label(y) for y in
+                                                                   sorted(set(to_years(list(maturities))))]
+    frame = result.loadings(labels)
+    frame.index = mark_index(list(frame.index), result)
+    return frame

@@ -38,10 +38,8 @@ def _flags_with_extrapolation(result, maturities) -> list:
 
 def headline_term_premium(result, maturity="10Y"):
     """``(series, Extrapolation)``: the term premium at ``maturity``, its name carrying the mark when outside the
-    fitted maturities."""
-    where = extrapolation.check(result, maturity)
-    tp = result.term_premium_at(maturity)
-    return tp.rename(where.name(f"term_premium_{where.label}")), where
+    fitted maturities (:func:`xlatsm.extrapolation.term_premium`)."""
+    return extrapolation.term_premium(result, maturity)
 
 
 def atsm_document(result, title: str = "Term structure model report", headline="10Y",
@@ -76,10 +74,7 @@ def atsm_document(result, title: str = "Term structure model report", headline="
     doc.heading("Pricing errors (RMSE, bp)")
     doc.table(result.pricing_errors.to_frame().T, "", 3)
     doc.heading("Loadings")
-    mats = list(result.panel.labels) + ([where.label] if where.label not in result.panel.labels else [])
-    mats.sort(key=lambda label: float(extrapolation.to_years(label)[0]))
-    loadings = result.loadings(mats)
-    loadings.index = extrapolation.mark_index(list(loadings.index), result)
+    loadings = extrapolation.marked_loadings(result, list(result.panel.labels) + [where.label])
     doc.table(loadings, f"y(maturity) = A + B'P; A in {units}, B unit-free", 4)
     doc.heading("Parameters")
     for name, block in result.parameter_blocks().items():
