@@ -125,6 +125,24 @@ def test_progress_writes_one_line_per_update_to_a_log():
     assert lines[-1] == "EM test: done after 10 iterations, loglik -90.000"
 
 
+def test_progress_bar_on_a_terminal_redraws_once_per_update_and_ends_at_100_percent():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    progress = Progress(500, "ATSM jsz", stream)
+    for i in range(1, 4):
+        progress(i, -10.0 + i)
+    progress.finish(52, -5.0)
+    progress.close()
+    frames = stream.getvalue().split("\r")
+    for i in range(1, 4):
+        assert sum(f"loglik {-10.0 + i:.3f}" in frame for frame in frames) == 1      # one redraw per update
+    assert "100%" in frames[-1] and "52/52" in frames[-1] and "done" in frames[-1]
+    assert "/500" not in frames[-1]
+
+
 def test_lgssm_on_a_user_file_old_and_new_flag_names_agree(tmp_path, capsys):
     path = tmp_path / "y.csv"
     rng = np.random.default_rng(0)

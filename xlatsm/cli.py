@@ -355,7 +355,7 @@ def cmd_install(args) -> int:
     print(f"workbook: {done['workbook']}")
     print(f"xlwings settings: {done['conf']} (interpreter {done['interpreter']})")
     for note in done["notes"]:
-        print(f"note: {note}")
+        print(as_command_line(f"note: {note}"))
     print("Open the workbook, enable macros, and press Refit on the xlatsm tab.")
     return 0
 
