@@ -221,7 +221,8 @@ def test_atsm_command_with_blanks(tmp_path):
     assert main(["atsm", str(path), "--method", "jsz", "--out", str(tmp_path / "o")]) == 2  # jsz needs every cell
 
 
-def test_atsm_outputs_beyond_the_fitted_maturities_are_marked(tmp_path, capsys):
+def test_atsm_outputs_beyond_the_fitted_maturities_are_marked(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("xlatsm.report.document.find_browser", lambda: None)     # the quicker PDF route
     path = tmp_path / "short.csv"
     xlatsm.load_sample().iloc[:120, :6].to_csv(path)             # 1Y-6Y
     assert main(["atsm", str(path), "--out", str(tmp_path / "o")]) == 0
@@ -242,7 +243,8 @@ def test_atsm_outputs_beyond_the_fitted_maturities_are_marked(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("model", ["atsm", "lgssm"])
-def test_report_command_for_every_model(model, tmp_path, capsys):
+def test_report_command_for_every_model(model, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("xlatsm.report.document.find_browser", lambda: None)     # the demo uses the browser's
     out = tmp_path / "r.html"
     assert main(["report", "--model", model, "--out", str(out), "--pdf", "--max-iter", "100"]) == 0
     text = out.read_text(encoding="utf-8")
