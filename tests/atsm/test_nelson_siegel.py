@@ -212,3 +212,107 @@ def test_one_step_is_a_maximum(one_step, dl):
     assert 0.03 < fit.lam < 0.1
     assert fit.pricing_errors.mean() < 10
     assert fit.factor_std_errors.to_numpy().max() > 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# AFNS
+# ---------------------------------------------------------------------------------------------------------------
+from xlatsm.atsm.afns import _discretise, afns_KQ, fit_afns, yield_adjustment  # noqa: E402
+
+TAUS = np.array([1 / 12, 0.25, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0])
+
+
+def _riccati(KQ, thetaQ, Omega, delta1, taus):
+    """Yield loadings of the continuous-time model by integrating its Riccati ODEs numerically."""
+    from scipy.integrate import solve_ivp
+
+    def rhs(t, z):
+        B = z[:3]
+        return np.concatenate([-delta1 - KQ.T @ B, [B @ KQ @ thetaQ + 0.5 * B @ Omega @ B]])
+
+    sol = solve_ivp(rhs, (0, taus.max()), np.zeros(4), t_eval=taus, rtol=1e-12, atol=1e-15, method="DOP853")
+    B, A = sol.y[:3].T, sol.y[3]
+    return -A / taus, -B / taus[:, None]
+
+
+@pytest.mark.parametrize("lam", [0.0609 * 12, 0.3, 1.5])
+def test_afns_loadings_and_yield_adjustment_against_numerical_integration(lam):
+    from scipy.integrate import quad
+
+    rng = np.random.default_rng(int(lam * 100))
+    S = np.tril(rng.normal(size=(3, 3))) * 0.01
+    Omega = S @ S.T
+    adj = yield_adjustment(lam, Omega, TAUS)
+    A_ode, B_ode = _riccati(afns_KQ(lam), np.zeros(3), Omega, np.array([1.0, 1.0, 0.0]), TAUS)
+    np.testing.assert_allclose(adj, A_ode, rtol=1e-8, atol=1e-13)
+    np.testing.assert_allclose(ns_loadings(TAUS, lam), B_ode, rtol=1e-8)
+
+    def b(s):
+        e = np.exp(-lam * s)
+        return np.array([s, (1 - e) / lam, (1 - e) / lam - s * e])
+
+    by_quad = [-0.5 * quad(lambda s: b(s) @ Omega @ b(s), 0, t, epsabs=0, epsrel=1e-13)[0] / t for t in TAUS]
+    np.testing.assert_allclose(adj, by_quad, rtol=1e-8)
+    assert np.all(adj < 0)
+
+
+@pytest.mark.parametrize("diagonal", [True, False])
+def test_afns_discretisation_is_the_integral(diagonal):
+    from scipy.integrate import quad_vec
+    from scipy.linalg import expm
+
+    K = np.diag([0.1, 0.6, 1.2]) if diagonal else np.array([[0.1, 0.05, 0.0], [-0.2, 0.6, 0.1], [0.02, 0.3, 1.2]])
+    S = np.array([[0.006, 0, 0], [0.002, 0.01, 0], [-0.003, 0.004, 0.02]])
+    Om = S @ S.T
+    dt = 1 / 12
+    Phi, Q = _discretise(K, Om, dt)
+    np.testing.assert_allclose(Phi, expm(-K * dt), rtol=1e-12)
+    ref = quad_vec(lambda s: expm(-K * s) @ Om @ expm(-K.T * s), 0, dt, epsabs=0, epsrel=1e-12)[0]
+    np.testing.assert_allclose(Q, ref, rtol=1e-9, atol=1e-20)
+
+
+@pytest.fixture(scope="module")
+def cdr():
+    from conftest import SHARED_DATA
+
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data is not beside this checkout")
+    return pd.read_csv(SHARED_DATA / "fama_bliss_unsmoothed_1987_2002_cdr.csv", index_col=0, parse_dates=True)
+
+
+@pytest.fixture(scope="module")
+def afns_ind(cdr):
+    return fit_afns(cdr)
+
+
+def test_afns_independent_fit(afns_ind, cdr):
+    """CDR (2011) data: converged; lambda where CDR put it (about 0.6 per year); the log-likelihood is
+    statsmodels' at the same parameters; term premium = fitted - physical-measure yield by the Riccati ODE."""
+    from xlatsm.atsm.afns import _Build
+
+    fit = afns_ind
+    assert fit.converged and fit.loglik > fit.start_loglik and not fit.flags
+    assert 0.5 < fit.lam < 0.7
+    mats = _Build(fit.panel.maturities, fit.dt, "independent")(fit.theta)
+    assert fit.loglik == pytest.approx(_statsmodels_loglik(cdr.to_numpy(float) / 100, mats), rel=1e-12)
+    # physical-measure 10-year yield by numerical integration of the ODE under (K_P, theta_P)
+    A_p, B_p = _riccati(fit.KP, fit.thetaP, fit.Omega, np.array([1.0, 1.0, 0.0]), np.array([10.0]))
+    fitted10 = fit.yields_at(["10Y"]).iloc[:, 0].to_numpy() / 100
+    tp = fitted10 - (A_p[0] + fit.X @ B_p[0])
+    np.testing.assert_allclose(fit.term_premium_at("10Y").to_numpy() / 100, tp, atol=1e-9)
+    np.testing.assert_allclose(fit.term_premium.to_numpy(), (fit.fitted_yields - fit.risk_neutral_yields).to_numpy(),
+                               atol=1e-12)
+    np.testing.assert_allclose(fit.term_premium["10Y"], fit.term_premium_at("10Y"), atol=1e-12)
+    assert fit.pricing_errors.median() < 10
+    again = fit.evaluate(cdr.iloc[:, ::-1], yield_units="percent")
+    np.testing.assert_allclose(again[["level", "slope", "curvature"]].to_numpy(), fit.factors.to_numpy(), atol=1e-9)
+    assert "afns" in fit.summary() and "K_P" in fit.parameter_blocks()
+
+
+def test_afns_correlated_nests_independent(afns_ind, cdr):
+    fit = fit_afns(cdr, version="correlated")
+    assert fit.converged
+    assert fit.loglik >= afns_ind.loglik - 1e-6
+    assert np.count_nonzero(np.tril(fit.Sigma, -1)) > 0
+    with pytest.raises(InputError, match="version"):
+        fit_afns(cdr, version="dependent")

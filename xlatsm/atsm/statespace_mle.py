@@ -220,12 +220,12 @@ class GaussianSSM:
 
 
 def stationary_cov(T: np.ndarray, Q: np.ndarray) -> np.ndarray | None:
-    """P solving P = T P T' + Q, or None when T has a root on or outside the unit circle."""
-    from scipy.linalg import solve_discrete_lyapunov
-
-    if np.max(np.abs(np.linalg.eigvals(T))) >= 0.99999:
+    """P solving P = T P T' + Q (vec form, exact for the small state dimensions here), or None when T has a root
+    on or outside the unit circle."""
+    if not np.all(np.isfinite(T)) or np.max(np.abs(np.linalg.eigvals(T))) >= 0.99999:
         return None
-    P = solve_discrete_lyapunov(T, Q)
+    m = len(T)
+    P = np.linalg.solve(np.eye(m * m) - np.kron(T, T), Q.reshape(-1)).reshape(m, m)
     return 0.5 * (P + P.T)
 
 
