@@ -167,7 +167,12 @@ class _Pager:
               width: int = 110, color: str = "black", wrap: bool = True):
         lines = []
         for raw in text.splitlines() or [""]:
-            lines += (textwrap.wrap(raw, width) or [""]) if wrap else [raw]
+            if wrap:
+                lines += textwrap.wrap(raw, width) or [""]
+            else:   # monospace: keep the layout, fold only what would run off the page
+                limit = int((self.W - 2 * self.M) * 72 / (0.6 * size))
+                lines += textwrap.wrap(raw, limit, subsequent_indent="    ", drop_whitespace=False,
+                                       replace_whitespace=False) if len(raw) > limit else [raw]
         step = size / 72 * 1.35
         for line in lines:
             self._need(step)
@@ -215,7 +220,7 @@ class _Pager:
                 frame, digits = s.content
                 if s.caption:
                     self._text(s.caption, size=10, weight="bold")
-                text = frame.to_string(float_format=lambda v: f"{v:.{digits}g}")
+                text = frame.to_string(float_format=lambda v: f"{v:.{digits}g}", line_width=125)
                 self._text(text, size=7, family="monospace", wrap=False)
             elif s.kind == "pre":
                 if s.caption:
