@@ -225,8 +225,9 @@ def test_atsm_outputs_beyond_the_fitted_maturities_are_marked(tmp_path, capsys, 
     monkeypatch.setattr("xlatsm.report.document.find_browser", lambda: None)     # the quicker PDF route
     path = tmp_path / "short.csv"
     xlatsm.load_sample().iloc[:120, :6].to_csv(path)             # 1Y-6Y
-    assert main(["atsm", str(path), "--out", str(tmp_path / "o")]) == 0
+    assert main(["atsm", str(path), "--out", str(tmp_path / "o"), "--pdf"]) == 0
     captured = capsys.readouterr()
+    assert (tmp_path / "o" / "report.pdf").read_bytes()[:5] == b"%PDF-"
     mark = "10Y (extrapolated: fitted 1Y-6Y)"
     assert f"Term premium {mark}:" in captured.out
     assert "warning: the 10Y term premium is extrapolated" in captured.err
@@ -237,7 +238,8 @@ def test_atsm_outputs_beyond_the_fitted_maturities_are_marked(tmp_path, capsys, 
     page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
     assert mark in page and "<b>extrapolated</b>" in page
     # inside the range: no mark anywhere
-    assert main(["atsm", str(path), "--headline", "5Y", "--out", str(tmp_path / "p"), "--no-report"]) == 0
+    assert main(["atsm", str(path), "--headline", "5Y", "--out", str(tmp_path / "p")]) == 0
+    assert (tmp_path / "p" / "report.html").exists() and not (tmp_path / "p" / "report.pdf").exists()
     assert "extrapolated" not in capsys.readouterr().out
     assert "extrapolated" not in "".join(pd.read_csv(tmp_path / "p" / "loadings.csv", index_col=0).index)
 

@@ -109,10 +109,11 @@ def _write_summary(text: str, out: Path, written: list[Path]) -> None:
     written.append(out / "summary.txt")
 
 
-def write_lgssm_outputs(result, out: Path, units: str = "data's units", report: bool = True) -> list[Path]:
+def write_lgssm_outputs(result, out: Path, units: str = "data's units", report: bool = True,
+                        pdf: bool = False) -> list[Path]:
     """CSV files of every parameter block, the smoothed factors (model units and as yields/spreads), fit and RMSE,
     the summary, charts (smoothed_factors.png, rmse.png, fitted_curve.png when the series are maturities) and the
-    report (report.html, report.pdf)."""
+    report (report.html; report.pdf with ``pdf``)."""
     from .report.factors import analyst_factors
     from .report.html import lgssm_charts, lgssm_document
 
@@ -136,15 +137,16 @@ def write_lgssm_outputs(result, out: Path, units: str = "data's units", report: 
     if report:
         doc = lgssm_document(result, "State-space model report", units, charts=charts)
         written.append(doc.write_html(out / "report.html"))
-        written.append(doc.write_pdf(out / "report.pdf"))
+        if pdf:
+            written.append(doc.write_pdf(out / "report.pdf"))
     return written
 
 
 def write_atsm_outputs(result, out: Path, headline: str = "10Y", report: bool = True,
-                       title: str = "Term structure model report") -> list[Path]:
+                       title: str = "Term structure model report", pdf: bool = False) -> list[Path]:
     """CSV files of every parameter block, factors (model units and as yields/spreads), fitted yields, pricing
     errors, term premia and loadings; the summary; charts of the factors, the fitted curve, the pricing errors
-    and the headline term premium; the report (report.html, report.pdf). Outputs at maturities outside the
+    and the headline term premium; the report (report.html; report.pdf with ``pdf``). Outputs at maturities outside the
     fitted range carry the extrapolation mark in their column or row name."""
     from . import extrapolation
     from .report.factors import analyst_factors
@@ -170,7 +172,8 @@ def write_atsm_outputs(result, out: Path, headline: str = "10Y", report: bool = 
     if report:
         doc = atsm_document(result, title, headline, charts=charts)
         written.append(doc.write_html(out / "report.html"))
-        written.append(doc.write_pdf(out / "report.pdf"))
+        if pdf:
+            written.append(doc.write_pdf(out / "report.pdf"))
     return written
 
 
@@ -271,13 +274,13 @@ def cmd_demo(args) -> int:
     from .extrapolation import short_rate_note
 
     print(f"note: {short_rate_note(atsm)}")
-    written = write_atsm_outputs(atsm, out / "atsm", DEMO_HEADLINE,
+    written = write_atsm_outputs(atsm, out / "atsm", DEMO_HEADLINE, pdf=True,
                                  title="Term structure model report: GSW US Treasury curve, 1-12 years")
     _print_written(written, out / "atsm")
     # 2. a statistical dynamic factor model of the whole 1-30 year curve by exact EM
     lgssm = _fit_lgssm(sample, args, "dynamic factor model of GSW 1Y-30Y")
     print(as_command_line(lgssm.summary()))
-    written = write_lgssm_outputs(lgssm, out / "lgssm", units="percent")
+    written = write_lgssm_outputs(lgssm, out / "lgssm", units="percent", pdf=True)
     _print_written(written, out / "lgssm")
     return 0
 
@@ -299,7 +302,7 @@ def cmd_atsm(args) -> int:
     result = _fit_atsm(obs, args, Path(args.file).name)
     print(as_command_line(result.summary()))
     print("\n" + _headline(result, args.headline))
-    written = write_atsm_outputs(result, out, args.headline, report=not args.no_report,
+    written = write_atsm_outputs(result, out, args.headline, report=not args.no_report, pdf=args.pdf,
                                  title=f"Term structure model report: {Path(args.file).name}")
     _print_written(written, out)
     return 0
@@ -310,7 +313,7 @@ def cmd_lgssm(args) -> int:
     obs = _read_input(args)
     result = _fit_lgssm(obs, args, Path(args.file).name)
     print(as_command_line(result.summary()))
-    written = write_lgssm_outputs(result, out, report=not args.no_report)
+    written = write_lgssm_outputs(result, out, report=not args.no_report, pdf=args.pdf)
     _print_written(written, out)
     return 0
 
@@ -462,9 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--maturity-units", default="auto", choices=["auto", "months", "years"],
                        help="how numeric maturity headers are meant (default auto: asks when unclear)")
 
-    def no_report_option(p):
-        p.add_argument("--no-report", action="store_true",
-                       help="skip report.html and report.pdf (CSV files and charts only)")
+    def report_options(p):
+        p.add_argument("--pdf", action="store_true", help="also write report.pdf, the report for sending around")
+        p.add_argument("--no-report", action="store_true", help="skip report.html (CSV files and charts only)")
 
     def sub_parser(name, help_text):
         return sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
@@ -487,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     factors_option(at)
     iteration_option(at)
     atsm_options(at)
-    no_report_option(at)
+    report_options(at)
     at.set_defaults(func=cmd_atsm)
 
     lg = sub_parser("lgssm", "fit a linear Gaussian state-space model by exact EM to a CSV/XLSX file")
@@ -497,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     factors_option(lg)
     iteration_option(lg)
     lgssm_options(lg)
-    no_report_option(lg)
+    report_options(lg)
     lg.set_defaults(func=cmd_lgssm)
 
     rep = sub_parser("report", "fit a model and write its report as HTML or PDF (default: the embedded sample)")
