@@ -171,14 +171,14 @@ def _dense_loglik(Y, mats):
 def test_one_step_loglik_is_statsmodels_and_dense(one_step, dl):
     fit = one_step
     Y = dl.to_numpy(float) / 100
-    mats = dns_matrices(fit.theta, fit.panel.maturities)
+    mats = fit.matrices()
     assert fit.loglik == pytest.approx(_statsmodels_loglik(Y, mats), rel=1e-12)
     # statsmodels' default steady-state switch is close but not exact
     assert fit.loglik == pytest.approx(_statsmodels_loglik(Y, mats, 1e-19), abs=1e-2)
     short = Y[:25]
     from xlatsm.atsm.statespace_mle import GaussianSSM
 
-    ours = GaussianSSM(short, lambda th: dns_matrices(th, fit.panel.maturities)).loglik(fit.theta)
+    ours = GaussianSSM(short, lambda th: dns_matrices(th, fit.panel.maturities, fit.h_floor)).loglik(fit.theta)
     # the dense computation in percent (better conditioned), plus the Jacobian of decimals -> percent
     from dataclasses import replace
 
@@ -193,7 +193,7 @@ def test_one_step_is_a_maximum(one_step, dl):
     fit = one_step
     from xlatsm.atsm.statespace_mle import GaussianSSM
 
-    model = GaussianSSM(dl.to_numpy(float) / 100, lambda th: dns_matrices(th, fit.panel.maturities))
+    model = GaussianSSM(dl.to_numpy(float) / 100, lambda th: dns_matrices(th, fit.panel.maturities, fit.h_floor))
     assert fit.converged and fit.loglik > fit.start_loglik
     ll, g = model.loglik_and_score(fit.theta)
     H = model.complete_information(fit.theta)
@@ -288,12 +288,10 @@ def afns_ind(cdr):
 def test_afns_independent_fit(afns_ind, cdr):
     """CDR (2011) data: converged; lambda where CDR put it (about 0.6 per year); the log-likelihood is
     statsmodels' at the same parameters; term premium = fitted - physical-measure yield by the Riccati ODE."""
-    from xlatsm.atsm.afns import _Build
-
     fit = afns_ind
     assert fit.converged and fit.loglik > fit.start_loglik and not fit.flags
     assert 0.5 < fit.lam < 0.7
-    mats = _Build(fit.panel.maturities, fit.dt, "independent")(fit.theta)
+    mats = fit.matrices()
     assert fit.loglik == pytest.approx(_statsmodels_loglik(cdr.to_numpy(float) / 100, mats), rel=1e-12)
     # physical-measure 10-year yield by numerical integration of the ODE under (K_P, theta_P)
     A_p, B_p = _riccati(fit.KP, fit.thetaP, fit.Omega, np.array([1.0, 1.0, 0.0]), np.array([10.0]))

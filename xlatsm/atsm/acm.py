@@ -13,8 +13,8 @@ the log price of an ``n``-period zero bond, yields ``y`` are decimals per year, 
    series) ``mu`` is set to zero, the factors being demeaned, and the innovations are ``X_{t+1} - Phi X_t``
    (the OLS intercept stays in them); ``var_intercept=True`` keeps the OLS ``mu``.
 3. **Excess-return regressions.** One-period log excess returns of the bonds bought at maturity ``n`` (the
-   ``rx_maturities``; default 6, 12, 24, 36, ... months up to the longest maturity: the NY Fed's 6, 12, 24..120
-   months): ``rx^{(n-1)}_{t+1} = p^{(n-1)}_{t+1} - p^{(n)}_t - r_t``, regressed jointly on a constant, the VAR
+   ``rx_maturities``; default 6, 12, 24, 36, ... months up to the longest maturity, those the panel has when
+   there are at least K: the NY Fed's 6, 12, 24..120 months): ``rx^{(n-1)}_{t+1} = p^{(n-1)}_{t+1} - p^{(n)}_t - r_t``, regressed jointly on a constant, the VAR
    innovations and the lagged factors: ``rx = a + beta' v_{t+1} + c' X_t + e_{t+1}``, and
    ``sigma^2 = tr(E'E) / (N (T-1))`` (pooled, the residuals have zero mean per maturity).
 4. **Prices of risk** by cross-sectional OLS, with the convexity terms
@@ -392,7 +392,8 @@ def fit_acm(yields, maturities=None, n_factors: int = 5, *, rx_maturities=None, 
     yields : anything :func:`xlatsm.read_panel` accepts (dates down, maturities across; every cell needed).
     n_factors : K principal components (1..10; ACM and the NY Fed use 5).
     rx_maturities : purchase maturities of the excess returns (tenors or years); default 6 months, 1 year, then
-        every year up to the longest maturity (the NY Fed's 6, 12, 24, ..., 120 months on a 10-year panel).
+        every whole year up to the longest maturity, those among the panel's columns when there are at least K of
+        them (the NY Fed's 6, 12, 24, ..., 120 months on a 1..120-month panel).
     pc_maturities : maturities whose yields give the principal components; default every column.
     var_intercept : False (default, the NY Fed's published series): ``mu = 0`` -- the factors are demeaned over
         the sample, ``Phi`` is the OLS slope (estimated with an intercept) and the innovations
@@ -482,6 +483,9 @@ def fit_acm(yields, maturities=None, n_factors: int = 5, *, rx_maturities=None, 
     if rx_maturities is None:
         years = np.concatenate([[0.5], np.arange(1, np.floor(periods.max() * dt) + 1)])
         rx_periods = np.array(sorted({int(round(y / dt)) for y in years if 2 <= round(y / dt) <= periods.max()}))
+        in_panel = np.array([n for n in rx_periods if n in set(periods.tolist())])
+        if len(in_panel) >= max(n_factors, 2):       # returns on observed maturities where there are enough
+            rx_periods = in_panel
     else:
         rx_periods = []
         for m in rx_maturities:

@@ -50,7 +50,8 @@ from ..textfmt import format_matrix, header_block
 from .loadings import continuous_yield_loadings
 from .nelson_siegel import FACTOR_NAMES, _var_ols, cross_section_ols, ns_loadings, profile_lambda
 from .results_other import CurveResult, _date, explosive_flags, maturity_years, read_yields
-from .statespace_mle import GaussianSSM, Matrices, chol_from_free, free_from_chol, stationary_cov
+from .statespace_mle import (GaussianSSM, Matrices, chol_from_free, free_from_chol, heywood_flag, stationary_cov,
+                             variance_floor)
 
 __all__ = ["fit_afns", "AFNSResult", "yield_adjustment", "afns_KQ", "VERSIONS"]
 
@@ -136,8 +137,8 @@ class _Build:
     independent: [log lam, log kappa (3), theta_P (3), log sigma (3), log h (J)];
     correlated:  [log lam, K_P (9, row-major), theta_P (3), chol(Sigma) free (6, log diagonal), log h (J)]."""
 
-    def __init__(self, years: np.ndarray, dt: float, version: str):
-        self.years, self.dt, self.version = years, dt, version
+    def __init__(self, years: np.ndarray, dt: float, version: str, floor=0.0):
+        self.years, self.dt, self.version, self.floor = years, dt, version, floor
         self.nk = 3 if version == "independent" else 9
         self.ns = 3 if version == "independent" else 6
 
@@ -153,13 +154,13 @@ class _Build:
         else:
             Sigma = chol_from_free(theta[i:i + 6], 3)
         i += self.ns
-        h = np.exp(theta[i:])
+        h = self.floor + np.exp(theta[i:])
         return lam, KP, thetaP, Sigma, h
 
     def pack(self, lam, KP, thetaP, Sigma, h):
         k = np.log(np.diag(KP)) if self.version == "independent" else KP.ravel()
         s = np.log(np.abs(np.diag(Sigma))) if self.version == "independent" else free_from_chol(Sigma)
-        return np.concatenate([[np.log(lam)], k, thetaP, s, np.log(h)])
+        return np.concatenate([[np.log(lam)], k, thetaP, s, np.log(np.maximum(h - self.floor, 1e-300))])
 
     def __call__(self, theta) -> Matrices | None:
         lam, KP, thetaP, Sigma, h = self.unpack(np.asarray(theta, float))
@@ -202,8 +203,13 @@ class AFNSResult(CurveResult):
     notes: list = field(default_factory=list)
     flags: list = field(default_factory=list)
     seconds: float = 0.0
+    h_floor: np.ndarray | float = 0.0
     method = "afns"
     factor_names = FACTOR_NAMES
+
+    def matrices(self) -> Matrices:
+        """The state-space matrices at the estimate (decimals, per period)."""
+        return _Build(self.panel.maturities, self.dt, self.version, self.h_floor)(self.theta)
 
     @property
     def Omega(self) -> np.ndarray:
@@ -282,7 +288,7 @@ class AFNSResult(CurveResult):
         frame = align_yields(obs, self.panel.maturities, self.panel.labels, self.units, yield_units,
                              maturity_units)
         Y = frame.to_numpy(float) / self.scale
-        build = _Build(self.panel.maturities, self.dt, self.version)
+        build = _Build(self.panel.maturities, self.dt, self.version, self.h_floor)
         sm = GaussianSSM(Y, build).smooth(self.theta)
         out = pd.DataFrame(sm.states * self.scale, index=frame.index, columns=FACTOR_NAMES)
         out["term_premium_10Y"] = self._tp(sm.states, 10.0)[0] * self.scale
@@ -354,7 +360,7 @@ def _start(Y, years, dt, version, build: _Build):
         Sigma = np.linalg.cholesky(Qm / dt + 1e-14 * np.eye(3))
     thetaP = np.nanmean(F, axis=0)
     resid_y = Y - F @ ns_loadings(years, lam).T
-    h = np.maximum(np.nanvar(resid_y, axis=0), 1e-10)
+    h = np.maximum(np.nanvar(resid_y, axis=0), 10 * build.floor)
     theta = build.pack(lam, KP, thetaP, Sigma, h)
     if build(theta) is None:          # fall back to a clearly stationary diagonal start
         KP = np.diag(np.full(3, 0.2)) if version == "correlated" else np.diag(np.full(3, 0.2))
@@ -386,7 +392,8 @@ def fit_afns(yields, maturities=None, *, version: str = "independent", yield_uni
     if T < 24:
         raise InputError(f"{T} dates are too few for the factor dynamics: give at least 24")
     dt = 1.0 / float(periods_per_year or panel.periods_per_year)
-    build = _Build(years, dt, version)
+    floor = variance_floor(Y)
+    build = _Build(years, dt, version, floor)
     if version == "correlated":
         # nested start: the independent-factor maximum is a point of the correlated model (off-diagonals 0), so
         # the correlated fit can only improve on it
@@ -401,10 +408,11 @@ def fit_afns(yields, maturities=None, *, version: str = "independent", yield_uni
     lam, KP, thetaP, Sigma, h = build.unpack(theta)
     result = AFNSResult(panel=panel, version=version, dt=dt, theta=theta, lam=lam, KP=KP, thetaP=thetaP,
                         Sigma=Sigma, h=h, X=sm.states, X_cov=sm.cov, loglik=ll, converged=ok, n_iter=nit,
-                        message=msg, start_loglik=start_ll, notes=notes)
+                        message=msg, start_loglik=start_ll, notes=notes, h_floor=floor)
     if not ok:
         result.flags.append(Flag("not_converged", f"the Kalman MLE stopped before its tolerance ({msg}); raise "
                                                   "max_iter or try the other version"))
+    result.flags += heywood_flag(h, floor, panel.labels)
     Phi, _ = _discretise(KP, result.Omega, dt)
     result.flags += explosive_flags(Phi) + result._nonfinite_flags(["factors", "fitted_yields", "term_premium"])
     result.seconds = time.perf_counter() - started

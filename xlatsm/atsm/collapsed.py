@@ -53,55 +53,143 @@ class CollapsedYields:
         self.n_cells = int(self.mask.sum())
 
     def collapse(self, A: np.ndarray, B: np.ndarray, sigma2: np.ndarray):
-        """(y* (T, N) with NaN for unidentified directions, Z (T, N, N), remainder log-likelihood term)."""
+        """(y* (T, N) with NaN for unidentified directions, Z (T, N, N), remainder log-likelihood term).
+
+        By a QR decomposition of the whitened design ``R_o^{-1/2} B_o = Q_t Z_t`` per date: ``y*_t = Q_t' w_t``
+        with ``w_t = R_o^{-1/2}(y_o - A_o)``, and the GLS residual is ``w_t - Q_t y*_t``. (Forming
+        ``C_t = B'R^-1 B`` would square the design's condition number, and a weakly identified factor direction
+        then costs the log-likelihood ~1e-9 of relative precision.) A date whose observed maturities do not
+        identify every factor (fewer than N, or a rank-deficient design) keeps its r_t identified directions, from
+        the eigen-decomposition of C_t."""
         N = B.shape[1]
-        weights = self.mask / sigma2                                 # R_o^{-1} on observed cells, 0 elsewhere
-        E = np.where(self.mask, self.Y0 - A, 0.0)
-        b = (E * weights) @ B                                        # (T, N)
-        WB = weights[:, :, None] * B[None]                           # (T, J, N)
-        C = np.matmul(np.swapaxes(WB, 1, 2), B)                      # (T, N, N)
-        lam, V = np.linalg.eigh(0.5 * (C + np.swapaxes(C, 1, 2)))
-        top = np.maximum(lam[:, -1:], 1e-300)
-        keep = lam > 1e-11 * top                                     # directions the observed maturities pin down
-        lam_k = np.where(keep, lam, 1.0)
-        Vb = np.einsum("tnk,tn->tk", V, b)
-        ystar = np.where(keep, Vb / np.sqrt(lam_k), np.nan)
-        Z = np.sqrt(lam_k)[:, :, None] * np.swapaxes(V, 1, 2)        # row k: sqrt(l_k) V_k'
-        # GLS fit and residual: x_hat = V diag(1/l) V' b over the kept directions
-        xhat = np.einsum("tnk,tk->tn", V, np.where(keep, Vb / lam_k, 0.0))
-        resid = np.where(self.mask, E - xhat @ B.T, 0.0)
-        quad = np.sum(resid ** 2 * weights)
-        n_kept = keep.sum()
-        logdet_R = np.sum(self.mask * np.log(sigma2))
+        sd = np.sqrt(sigma2)
+        w = np.where(self.mask, (self.Y0 - A) / sd, 0.0)                      # (T, J)
+        Bw = np.where(self.mask[:, :, None], (B / sd[:, None])[None], 0.0)    # (T, J, N)
+        Q, Z = np.linalg.qr(Bw)
+        ystar = np.einsum("tjn,tj->tn", Q, w)
+        diag = np.abs(np.diagonal(Z, axis1=1, axis2=2))
+        full = (self.mask.sum(1) >= N) & (diag.min(axis=1) > 1e-8 * np.maximum(diag.max(axis=1), 1e-300))
+        resid = w - np.einsum("tjn,tn->tj", Q, ystar)
+        n_kept = N * int(full.sum())
+        quad = float(np.sum(resid[full] ** 2))
+        if not full.all():
+            rows = np.flatnonzero(~full)
+            C = np.matmul(np.swapaxes(Bw[rows], 1, 2), Bw[rows])
+            lam, V = np.linalg.eigh(0.5 * (C + np.swapaxes(C, 1, 2)))
+            keep = lam > 1e-11 * np.maximum(lam[:, -1:], 1e-300)
+            lam_k = np.where(keep, lam, 1.0)
+            b = np.einsum("tjn,tj->tn", Bw[rows], w[rows])
+            Vb = np.einsum("tnk,tn->tk", V, b)
+            ystar[rows] = np.where(keep, Vb / np.sqrt(lam_k), np.nan)
+            Z[rows] = np.sqrt(lam_k)[:, :, None] * np.swapaxes(V, 1, 2)
+            xhat = np.einsum("tnk,tk->tn", V, np.where(keep, Vb / lam_k, 0.0))
+            r = np.where(self.mask[rows], w[rows] - np.einsum("tjn,tn->tj", Bw[rows], xhat), 0.0)
+            with np.errstate(over="ignore", invalid="ignore"):
+                quad += float(np.sum(r ** 2))
+            n_kept += int(keep.sum())
+        logdet_R = float(np.sum(self.mask * np.log(sigma2)))
         remainder = -0.5 * ((self.n_cells - n_kept) * _LOG2PI + logdet_R + quad)
         return ystar, Z, float(remainder)
 
     def run(self, A, B, sigma2, K0, K1, Omega, *, lagged: bool = False, smooth: bool = True) -> Smoothed:
         """Filter (and smooth) at these parameters. ``lagged``: the state is (P_t, P_{t-1}), so its smoothed
-        covariance holds the lag-one cross moments the EM and the score need (the extra block starts from a
-        proper N(0, I) prior that never enters the likelihood)."""
+        covariance holds the lag-one cross moments the EM and the score need (row t of ``states`` is
+        (P_t, P_{t-1}); the second block of row 0 is zero).
+
+        The diffuse start is taken in closed form when the first date identifies every factor (r_1 = N): the
+        flat prior's posterior is the GLS estimate ``P_1 ~ N(x_hat, C_1^-1)`` and the first date contributes
+        ``-N/2 log 2 pi - 1/2 log|Omega_P| - 1/2 log|C_1|`` (the limit, with the prior N(0, kappa Omega_P), of
+        ``log p(y_1) + N/2 log kappa``); the filter then starts from a proper prior at date 2. This avoids the
+        exact-diffuse recursions and their absolute rank tolerances, which cost ~1e-8 of relative precision when
+        the collapsed design is large (1/sigma ~ 1e4). Otherwise statsmodels' exact diffuse filter runs."""
         N = B.shape[1]
         ystar, Z, remainder = self.collapse(A, B, sigma2)
-        m = 2 * N if lagged else N
-        ks = KalmanSmoother(k_endog=N, k_states=m, k_posdef=N)
-        ks.bind(np.ascontiguousarray(ystar))
-        design = np.zeros((N, m, self.T))
+        Omega = 0.5 * (Omega + Omega.T)
+        sign, logdet_Omega = np.linalg.slogdet(Omega)
+        if sign <= 0:
+            raise EstimationError("Sigma_P is singular at these parameters")
+        if self.T >= 2 and np.all(np.isfinite(ystar[0])) and np.all(np.isfinite(Z[0])):
+            return self._run_gls_start(ystar, Z, remainder, K0, K1, Omega, logdet_Omega, lagged, smooth)
+        return self._run_diffuse(ystar, Z, remainder, K0, K1, Omega, logdet_Omega, lagged, smooth)
+
+    def _system(self, ks, Z, K0, K1, Omega, m, lagged):
+        N = K1.shape[0]
+        design = np.zeros((N, m, Z.shape[0]))
         design[:, :N, :] = np.moveaxis(Z, 0, 2)
         transition = np.zeros((m, m))
         transition[:N, :N] = K1
+        if lagged:
+            transition[N:, :N] = np.eye(N)
         intercept = np.zeros(m)
         intercept[:N] = K0
         selection = np.zeros((m, N))
         selection[:N] = np.eye(N)
-        if lagged:
-            transition[N:, :N] = np.eye(N)
         ks["design"] = design
         ks["obs_intercept"] = np.zeros(N)
         ks["obs_cov"] = np.eye(N)
         ks["transition"] = transition
         ks["state_intercept"] = intercept
         ks["selection"] = selection
-        ks["state_cov"] = 0.5 * (Omega + Omega.T)
+        ks["state_cov"] = Omega
+
+    @staticmethod
+    def _finish(ks, smooth):
+        with np.errstate(all="ignore"):
+            if not smooth:
+                return float(ks.loglike()), None, None
+            ks.set_smoother_output(0, smoother_state=True, smoother_state_cov=True)
+            res = ks.smooth(update_filter=False)
+            ll = float(np.sum(ks._kalman_filter.loglikelihood))
+            return (ll, np.asarray(res.smoothed_state).T.copy(),
+                    np.moveaxis(np.asarray(res.smoothed_state_cov), 2, 0).copy())
+
+    @staticmethod
+    def _check(ll, states, cov):
+        if not np.isfinite(ll) or (states is not None and not (np.all(np.isfinite(states))
+                                                                and np.all(np.isfinite(cov)))):
+            raise EstimationError("the Kalman filter's log-likelihood is not finite at these parameters")
+
+    def _run_gls_start(self, ystar, Z, remainder, K0, K1, Omega, logdet_Omega, lagged, smooth):
+        N = K1.shape[0]
+        Z1 = Z[0]                                          # C_1 = Z_1'Z_1, Z_1 square and invertible
+        Zinv = np.linalg.inv(Z1)
+        V1 = Zinv @ Zinv.T
+        xhat = Zinv @ ystar[0]
+        first = -0.5 * N * _LOG2PI - 0.5 * logdet_Omega - np.linalg.slogdet(Z1)[1]
+        # (smoothing needs the lagged state to recover P_1, so it always carries it)
+        m = 2 * N if (lagged or smooth) else N
+        ks = KalmanSmoother(k_endog=N, k_states=m, k_posdef=N)
+        ks.bind(np.ascontiguousarray(ystar[1:]))
+        self._system(ks, Z[1:], K0, K1, Omega, m, m == 2 * N)
+        mean2 = K0 + K1 @ xhat
+        cov22 = K1 @ V1 @ K1.T + Omega
+        if m == 2 * N:
+            mean = np.concatenate([mean2, xhat])
+            cross = K1 @ V1
+            cov = np.block([[cov22, cross], [cross.T, V1]])
+        else:
+            mean, cov = mean2, cov22
+        ks.initialize_known(mean, 0.5 * (cov + cov.T))
+        ll, st, cv = self._finish(ks, smooth)
+        ll += first + remainder
+        states = cov_out = None
+        if smooth:
+            states = np.zeros((self.T, m))
+            cov_out = np.zeros((self.T, m, m))
+            states[1:], cov_out[1:] = st, cv
+            states[0, :N] = st[0, N:]
+            cov_out[0, :N, :N] = cv[0, N:, N:]
+            if not lagged:
+                states, cov_out = states[:, :N], cov_out[:, :N, :N]
+        self._check(ll, states, cov_out)
+        return Smoothed(states=states, cov=cov_out, loglik=ll)
+
+    def _run_diffuse(self, ystar, Z, remainder, K0, K1, Omega, logdet_Omega, lagged, smooth):
+        N = K1.shape[0]
+        m = 2 * N if lagged else N
+        ks = KalmanSmoother(k_endog=N, k_states=m, k_posdef=N)
+        ks.bind(np.ascontiguousarray(ystar))
+        self._system(ks, Z, K0, K1, Omega, m, lagged)
         if lagged:
             from statsmodels.tsa.statespace.initialization import Initialization
 
@@ -111,21 +199,8 @@ class CollapsedYields:
             ks.initialize(init)
         else:
             ks.initialize_diffuse()
-        sign, logdet_Omega = np.linalg.slogdet(Omega)
-        if sign <= 0:
-            raise EstimationError("Sigma_P is singular at these parameters")
-        correction = remainder - 0.5 * logdet_Omega
-        with np.errstate(all="ignore"):
-            if not smooth:
-                ll = float(ks.loglike()) + correction
-                states = cov = None
-            else:
-                ks.set_smoother_output(0, smoother_state=True, smoother_state_cov=True)
-                res = ks.smooth(update_filter=False)
-                ll = float(np.sum(ks._kalman_filter.loglikelihood)) + correction
-                states = np.asarray(res.smoothed_state).T.copy()
-                cov = np.moveaxis(np.asarray(res.smoothed_state_cov), 2, 0).copy()
-        if not np.isfinite(ll) or (states is not None and not (np.all(np.isfinite(states))
-                                                                and np.all(np.isfinite(cov)))):
-            raise EstimationError("the Kalman filter's log-likelihood is not finite at these parameters")
+        ll, states, cov = self._finish(ks, smooth)
+        # the diffuse prior is flat in units of Omega_P: -1/2 log det Omega_P (see the module docstring)
+        ll += remainder - 0.5 * logdet_Omega
+        self._check(ll, states, cov)
         return Smoothed(states=states, cov=cov, loglik=ll)

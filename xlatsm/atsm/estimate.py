@@ -152,6 +152,20 @@ class _JSZObjective:
         self.UU = U.T @ U
         self.T1, self.J = len(Y) - 1, Y.shape[1]
         self.L_ref = np.linalg.cholesky(self.UU / self.T1)
+        # sufficient statistics of the pricing errors r_t = y_t - A - B P_t over dates 2..T, in deviations from
+        # the means (the sums of squares are then taken without cancelling the yields' levels): the objective
+        # costs O(J N^2) per evaluation instead of O(T J N)
+        # Since P = W y and W B = I (W has orthonormal rows), the centred error is
+        # r~_t = e_t + (W' - B) p~_t with e_t = y~_t - W'p~_t the yields outside the portfolios' span: every
+        # term below is of the size of the pricing errors themselves, so no level cancels (that would cost
+        # ~1e-8 of log-likelihood precision when N = 5 prices the curve to a fraction of a basis point)
+        Y1, P1 = Y[1:], P[1:]
+        self.y_mean, self.p_mean = Y1.mean(0), P1.mean(0)
+        Yc, Pc = Y1 - self.y_mean, P1 - self.p_mean
+        E = Yc - Pc @ structure.W
+        self.See = float(np.sum(E ** 2))
+        self.Sep = E.T @ Pc            # (J, N)
+        self.Spp = Pc.T @ Pc           # (N, N)
 
     def chol(self, c):
         return self.L_ref @ free_to_chol(c, self.N)
@@ -162,10 +176,17 @@ class _JSZObjective:
         L = self.chol(theta[N:])
         Omega = L @ L.T
         alpha, _, _, ld0 = jsz_loadings_affine(q, Omega, self.structure)   # A_P is affine in k_inf
-        resid0 = self.Y[1:] - ld0.A_P - self.P[1:] @ ld0.B_P.T
-        kinf = float(np.sum(resid0 @ alpha) / (T1 * alpha @ alpha))
-        resid = resid0 - kinf * alpha
-        sigma2 = float(np.sum(resid ** 2) / (T1 * (J - N)))
+        B = ld0.B_P
+        # r_t = (y_t - ybar) - B (P_t - pbar) + m with m = ybar - A_0 - B pbar - k_inf alpha: the centred part and
+        # the mean are orthogonal, and k_inf minimises |m|^2 (least squares on alpha)
+        D = self.structure.W.T - B
+        centred = self.See + 2 * np.sum(self.Sep * D) + np.sum((D @ self.Spp) * D)
+        m0 = self.y_mean - ld0.A_P - B @ self.p_mean
+        kinf = float(m0 @ alpha / (alpha @ alpha))
+        m = m0 - kinf * alpha
+        sigma2 = float((centred + T1 * (m @ m)) / (T1 * (J - N)))
+        if not sigma2 > 0:
+            raise FloatingPointError("non-positive residual variance")
         ll_q = -0.5 * T1 * (J - N) * (_LOG2PI + np.log(sigma2) + 1.0)
         logdet = 2 * np.sum(np.log(np.abs(np.diag(L))))
         ll_p = -0.5 * T1 * (N * _LOG2PI + logdet) - 0.5 * np.trace(np.linalg.solve(Omega, self.UU))
@@ -196,18 +217,18 @@ def _fit_jsz(Y: np.ndarray, structure: ATSMStructure, progress=None, max_iter: i
     N = structure.n_factors
     # the objective is cheap, and the fastest Q-eigenvalue often sits in a flat direction (moving it by 1e-6
     # changes the log-likelihood by ~1e-7): search to a tighter tolerance than asked, so that such digits settle
-    tol = min(tol, 1e-11)
+    accept_tol, tol = tol, min(tol, 1e-11)
     zero_chol = np.zeros(n_chol(N))
     starts = [np.concatenate([q_to_free(roots_to_q(lam)), zero_chol]) for lam in _lam_starts(N)]
     scored = sorted(starts, key=lambda th: -obj.loglik(th))[:3]
-    start_ll = obj.loglik(scored[0])
     fg = lambda th: (obj.loglik(th), None)  # noqa: E731
     # screen every start with a short search, then refine the best one to convergence
     best, n_iter = None, 0
     for i, theta0 in enumerate(scored):
         if not np.isfinite(obj.loglik(theta0)):
             continue
-        res = maximise(fg, theta0, obj.curvature, max_iter=min(60, max_iter), tol=tol, max_restarts=1)
+        res = maximise(fg, theta0, obj.curvature, max_iter=min(60, max_iter), tol=tol, max_restarts=1,
+                       accept_tol=accept_tol)
         n_iter += res.n_iter
         if progress is not None:
             progress(i + 1, res.loglik)
@@ -215,13 +236,14 @@ def _fit_jsz(Y: np.ndarray, structure: ATSMStructure, progress=None, max_iter: i
             best = res
     if best is not None and not best.converged and n_iter < max_iter:
         path = best.path
-        best = maximise(fg, best.x, obj.curvature, max_iter=max_iter - n_iter, tol=tol)
+        best = maximise(fg, best.x, obj.curvature, max_iter=max_iter - n_iter, tol=tol, accept_tol=accept_tol)
         n_iter += best.n_iter
         best.path = path + best.path[1:]
     if best is None:
         raise EstimationError("the JSZ likelihood is not finite at any starting value: check the yields' units "
                               "(yield_units) and that the panel is a zero-coupon curve")
-    return (obj.params(best.x), best.loglik, best.converged, n_iter, best.message, start_ll, best.path)
+    # the start is that of the winning search (the best deterministic start scores no higher than its answer)
+    return (obj.params(best.x), best.loglik, best.converged, n_iter, best.message, best.path[0], best.path)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -229,55 +251,125 @@ def _fit_jsz(Y: np.ndarray, structure: ATSMStructure, progress=None, max_iter: i
 # ----------------------------------------------------------------------------------------------------------------
 def _fit_kalman(model: YieldModel, start: ATSMParams, max_iter: int, tol: float, progress=None):
     res = maximise(model.score, model.pack(start), model.information, max_iter=max_iter, tol=tol,
-                   progress=progress)
+                   progress=progress, exact_curvature=model.hessian)
     return res.x, res.loglik, res.converged, res.n_iter, np.array(res.path), res.message, res.start_loglik
 
 
+def _m_step(model: YieldModel, theta: np.ndarray, m, free: np.ndarray) -> np.ndarray:
+    """One ECM M-step from the moments m of theta's E-step: the P-dynamics by OLS in expected moments (the
+    maximiser whatever Omega_P is), then the rest on the expected complete-data log-likelihood (no filtering:
+    cheap) by the preconditioned quasi-Newton search, which never lowers it."""
+    b = model.blocks
+    theta = theta.copy()
+    G = np.linalg.solve(m.Szz, m.Sxz.T).T
+    theta[b["K0P"]] = G[:, 0]
+    theta[b["K1P"]] = G[:, 1:].ravel()
+    base = theta.copy()
+
+    def fg(x):
+        full = base.copy()
+        full[free] = x
+        return model.ecdll(full, m), model.ecdll_grad_info(full, m)[free]
+
+    def curvature(x):
+        full = base.copy()
+        full[free] = x
+        return model.ecdll_grad_info(full, m, info=True)[1][np.ix_(free, free)]
+
+    try:
+        theta[free] = maximise(fg, base[free], curvature, max_iter=50, tol=1e-12, max_restarts=1).x
+    except EstimationError:
+        pass
+    return theta
+
+
+def _newton_decrement(model: YieldModel, theta: np.ndarray) -> float:
+    """g' H^-1 g of the observed log-likelihood at theta (H: differences of the analytic score, |eigenvalues|)."""
+    from .optim import whitening
+
+    _, g = model.score(theta)
+    T = whitening(model.hessian(theta))
+    gu = T.T @ g
+    return float(gu @ gu)
+
+
 def _fit_em(model: YieldModel, start: ATSMParams, max_iter: int, tol: float, progress=None):
-    """ECM. Stops when the log-likelihood still to come, estimated from the geometric rate of the last steps
-    (Aitken: gain / (1 - rate)), is below ``tol |loglik|``."""
+    """ECM, accelerated by SQUAREM (Varadhan and Roland 2008) and safeguarded so that it stays monotone.
+
+    One cycle from theta0: two EM steps theta0 -> theta1 -> theta2, the extrapolation
+    ``x = theta0 - 2 a r + a^2 v`` (``r = theta1 - theta0``, ``v = theta2 - 2 theta1 + theta0``,
+    ``a = -|r|/|v|``, at most -1) and one EM step from x; that point is accepted when its log-likelihood is at
+    least theta2's, else the cycle ends at theta2 (plain EM, which cannot fall). Plain EM creeps when the factors
+    carry much missing information (rates of 0.99 and more on short panels); the extrapolation removes most of
+    that. ``loglik_path`` holds the accepted iterates only (never decreasing); an iteration is one E-step at an
+    accepted point. Convergence: the gain of a cycle below ``tol |loglik|``, confirmed by the Newton decrement of
+    the observed log-likelihood (exact curvature) below ``2 tol |loglik|``.
+    """
     theta = model.pack(start)
     b = model.blocks
     free = np.concatenate([b["q"], b["kinf"], b["chol"], b["s"]])
-    path: list[float] = []
-    converged = False
-    message = "max_iter reached"
-    for iteration in range(max_iter + 1):
-        ll, m = model.e_step(theta)
-        path.append(ll)
+    failures = (ModelError, EstimationError, np.linalg.LinAlgError, ValueError, FloatingPointError)
+    ll, m = model.e_step(theta)
+    path = [ll]
+    converged, message, next_check, failed_checks = False, "max_iter reached", 0, 0
+
+    def accept(value):
+        path.append(value)
         if progress is not None:
-            progress(iteration, ll)
-        if iteration >= 2:
-            gain, previous = path[-1] - path[-2], path[-2] - path[-3]
-            rate = min(max(gain / previous, 0.0), 0.999) if previous > 0 else 0.0
-            if gain / (1.0 - rate) <= tol * abs(ll):
-                converged, message = True, "estimated remaining gain of the log-likelihood below tol"
-                break
-        if iteration == max_iter:
-            break
-        # CM-step 1: P-dynamics, OLS in expected moments (the maximiser whatever Omega_P is)
-        G = np.linalg.solve(m.Szz, m.Sxz.T).T
-        theta = theta.copy()
-        theta[b["K0P"]] = G[:, 0]
-        theta[b["K1P"]] = G[:, 1:].ravel()
-        # CM-step 2: the rest, on the expected complete-data log-likelihood (no filtering: cheap)
-        base = theta.copy()
+            progress(len(path) - 1, value)
 
-        def fg(x, base=base, m=m):
-            full = base.copy()
-            full[free] = x
-            return model.ecdll(full, m), model.ecdll_grad_info(full, m)[free]
-
-        def curvature(x, base=base, m=m):
-            full = base.copy()
-            full[free] = x
-            return model.ecdll_grad_info(full, m, info=True)[1][np.ix_(free, free)]
-
+    while len(path) - 1 < max_iter:
+        before = ll
         try:
-            res = maximise(fg, base[free], curvature, max_iter=200, tol=1e-12, max_restarts=2)
-            theta[free] = res.x
-        except EstimationError:
-            pass
+            th1 = _m_step(model, theta, m, free)
+            ll1, m1 = model.e_step(th1)
+        except failures:
+            message = "an EM step failed (the filter broke down at the M-step's parameters)"
+            break
+        if not ll1 >= ll:     # an exact EM step cannot fall: this is rounding at the optimum
+            ll1, th1, m1 = ll, theta, m
+        else:
+            accept(ll1)
+        th0, theta, ll, m = theta, th1, ll1, m1
+        if len(path) - 1 < max_iter:
+            try:
+                th2 = _m_step(model, th1, m1, free)
+                ll2, m2 = model.e_step(th2)
+            except failures:
+                th2 = None
+            if th2 is not None and ll2 >= ll1:
+                best = (th2, ll2, m2)
+                r, v = th1 - th0, th2 - 2 * th1 + th0
+                norm_v = np.linalg.norm(v)
+                alpha = min(-np.linalg.norm(r) / norm_v, -1.0) if norm_v > 0 else -1.0
+                if alpha < -1.0:
+                    try:
+                        x = th0 - 2 * alpha * r + alpha ** 2 * v
+                        _, mx = model.e_step(x)
+                        th3 = _m_step(model, x, mx, free)
+                        ll3, m3 = model.e_step(th3)
+                        if np.isfinite(ll3) and ll3 >= ll2:
+                            best = (th3, ll3, m3)
+                    except failures:
+                        pass
+                theta, ll, m = best
+                accept(ll)
+        if ll - before <= tol * abs(ll) and len(path) - 1 >= next_check:
+            try:
+                decrement = _newton_decrement(model, theta)
+            except failures:
+                decrement = np.inf
+            if decrement <= 2 * tol * max(1.0, abs(ll)):
+                converged, message = True, "Newton decrement below tol"
+                break
+            failed_checks += 1
+            if ll - before <= 0 or failed_checks >= 3:
+                # creeping: the likelihood still promises a gain the EM steps cannot take (a ridge, or a
+                # likelihood that keeps rising towards a degenerate limit)
+                message = (f"the EM gains less than tol per cycle but the Newton decrement is {decrement:.3g}: "
+                           "it is creeping; method='kalman' may get further")
+                break
+            next_check = len(path) - 1 + 10
     return theta, path[-1], converged, len(path) - 1, np.array(path), message, path[0]
 
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .collapsed import CollapsedYields
-from .model import ATSMParams, ATSMStructure, jsz_loadings_affine
+from .model import ATSMParams, ATSMStructure, jsz_convexity_map, jsz_loadings_affine
 from .params_vector import free_to_chol, free_to_q, n_chol, q_to_free
 
 _LOG2PI = np.log(2 * np.pi)
@@ -110,9 +110,7 @@ class YieldModel:
                           structure=self.structure)
 
     def at_floor(self, theta) -> np.ndarray:
-        """Maturities whose measurement variance is within 1% of its floor (per_maturity only)."""
-        if self.common:
-            return np.zeros(self.J, bool)
+        """Maturities whose measurement variance is within 1% of its floor (all of them for a common sigma)."""
         return self.sigma2(theta) < 1.01 * self.var_floor
 
     # -- loadings and their derivatives -----------------------------------------------------------------------
@@ -143,12 +141,9 @@ class YieldModel:
             Ad, Bd, _ = self._loadings(down, kinf, ch)
             dA[i], dB[i] = (Au - Ad) / (2 * h), (Bu - Bd) / (2 * h)
         dA[self.N] = dA_kinf                      # A is affine in k_inf, B does not depend on it
-        for i in range(len(ch)):                  # A is quadratic in the Cholesky entries: central differences
-            h = 1e-4                              # are exact up to rounding
-            up, down = ch.copy(), ch.copy()
-            up[i] += h
-            down[i] -= h
-            dA[self.N + 1 + i] = (self._loadings(q, kinf, up)[0] - self._loadings(q, kinf, down)[0]) / (2 * h)
+        # A is affine in Omega_P (convexity), B does not depend on it: chain rule through dOmega/dchol
+        G = jsz_convexity_map(free_to_q(q), self.structure)
+        dA[self.N + 1:] = np.einsum("akl,jkl->aj", self._dOmega(theta), G)
         return A, B, dA, dB
 
     def _dOmega(self, theta):
@@ -274,6 +269,19 @@ class YieldModel:
         """(loglik, score) at theta: one smoother pass and Fisher's identity."""
         ll, m = self.e_step(theta)
         return ll, self.ecdll_grad_info(theta, m)
+
+    def hessian(self, theta) -> np.ndarray:
+        """-d score / d theta by central differences of the analytic score (2 n smoother passes), symmetrised."""
+        n = len(theta)
+        H = np.zeros((n, n))
+        info = np.diag(self.information(theta))
+        for i in range(n):
+            h = 1e-4 / np.sqrt(max(info[i], 1e-12))    # ~1e-4 of a standard error
+            up, down = theta.copy(), theta.copy()
+            up[i] += h
+            down[i] -= h
+            H[i] = -(self.score(up)[1] - self.score(down)[1]) / (2 * h)
+        return 0.5 * (H + H.T)
 
     def information(self, theta) -> np.ndarray:
         _, m = self.e_step(theta)

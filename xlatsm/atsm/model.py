@@ -281,6 +281,27 @@ def jsz_loadings_affine(q_coefs, Omega_P, structure: ATSMStructure, periods: np.
     return dA_P, dA_X, c_kinf, Loadings(A_P=A_P0, B_P=B_P, A_X=A_X0, B_X=B_X, D=D, c=c0)
 
 
+def jsz_convexity_map(q_coefs, structure: ATSMStructure) -> np.ndarray:
+    """(J, N, N) tensor G with ``dA_P_j / dOmega_P = G_j``: the fitted maturities' intercepts are affine in
+    Omega_P through the convexity term alone, ``A_P = A_P(Omega = 0) + sum_kl Omega_kl G_jkl``.
+
+    With ``C_n = sum_{m<n} b_m b_m'`` (latent price loadings), ``a_n = 1/2 tr(Omega_X C_n)`` and
+    ``Omega_X = D^-1 Omega_P D^-T``, so ``dA_X,j/dOmega_P = -1/(2 n_j dt) D^-T C_{n_j} D^-1`` and
+    ``A_P = (I - B_P W) A_X``."""
+    W, dt = structure.W, structure.dt
+    fit = np.round(np.asarray(structure.periods)).astype(int)
+    b = latent_price_b(q_coefs, int(fit.max()), dt)
+    outer = np.einsum("ni,nj->nij", b[:-1], b[:-1])
+    C = np.concatenate([np.zeros((1,) + outer.shape[1:]), np.cumsum(outer, axis=0)])
+    scale = -1.0 / (fit * dt)
+    B_X = b[fit] * scale[:, None]
+    D = W @ B_X
+    Dinv = np.linalg.inv(D)
+    M = 0.5 * scale[:, None, None] * np.einsum("ki,nkl,lj->nij", Dinv, C[fit], Dinv)
+    B_P = B_X @ Dinv
+    return np.einsum("jk,kab->jab", np.eye(len(fit)) - B_P @ W, M)
+
+
 def portfolio_weights(yields: np.ndarray, n_factors: int) -> np.ndarray:
     """W (N, J): the first N principal components of the yield levels, with orthonormal rows and deterministic
     signs (level weights summing positive, slope rising with maturity, curvature positive at the ends)."""

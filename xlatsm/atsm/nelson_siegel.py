@@ -41,7 +41,8 @@ from ..diagnostics import Flag, flag_lines
 from ..errors import InputError, ModelError
 from ..textfmt import format_matrix, header_block
 from .results_other import CurveResult, _date, explosive_flags, maturity_years, read_yields
-from .statespace_mle import GaussianSSM, Matrices, chol_from_free, free_from_chol, stationary_cov
+from .statespace_mle import (GaussianSSM, Matrices, chol_from_free, free_from_chol, heywood_flag, stationary_cov,
+                             variance_floor)
 
 __all__ = ["fit_dns", "DNSResult", "ns_loadings", "FACTOR_NAMES", "DL_LAMBDA"]
 
@@ -141,6 +142,12 @@ class DNSResult(CurveResult):
     dt: float = 1 / 12
 
     factor_names = FACTOR_NAMES
+
+    def matrices(self) -> Matrices:
+        """The one-step model's state-space matrices at the estimate (decimals, per period)."""
+        if self.method != "one_step":
+            raise ModelError("the two-step fit has no state-space likelihood: use method='one_step'")
+        return dns_matrices(self.theta, self.panel.maturities, self.h_floor)
 
     @property
     def lam(self) -> float:
@@ -269,14 +276,15 @@ def _lam_year(lam, Y, years, notes):
     return 12.0 * float(lam)
 
 
-def dns_matrices(theta: np.ndarray, years: np.ndarray) -> Matrices | None:
-    """theta = [log lambda_year, mu (3), A (9, row-major), chol(Q) free (6), log h (J)] -> state-space matrices."""
+def dns_matrices(theta: np.ndarray, years: np.ndarray, floor=0.0) -> Matrices | None:
+    """theta = [log lambda_year, mu (3), A (9, row-major), chol(Q) free (6), log(h - floor) (J)] -> state-space
+    matrices."""
     lam = np.exp(theta[0])
     mu = theta[1:4]
     A = theta[4:13].reshape(3, 3)
     L = chol_from_free(theta[13:19], 3)
     Q = L @ L.T
-    h = np.exp(theta[19:])
+    h = floor + np.exp(theta[19:])
     P1 = stationary_cov(A, Q)
     if P1 is None or not np.isfinite(lam) or lam > 50:
         return None
@@ -323,19 +331,21 @@ def fit_dns(yields, maturities=None, *, method: str = "two_step", lam=DL_LAMBDA,
                        F_cov=np.zeros((T, 3, 3)), c=c, A=A, Q=Q, notes=notes, dt=dt)
     if method == "one_step":
         resid_y = Y - F @ Lam.T
-        h0 = np.maximum(np.nanvar(resid_y, axis=0), 1e-10)
+        floor = variance_floor(Y)
+        h0 = np.maximum(np.nanvar(resid_y, axis=0), 10 * floor)
         mu0 = np.nanmean(F, axis=0)
         A0 = A if np.max(np.abs(np.linalg.eigvals(A))) < 0.995 else A * 0.99 / np.max(np.abs(np.linalg.eigvals(A)))
         theta0 = np.concatenate([[np.log(lam_year)], mu0, A0.ravel(), free_from_chol(np.linalg.cholesky(Q)),
-                                 np.log(h0)])
-        model = GaussianSSM(Y, lambda th: dns_matrices(th, years))
+                                 np.log(h0 - floor)])
+        model = GaussianSSM(Y, lambda th: dns_matrices(th, years, floor))
         theta, ll, ok, nit, msg, start_ll = model.maximise(theta0, max_iter=max_iter)
-        mats = dns_matrices(theta, years)
+        mats = dns_matrices(theta, years, floor)
         sm = model.smooth(theta)
         result = DNSResult(panel=panel, method=method, dynamics=dynamics, lam_per_year=float(np.exp(theta[0])),
                            F=sm.states, F_cov=sm.cov, c=mats.d, A=mats.T, Q=mats.Q, h=mats.h, loglik=ll,
                            converged=ok, n_iter=nit, message=msg, start_loglik=start_ll, notes=notes, dt=dt)
-        result.theta = theta
+        result.theta, result.h_floor = theta, floor
+        result.flags += heywood_flag(mats.h, floor, panel.labels)
         if not ok:
             result.flags.append(Flag("not_converged", f"L-BFGS-B stopped before its tolerance ({msg}); raise "
                                                       "max_iter or check the data"))

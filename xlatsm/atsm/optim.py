@@ -86,14 +86,20 @@ def curvature_steps(f: Callable[[np.ndarray], float], x: np.ndarray, typical: np
 def maximise(fg: Callable[[np.ndarray], tuple[float, np.ndarray | None]], x0: np.ndarray,
              curvature: Callable[[np.ndarray], np.ndarray], *, max_iter: int = 500, tol: float = 1e-9,
              max_restarts: int = 6, progress: Callable[[int, float], None] | None = None,
-             fd_step: float = 1e-4) -> MaxResult:
+             fd_step: float = 1e-4, accept_tol: float | None = None,
+             exact_curvature: Callable[[np.ndarray], np.ndarray] | None = None,
+             restart_every: int = 100) -> MaxResult:
     """Maximise a log-likelihood. ``fg(x) -> (loglik, gradient or None)``; with ``None`` the gradient is taken by
     central differences of step ``fd_step`` in the whitened coordinates (only at accepted points: the line search
     uses values alone). ``curvature(x)`` returns a (roughly) positive definite matrix ~ -Hessian at x.
 
     Each run is BFGS in whitened coordinates with an Armijo backtracking line search on the log-likelihood (a
     trial that fails, is not finite or does not raise the log-likelihood enough is halved, never accepted).
-    Raises EstimationError only if the start itself is not finite."""
+    ``accept_tol`` (default ``tol``) is the tolerance the final Newton decrement is judged by: a search may aim
+    tighter than what it calls converged. ``exact_curvature`` (e.g. differences of an analytic gradient) is
+    consulted once a fresh metric cannot raise the log-likelihood: where ``curvature`` is only an approximation
+    (Gauss-Newton), it can overstate the gain still available, and the decrement is then recomputed in the exact
+    curvature. Raises EstimationError only if the start itself is not finite."""
     x = np.asarray(x0, float).copy()
     n = len(x)
 
@@ -127,7 +133,10 @@ def maximise(fg: Callable[[np.ndarray], tuple[float, np.ndarray | None]], x0: np
 
     for restart in range(max_restarts + 1):
         try:
-            T = whitening(curvature(x))
+            # the first metric is the cheap one; a restart (after a stall or a long run) uses the exact curvature
+            # when there is one: the Gauss-Newton metric can be poor along a curved ridge
+            metric = exact_curvature if (restart > 0 and exact_curvature is not None) else curvature
+            T = whitening(metric(x))
         except _FAILURES as exc:
             message = f"the curvature could not be computed ({exc})"
             break
@@ -145,7 +154,8 @@ def maximise(fg: Callable[[np.ndarray], tuple[float, np.ndarray | None]], x0: np
             break
         Hinv = np.eye(n)
         stalled = False
-        while n_iter < max_iter:
+        iter_before = n_iter
+        while n_iter < max_iter and n_iter - iter_before < restart_every:
             d = Hinv @ gu                       # ascent direction
             slope = float(gu @ d)
             if slope <= 0:
@@ -182,9 +192,18 @@ def maximise(fg: Callable[[np.ndarray], tuple[float, np.ndarray | None]], x0: np
                 progress(len(path) - 1, ll)
             if small(gu, ll):
                 break
-        if stalled and restart > 0 and not small(gu, ll):
-            # a second stall in a fresh metric: nothing more can be gained in floating point
-            pass
-    converged = decrement <= 2 * tol * max(1.0, abs(ll))
+        if stalled and n_iter == iter_before:
+            # not one step of a fresh metric raised the log-likelihood: the rest is below its rounding noise, or
+            # the metric overstates the gain (a Gauss-Newton metric far from a quadratic region)
+            if exact_curvature is not None and g_raw is not None:
+                try:
+                    Te = whitening(exact_curvature(x))
+                    ge = Te.T @ g_raw
+                    decrement = min(decrement, float(ge @ ge))
+                except _FAILURES:
+                    pass
+            message = f"no further gain representable in floating point (Newton decrement {decrement:.3g})"
+            break
+    converged = decrement <= 2 * max(tol, accept_tol or 0.0) * max(1.0, abs(ll))
     return MaxResult(x=x, loglik=ll, start_loglik=ll0, n_iter=n_iter, converged=converged, decrement=decrement,
                      message=message, path=path)

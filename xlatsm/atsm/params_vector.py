@@ -1,8 +1,8 @@
 """Packing the identified ATSM parameters into the unconstrained vectors the optimisers work on.
 
-Q-eigenvalues: ``lambda_1 = 1 - exp(s)`` (below one); pair centres ``m`` and spreads ``d`` free (real, repeated and
-complex roots alike); covariance factors by their Cholesky entries with log diagonals;
-measurement error standard deviations by their logs.
+Q-eigenvalues: ``lambda_1``, the pair centres ``m`` and spreads ``d`` free (real, repeated and complex roots alike;
+no root is bounded, so the search never creeps towards a bound: a unit or explosive root is reported by the
+``explosive_q`` flag instead); covariance factors by their Cholesky entries with log diagonals.
 """
 from __future__ import annotations
 
@@ -10,16 +10,14 @@ import numpy as np
 
 
 def q_to_free(q_coefs: np.ndarray) -> np.ndarray:
-    """lambda_1 -> log(1 - lambda_1) (kept below one); pair spreads d in units of 1e-3 for the optimiser's scale."""
+    """Pair spreads d in units of 1e-3 (typical spreads are 1e-4..1e-2); lambda_1 and the centres as they are."""
     q = np.asarray(q_coefs, float).copy()
-    q[0] = np.log(1.0 - q[0])
     q[2::2] = q[2::2] * 1e3
     return q
 
 
 def free_to_q(free: np.ndarray) -> np.ndarray:
     q = np.asarray(free, float).copy()
-    q[0] = 1.0 - np.exp(q[0])
     q[2::2] = q[2::2] * 1e-3
     return q
 

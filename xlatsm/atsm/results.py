@@ -297,9 +297,12 @@ def diagnose(result: ATSMResult, at_floor: np.ndarray | None = None) -> list[Fla
     (Heywood), non-finite outputs."""
     flags = []
     p = result.params
+    explosive = np.max(np.abs(p.lamQ)) >= 1.0
     if not result.converged:
+        hint = ("; with an explosive Q-root the likelihood may keep rising as that root grows (no finite maximum: "
+                "use fewer factors or a shorter maximum maturity)" if explosive else "")
         flags.append(Flag("not_converged", f"{result.method} stopped before its tolerance ({result.message}); "
-                                           "raise max_iter, or try another method"))
+                                           f"raise max_iter, or try another method{hint}"))
     if np.isfinite(result.start_loglik) and result.loglik < result.start_loglik - 1e-9 * abs(result.start_loglik):
         flags.append(Flag("worse_than_start", f"the log-likelihood {result.loglik:.6g} is below the starting "
                                               f"values' {result.start_loglik:.6g}; do not use this fit"))
@@ -311,17 +314,18 @@ def diagnose(result: ATSMResult, at_floor: np.ndarray | None = None) -> list[Fla
                                          f"{np.max(lamQ):.5f}): long yields have no risk-neutral limit, so r_inf^Q "
                                          "and theta^Q are undefined (NaN) and k_inf^Q is not a long-run mean; use a "
                                          "shorter maximum maturity, more data, or fewer factors"))
-    elif p.q_coefs[0] > 1.0 - 1e-7:
-        flags.append(Flag("at_bound", f"the level root lambda_1^Q = {p.q_coefs[0]:.9f} is at its upper bound 1 "
-                                      "(unit root under Q); r_inf^Q is not determined; use more data or a shorter "
-                                      "maximum maturity"))
     lamP = np.abs(np.linalg.eigvals(p.K1P))
     if np.max(lamP) >= 1.0:
         flags.append(Flag("explosive_p", f"a physical root is at or above one (|eig K1_P| = {np.max(lamP):.5f}): "
                                          "expected short rates do not mean-revert, so theta_P, long-horizon "
                                          "forecasts and term premia are not meaningful; use a longer sample or "
                                          "fewer factors"))
-    if at_floor is not None and np.any(at_floor):
+    if at_floor is not None and np.any(at_floor) and result.measurement_error == "common":
+        flags.append(Flag("at_bound", "the measurement error sigma is on its lower bound (1e-7 of the yields' "
+                                      "standard deviation): the model prices every yield exactly, so the "
+                                      "likelihood is degenerate; the data look model-generated or smoothed with "
+                                      "N factors: use fewer factors"))
+    elif at_floor is not None and np.any(at_floor):
         names = [label for label, hit in zip(result.panel.labels, at_floor) if hit]
         flags.append(Flag("heywood", f"measurement error variance on its floor (1e-6 of the maturity's variance) "
                                      f"for {', '.join(names)}: the model prices these yields exactly, and the "

@@ -241,3 +241,23 @@ def free_from_chol(L: np.ndarray) -> np.ndarray:
     L = np.array(L, float)
     L[np.diag_indices(len(L))] = np.log(np.abs(np.diag(L)))
     return L[np.tril_indices(len(L))]
+
+
+def variance_floor(Y: np.ndarray, rel: float = 1e-6) -> np.ndarray:
+    """Lower bound of each maturity's measurement variance: ``rel`` times its variance over time (as the LGSSM's
+    floor). Measurement variances are parameterised as ``floor + exp(theta)``, so a variance that wants to
+    collapse to zero (a maturity priced "exactly", a Heywood case) stays on the floor and is flagged."""
+    v = np.nanvar(Y, axis=0)
+    v = np.where(np.isfinite(v) & (v > 0), v, np.nanmax(v[np.isfinite(v)]) if np.isfinite(v).any() else 1e-4)
+    return rel * v
+
+
+def heywood_flag(h: np.ndarray, floor: np.ndarray, labels):
+    from ..diagnostics import Flag
+
+    hit = [label for label, hj, fj in zip(labels, h, floor) if hj < 1.01 * fj]
+    if not hit:
+        return []
+    return [Flag("heywood", f"measurement error variance on its floor (1e-6 of the maturity's variance) for "
+                            f"{', '.join(hit)}: the model prices these yields exactly; the other maturities' "
+                            "errors and the factors are still valid, but do not read those sigma_e as estimates")]
