@@ -193,6 +193,10 @@ def test_decompositions_are_identities(lw_fit):
     np.testing.assert_allclose(one["term_premium"], 0.0, atol=1e-12)
     assert lw_fit.pricing_errors.max() < 25 and lw_fit.pricing_errors.mean() < 10
     assert list(lw_fit.expected_excess_returns.columns)[:2] == ["6M", "1Y"]
+    ld = lw_fit.loadings()
+    np.testing.assert_allclose(ld["A"].to_numpy() + lw_fit.X @ ld.iloc[:, 1:].to_numpy().T,
+                               lw_fit.fitted_yields.to_numpy(), atol=1e-10)
+    assert np.all(lw_fit.factor_std_errors.to_numpy() == 0)
 
 
 def test_evaluate_on_other_curves(lw, lw_fit):

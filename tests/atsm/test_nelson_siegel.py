@@ -214,6 +214,27 @@ def test_one_step_is_a_maximum(one_step, dl):
     assert fit.factor_std_errors.to_numpy().max() > 0
 
 
+def test_score_with_missing_cells_is_the_kalman_gradient(dl):
+    """Fisher's identity with blanks: the score from the smoother's moments equals finite differences of the
+    Kalman log-likelihood (missing cells are skipped by the filter and by the sufficient statistics)."""
+    from xlatsm.atsm.statespace_mle import GaussianSSM, free_from_chol
+
+    Y = dl.to_numpy(float)[:60] / 100
+    rng = np.random.default_rng(11)
+    Y[rng.random(Y.shape) < 0.15] = np.nan
+    years = MONTHS / 12
+    theta = np.concatenate([[np.log(0.7)], [0.07, -0.02, 0.0], (0.95 * np.eye(3) + 0.01).ravel(),
+                            free_from_chol(np.diag([0.003, 0.004, 0.006])), np.full(17, np.log(4e-8))])
+    model = GaussianSSM(Y, lambda th: dns_matrices(th, years, 1e-10))
+    ll, g = model.loglik_and_score(theta)
+    assert ll == pytest.approx(model.loglik(theta), rel=1e-12)
+    for i in range(len(theta)):
+        e = np.zeros(len(theta))
+        e[i] = 1e-5 * (1 + abs(theta[i]))
+        fd = (model.loglik(theta + e) - model.loglik(theta - e)) / (2 * e[i])
+        assert g[i] == pytest.approx(fd, rel=1e-4, abs=1e-3), i
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # AFNS
 # ---------------------------------------------------------------------------------------------------------------

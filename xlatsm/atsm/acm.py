@@ -159,6 +159,22 @@ class ACMResult(CurveResult):
         A, B = self._loadings(int(periods.max()), risk_neutral)
         return -(A[periods][None, :] + X @ B[periods].T) / (periods * self.dt)
 
+    def loadings(self, maturities=None) -> pd.DataFrame:
+        """y(tau) = A(tau) + B(tau)'X_t at maturities (tenors or years; default the fitted ones): A in yield units,
+        B in yield units per unit (standardised) factor; rows are maturities."""
+        ns = self.periods if maturities is None else np.array([self._periods_of(m) for m in maturities])
+        A, B = self._loadings(int(np.max(ns)))
+        scale = -self.scale / (ns * self.dt)
+        frame = pd.DataFrame(B[ns] * scale[:, None], columns=[f"B_{n}" for n in self.factor_names],
+                             index=[years_to_label(n * self.dt) for n in ns])
+        frame.insert(0, "A", A[ns] * scale)
+        return frame
+
+    @property
+    def factor_std_errors(self) -> pd.DataFrame:
+        """Zero: the principal components are observed (computed from the yields), not estimated."""
+        return self._frame(np.zeros_like(self.X), self.factor_names)
+
     @property
     def factors(self) -> pd.DataFrame:
         """X_t: standardised principal components of the yields (unit-free; see the module docstring)."""
