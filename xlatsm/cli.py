@@ -177,6 +177,28 @@ def write_atsm_outputs(result, out: Path, headline: str = "10Y", report: bool = 
     return written
 
 
+class _Once:
+    """A fitted result whose ``summary()`` and ``parameter_blocks()`` are computed once: the CLI prints, writes
+    and reports them, and each costs matrix logarithms."""
+
+    def __init__(self, result):
+        self._result, self._cache = result, {}
+
+    def __getattr__(self, name):
+        return getattr(self._result, name)
+
+    def _once(self, name):
+        if name not in self._cache:
+            self._cache[name] = getattr(self._result, name)()
+        return self._cache[name]
+
+    def summary(self) -> str:
+        return self._once("summary")
+
+    def parameter_blocks(self) -> dict:
+        return dict(self._once("parameter_blocks"))
+
+
 def _print_caught(caught) -> None:
     for w in caught:
         say(f"warning: {w.message}")
@@ -194,7 +216,7 @@ def _fit_atsm(data, args, label: str):
                           maturity_units=getattr(args, "maturity_units", "auto"))
         update.finish(result.n_iter, result.loglik)
     _print_caught(caught)
-    return result
+    return _Once(result)
 
 
 def _fit_lgssm(data, args, label: str):
@@ -206,7 +228,7 @@ def _fit_lgssm(data, args, label: str):
                            max_iter=args.max_iter, tol=args.tol, progress=update)
         update.finish(result.n_iter, result.loglik)
     _print_caught(caught)
-    return result
+    return _Once(result)
 
 
 def _headline(result, headline: str = "10Y") -> str:
