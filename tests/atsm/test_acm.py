@@ -237,3 +237,17 @@ def test_bad_input(lw):
         fit_acm(lw, pc_maturities=["13M"])
     with pytest.raises(InputError, match="sigma2"):
         fit_acm(lw, sigma2=-1.0)
+
+
+def test_daily_term_premia_from_a_monthly_fit(lw, lw_fit):
+    """Daily curves between two month-ends (here: linear blends of them, business days): the factors are affine
+    in the yields, so each day's term premium is the same blend of the month-end term premia."""
+    ends = lw.index[400:402]
+    days = pd.bdate_range(ends[0], ends[1])
+    w = (days - ends[0]).days.to_numpy() / (ends[1] - ends[0]).days
+    curves = np.outer(1 - w, lw.loc[ends[0]].to_numpy()) + np.outer(w, lw.loc[ends[1]].to_numpy())
+    daily = pd.DataFrame(curves, index=days, columns=lw.columns)
+    ev = lw_fit.evaluate(daily, yield_units="percent")
+    tp = lw_fit.term_premium_at("10Y").loc[ends].to_numpy()
+    np.testing.assert_allclose(ev.term_premium_at("10Y").to_numpy(), (1 - w) * tp[0] + w * tp[1], atol=1e-10)
+    assert len(ev.term_premium_at("10Y")) == len(days) > 15

@@ -14,7 +14,8 @@ the log price of an ``n``-period zero bond, yields ``y`` are decimals per year, 
    (the OLS intercept stays in them); ``var_intercept=True`` keeps the OLS ``mu``.
 3. **Excess-return regressions.** One-period log excess returns of the bonds bought at maturity ``n`` (the
    ``rx_maturities``; default 6, 12, 24, 36, ... months up to the longest maturity, those the panel has when
-   there are at least K: the NY Fed's 6, 12, 24..120 months): ``rx^{(n-1)}_{t+1} = p^{(n-1)}_{t+1} - p^{(n)}_t - r_t``, regressed jointly on a constant, the VAR
+   there are at least K: the NY Fed's 6, 12, 24..120 months):
+   ``rx^{(n-1)}_{t+1} = p^{(n-1)}_{t+1} - p^{(n)}_t - r_t``, regressed jointly on a constant, the VAR
    innovations and the lagged factors: ``rx = a + beta' v_{t+1} + c' X_t + e_{t+1}``, and
    ``sigma^2 = tr(E'E) / (N (T-1))`` (pooled, the residuals have zero mean per maturity).
 4. **Prices of risk** by cross-sectional OLS, with the convexity terms
@@ -59,8 +60,8 @@ from ..data.panel import read_observations
 from ..errors import InputError
 from ..textfmt import format_matrix, header_block
 from .loadings import discrete_price_loadings
-from .results_other import CurveResult, _date, check_balanced, explosive_flags, maturity_years, read_yields
 from ..diagnostics import flag_lines
+from .results_other import CurveResult, _date, check_balanced, explosive_flags, maturity_years, read_yields
 
 __all__ = ["fit_acm", "ACMResult", "ACMEvaluation", "acm_price_loadings", "ACM_RX_MONTHS"]
 
@@ -324,7 +325,8 @@ class ACMResult(CurveResult):
             ("Return maturities", len(self.rx_periods)), ("sigma (bp/period)", f"{np.sqrt(self.sigma2) * 1e4:.2f}"),
             ("Log-likelihood", "n/a (regressions)"), ("Seconds", f"{self.seconds:.2f}"),
             ("Yield units", self.units), ("Period", f"{self.dt * 12:g} month(s)"),
-            ("Mean RMSE (bp)", f"{errors.mean():.2f}"), ("Max eig Phi", f"{np.max(np.abs(np.linalg.eigvals(self.Phi))):.4f}"),
+            ("Mean RMSE (bp)", f"{errors.mean():.2f}"),
+            ("Max eig Phi", f"{np.max(np.abs(np.linalg.eigvals(self.Phi))):.4f}"),
         ])
         lines += flag_lines(self.flags)
         lines.append("Factors: first K principal components of the yields, demeaned, scaled to unit variance "
@@ -399,7 +401,8 @@ def _ols(Z: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
 
 def fit_acm(yields, maturities=None, n_factors: int = 5, *, rx_maturities=None, pc_maturities=None,
-            var_intercept: bool = False, sigma2: float | None = None, yield_units: str = "auto", maturity_units: str = "auto",
+            var_intercept: bool = False, sigma2: float | None = None, yield_units: str = "auto",
+            maturity_units: str = "auto",
             periods_per_year: int | None = None) -> ACMResult:
     """Fit the ACM (2013) model by its three regression steps (equations in the module docstring).
 

@@ -39,7 +39,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import expm, logm
+from scipy.linalg import logm
 
 from ..data import YieldPanel, years_to_label
 from ..data.align import align_yields
