@@ -122,9 +122,9 @@ def flag(fitted, maturities: Iterable, what: str = "outputs") -> Flag | None:
     if not outside:
         return None
     names = ", ".join(e.label for e in outside)
-    return Flag("extrapolated", f"{what} at {names} lie outside the fitted maturities {outside[0].fitted}: they "
-                               "are the model's extrapolation, not a fit to data; fit a panel that includes "
-                               f"{'them' if len(outside) > 1 else 'it'} to rely on {'them' if len(outside) > 1 else 'it'}")
+    it = "them" if len(outside) > 1 else "it"
+    return Flag("extrapolated", f"{what} at {names}: outside the fitted maturities {outside[0].fitted}, where the "
+                               f"model extrapolates and fits no data; fit a panel that includes {it} to rely on {it}")
 
 
 def summary_lines(fitted, values: Sequence[tuple[str, object, str]]) -> list[str]:
