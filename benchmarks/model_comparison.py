@@ -21,6 +21,7 @@ from xlatsm.atsm.afns import fit_afns
 from xlatsm.atsm.nelson_siegel import fit_dns
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "lw_monthly_1961_2022.csv"
+NYFED = DATA.parents[1] / "reference" / "ACMTermPremium_replicated_monthly_1m_120m.csv.gz"
 COLUMNS = ["m003", "m006", "m012", "m024", "m036", "m060", "m084", "m120"]
 
 
@@ -58,6 +59,10 @@ def main(start: str = "1971-08", end: str = "2022-12") -> None:
     print(markdown(errors))
     tp = pd.DataFrame({name: fit.term_premium_at("10Y") for name, fit in fits.items()
                        if not name.startswith("DNS")})
+    if NYFED.exists():        # the published ACM 10-year term premium (NY Fed's model on the GSW curve)
+        acm = pd.read_csv(NYFED, index_col=0, parse_dates=True)["ACMTP10"]
+        acm.index = acm.index.to_period("M")
+        tp["NY Fed ACMTP10"] = acm.reindex(tp.index.to_period("M")).to_numpy()
     print("\n10-year term premium: correlations (levels; monthly changes below the diagonal)\n")
     corr = tp.corr()
     dcorr = tp.diff().corr()
