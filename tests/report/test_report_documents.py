@@ -68,6 +68,28 @@ def test_html_report_for_every_method(which, fits, tmp_path):
     assert "`" not in re.sub(r"<pre>.*?</pre>", "", page, flags=re.S)
 
 
+def test_a_later_method_gets_the_same_report(fits, tmp_path):
+    """A result type with no layout of its own still gets flags, factors with bands, RMSE, parameters, summary."""
+    lgssm = fits["lgssm"]
+
+    class LaterResult:
+        converged = True
+        flags = [Flag("at_bound", "a parameter sits on its bound")]
+        factors = lgssm.factors
+        factor_std_errors = lgssm.factor_std_errors * 1000        # wide enough to see
+        rmse = lgssm.rmse
+
+        def parameter_blocks(self):
+            return {"Q": lgssm.parameter_blocks()["Q"]}
+
+        def summary(self):
+            return "Later method summary"
+
+    page = report(LaterResult(), tmp_path / "later.html").read_text(encoding="utf-8")
+    assert len(_images(page)) == 2 and "<b>at_bound</b>" in page and "Later method summary" in page
+    assert "<h3>Q</h3>" in page and "RMSE by series" in page
+
+
 def test_flags_of_the_fit_are_shown(fits, tmp_path):
     fit = fits["lgssm"]
     saved = list(fit.flags)

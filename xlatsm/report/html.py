@@ -190,13 +190,48 @@ def lgssm_report(result, path, title: str = "State-space model report", units: s
     return _write(lgssm_document(result, title, units), path)
 
 
+def generic_document(result, title: str = "Model report", units: str = "") -> Document:
+    """The report of a model with no layout of its own (a method added later): the same parts where the result
+    has them: ``flags``, ``factors`` with ``factor_std_errors`` (bands), ``rmse`` or ``pricing_errors``,
+    ``parameter_blocks()``, ``summary()``."""
+    doc = Document(title)
+    doc.para(f"{type(result).__name__}" + (f", converged: {'yes' if result.converged else 'NO'}"
+                                           if hasattr(result, "converged") else "") +
+             f". Generated {dt.datetime.now():%Y-%m-%d %H:%M} by xlatsm.")
+    doc.heading("Flags of the fit")
+    doc.flags(list(getattr(result, "flags", []) or []))
+    unit = f" ({units})" if units else ""
+    with tempfile.TemporaryDirectory() as tmp:
+        factors = getattr(result, "factors", None)
+        if isinstance(factors, pd.DataFrame):
+            se = getattr(result, "factor_std_errors", None)
+            labels = {c: f"{c}: factor{unit}" for c in factors.columns}
+            doc.figure(plot_factors(factors, Path(tmp) / "factors.png", se if isinstance(se, pd.DataFrame) else None,
+                                    labels, "Factors"), "factors")
+        errors = getattr(result, "rmse", None)
+        errors = errors if isinstance(errors, pd.Series) else getattr(result, "pricing_errors", None)
+        if isinstance(errors, pd.Series):
+            doc.figure(plot_bars(errors, Path(tmp) / "rmse.png", "RMSE by series", f"RMSE{unit or ' (data units)'}",
+                                 "series"), "rmse")
+            doc.heading("RMSE by series")
+            doc.table(errors.to_frame().T, "", 3)
+    if hasattr(result, "parameter_blocks"):
+        doc.heading("Parameters")
+        for name, block in result.parameter_blocks().items():
+            doc.table(block, name)
+    if hasattr(result, "summary"):
+        doc.heading("Summary")
+        doc.pre(result.summary())
+    return doc
+
+
 def build_document(result, title: str | None = None, **options) -> Document:
-    """The report of any fitted model, by its type."""
+    """The report of any fitted model, by its type (ATSM, LGSSM; any other result gets :func:`generic_document`)."""
     if hasattr(result, "panel") and hasattr(result, "term_premium_at"):
         return atsm_document(result, title or "Term structure model report", **options)
-    if hasattr(result, "params") and hasattr(result.params, "C"):
+    if hasattr(result, "params") and hasattr(result.params, "C") and hasattr(result, "smoothed_states"):
         return lgssm_document(result, title or "State-space model report", **options)
-    raise TypeError(f"no report layout for {type(result).__name__}")
+    return generic_document(result, title or "Model report", options.get("units", ""))
 
 
 def report(result, path, title: str | None = None, pdf_route: str = "auto", **options) -> Path:
