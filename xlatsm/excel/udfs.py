@@ -9,7 +9,7 @@ any problem comes back as one cell of text starting ``#xlatsm:`` that says what 
 ``yields``/``data`` are ranges with dates down and maturities/series across; a header row of tenors ("3M",
 "10Y") and a first column of dates are detected. ``output`` picks the block that spills ("summary" by default;
 see :mod:`xlatsm.excel.layout` for the names). Fits are cached (:mod:`xlatsm.excel.cache`): ten blocks of one
-range cost one fit.
+range cost one fit, and a recalculated block is found from a hash of the raw cells before any parsing.
 """
 from __future__ import annotations
 
