@@ -54,6 +54,9 @@ def test_demo_writes_results_charts_and_reports(demo):
     for sub in (atsm, folder):
         assert (sub / "report.pdf").read_bytes()[:5] == b"%PDF-"
         assert "data:image/png;base64," in (sub / "report.html").read_text(encoding="utf-8")
+    for sub in (atsm, folder):     # the command line's reports give advice in its own spelling
+        page = (sub / "report.html").read_text(encoding="utf-8")
+        assert not re.search(r"\b(max_iter|measurement_error|k_states|n_factors|yield_units)\b", page)
     names = [p.name for p in folder.glob("*.csv")]
     assert len({n.lower() for n in names}) == len(names)     # no C.csv / c.csv collision on Windows and macOS
     assert {"C.csv", "c_obs_intercept.csv", "d_state_intercept.csv"} <= set(names)
@@ -242,6 +245,16 @@ def test_atsm_outputs_beyond_the_fitted_maturities_are_marked(tmp_path, capsys, 
     assert (tmp_path / "p" / "report.html").exists() and not (tmp_path / "p" / "report.pdf").exists()
     assert "extrapolated" not in capsys.readouterr().out
     assert "extrapolated" not in "".join(pd.read_csv(tmp_path / "p" / "loadings.csv", index_col=0).index)
+
+
+def test_a_bad_headline_is_one_line_before_fitting(tmp_path, capsys, monkeypatch):
+    xlatsm.load_sample().iloc[:40, :7].to_csv(tmp_path / "in.csv")
+    import xlatsm.atsm as atsm_package
+
+    monkeypatch.setattr(atsm_package, "fit_atsm", lambda *a, **k: pytest.fail("fitted before checking --headline"))
+    assert main(["atsm", str(tmp_path / "in.csv"), "--headline", "soon", "--out", str(tmp_path / "o")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("xlatsm: --headline soon")
 
 
 @pytest.mark.parametrize("model", ["atsm", "lgssm"])

@@ -135,7 +135,7 @@ def write_lgssm_outputs(result, out: Path, units: str = "data's units", report: 
     charts = lgssm_charts(result, out, units, af)
     written += [png for png, _ in charts]
     if report:
-        doc = lgssm_document(result, "State-space model report", units, charts=charts)
+        doc = _speak(lgssm_document(result, "State-space model report", units, charts=charts))
         written.append(doc.write_html(out / "report.html"))
         if pdf:
             written.append(doc.write_pdf(out / "report.pdf"))
@@ -170,7 +170,7 @@ def write_atsm_outputs(result, out: Path, headline: str = "10Y", report: bool = 
     charts = atsm_charts(result, out, headline, af)
     written += [png for png, _ in charts]
     if report:
-        doc = atsm_document(result, title, headline, charts=charts)
+        doc = _speak(atsm_document(result, title, headline, charts=charts))
         written.append(doc.write_html(out / "report.html"))
         if pdf:
             written.append(doc.write_pdf(out / "report.pdf"))
@@ -279,11 +279,35 @@ DEMO_ATSM_COLUMNS = 8
 DEMO_HEADLINE = "10Y"
 
 
+def _check_headline(args) -> None:
+    """A --headline that is not a maturity is said before any fitting."""
+    from .extrapolation import to_years
+
+    if getattr(args, "headline", None) is not None:
+        try:
+            to_years(args.headline)
+        except XlatsmError as exc:
+            raise XlatsmError(f"--headline {args.headline}: {exc}") from None
+
+
+def _speak(doc):
+    """A report written by the command line gives its advice in option spelling, like everything it prints."""
+    from .diagnostics import Flag
+
+    for section in doc.sections:
+        if section.kind == "flags":
+            section.content = [Flag(f.code, as_command_line(f.message)) for f in section.content]
+        elif section.kind in ("pre", "p"):
+            section.content = as_command_line(section.content)
+    return doc
+
+
 def cmd_demo(args) -> int:
     from .data import SAMPLE_SOURCE, load_sample
 
     sample = load_sample()
     out = check_output(Path(args.out), "dir")
+    _check_headline(args)
     print(f"xlatsm {__version__} demo on the embedded sample: {SAMPLE_SOURCE}")
     print(f"{sample.shape[0]} months x {sample.shape[1]} maturities; results go to {out.resolve()}\n")
     # 1. the arbitrage-free model of the 1-12 year curve: it covers the 10-year maturity it headlines (the sample
@@ -292,11 +316,11 @@ def cmd_demo(args) -> int:
     curve = sample.iloc[:, :DEMO_ATSM_COLUMNS]
     atsm = _fit_atsm(curve, args, "on GSW 1Y-12Y")
     print(as_command_line(atsm.summary()))
-    print("\n" + _headline(atsm, DEMO_HEADLINE))
+    print("\n" + _headline(atsm, args.headline))
     from .extrapolation import short_rate_note
 
     print(f"note: {short_rate_note(atsm)}")
-    written = write_atsm_outputs(atsm, out / "atsm", DEMO_HEADLINE, pdf=True,
+    written = write_atsm_outputs(atsm, out / "atsm", args.headline, pdf=True,
                                  title="Term structure model report: GSW US Treasury curve, 1-12 years")
     _print_written(written, out / "atsm")
     # 2. a statistical dynamic factor model of the whole 1-30 year curve by exact EM
@@ -319,6 +343,7 @@ def cmd_atsm(args) -> int:
     from .data import read_panel
 
     out = check_output(Path(args.out), "dir")
+    _check_headline(args)
     obs = _read_input(args)
     read_panel(obs, yield_units=args.yield_units, maturity_units=args.maturity_units)   # input errors before the bar
     result = _fit_atsm(obs, args, Path(args.file).name)
@@ -342,11 +367,11 @@ def cmd_lgssm(args) -> int:
 
 def cmd_report(args) -> int:
     from .data import load_sample
-    from .report import report
 
     out = check_output(Path(args.out), "file")
     if out.suffix.lower() not in (".html", ".htm", ".pdf"):
         raise XlatsmError(f"--out {out} should end in .html or .pdf (the report's format)")
+    _check_headline(args)
     if args.file:
         data = _read_input(args)
         name = Path(args.file).name
@@ -354,20 +379,21 @@ def cmd_report(args) -> int:
         data, name = load_sample().iloc[:, :DEMO_ATSM_COLUMNS], "GSW US Treasury curve, 1-12 years (embedded sample)"
     else:
         data, name = load_sample(), "GSW US Treasury curve, 1-30 years (embedded sample)"
+    from .report.html import build_document
+
     if args.model == "atsm":
         result = _fit_atsm(data, args, "for the report")
         _headline(result, args.headline)
-        paths = [report(result, out, f"Term structure model report: {name}", headline=args.headline)]
+        doc = build_document(result, f"Term structure model report: {name}", headline=args.headline)
     else:
         result = _fit_lgssm(data, args, "for the report")
-        units = "percent" if not args.file else "data's units"
-        paths = [report(result, out, f"State-space model report: {name}", units=units)]
-    if args.pdf and out.suffix.lower() != ".pdf":
-        from .report import build_document
-
-        options = {"headline": args.headline} if args.model == "atsm" else {"units": units}
-        paths.append(build_document(result, f"{'Term structure' if args.model == 'atsm' else 'State-space'} model "
-                                      f"report: {name}", **options).write_pdf(out.with_suffix(".pdf")))
+        doc = build_document(result, f"State-space model report: {name}",
+                             units="percent" if not args.file else "data's units")
+    doc = _speak(doc)
+    if out.suffix.lower() == ".pdf":
+        paths = [doc.write_pdf(out)]
+    else:
+        paths = [doc.write_html(out)] + ([doc.write_pdf(out.with_suffix(".pdf"))] if args.pdf else [])
     for path in paths:
         print(f"wrote {path.resolve()}")
     return 0
@@ -502,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     iteration_option(demo)
     atsm_options(demo)
     lgssm_options(demo)
-    demo.set_defaults(func=cmd_demo, headline=DEMO_HEADLINE)
+    demo.set_defaults(func=cmd_demo)
 
     at = sub_parser("atsm", "fit a Gaussian affine term structure model to a CSV/XLSX of zero yields")
     at.add_argument("file", help="CSV or XLSX: dates down, maturities across (tenors like 3M, 10Y), blanks = missing")
