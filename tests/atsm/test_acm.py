@@ -216,6 +216,8 @@ def test_units_invariance(lw, lw_fit):
     np.testing.assert_allclose(dec.term_premium.to_numpy() * 100, lw_fit.term_premium.to_numpy(), atol=1e-10)
     np.testing.assert_allclose(dec.pricing_errors, lw_fit.pricing_errors, rtol=1e-8)
     assert "lambda_1" in lw_fit.parameter_blocks() and "acm" in lw_fit.summary()
+    pairs = dict(lw_fit.summary_pairs())
+    assert pairs["10y term premium, last"] == pytest.approx(lw_fit.term_premium_at("10Y").iloc[-1])
 
 
 def test_panel_without_short_rate_is_interpolated(lw):

@@ -92,6 +92,7 @@ def test_no_term_premium(dl):
     with pytest.raises(ModelError, match="fit_afns"):
         fit.term_premium_at("10Y")
     assert "not defined" in fit.summary()
+    assert "not arbitrage-free" in dict(fit.summary_pairs())["term premium"]
 
 
 def test_units_and_evaluate(dl):
@@ -326,6 +327,7 @@ def test_afns_independent_fit(afns_ind, cdr):
     again = fit.evaluate(cdr.iloc[:, ::-1], yield_units="percent")
     np.testing.assert_allclose(again[["level", "slope", "curvature"]].to_numpy(), fit.factors.to_numpy(), atol=1e-9)
     assert "afns" in fit.summary() and "K_P" in fit.parameter_blocks()
+    assert dict(fit.summary_pairs())["lambda (per year)"] == fit.lam
 
 
 def test_afns_correlated_nests_independent(afns_ind, cdr):

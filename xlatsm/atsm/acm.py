@@ -132,6 +132,14 @@ class ACMResult(CurveResult):
     flags: list = field(default_factory=list)
     loglik = None
     method = "acm"
+    converged = True
+    n_iter = 0
+    message = "closed form (regressions)"
+    model_name = "Adrian-Crump-Moench (2013) regression ATSM"
+
+    def _extra_pairs(self):
+        return [("factors", self.n_factors), ("sigma (bp per period)", float(np.sqrt(self.sigma2) * 1e4)),
+                ("return maturities", ", ".join(years_to_label(n * self.dt) for n in self.rx_periods))]
 
     # -- basics --------------------------------------------------------------------------------------------------
     @property

@@ -206,6 +206,11 @@ class AFNSResult(CurveResult):
     h_floor: np.ndarray | float = 0.0
     method = "afns"
     factor_names = FACTOR_NAMES
+    n_factors = 3
+    model_name = "arbitrage-free Nelson-Siegel"
+
+    def _extra_pairs(self):
+        return [("version", self.version), ("lambda (per year)", self.lam)]
 
     def matrices(self) -> Matrices:
         """The state-space matrices at the estimate (decimals, per period)."""

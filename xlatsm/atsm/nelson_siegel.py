@@ -142,6 +142,11 @@ class DNSResult(CurveResult):
     dt: float = 1 / 12
 
     factor_names = FACTOR_NAMES
+    n_factors = 3
+    model_name = "dynamic Nelson-Siegel"
+
+    def _extra_pairs(self):
+        return [("lambda (per month)", self.lam), ("dynamics", self.dynamics)]
 
     def matrices(self) -> Matrices:
         """The one-step model's state-space matrices at the estimate (decimals, per period)."""

@@ -93,6 +93,39 @@ class CurveResult:
         resid = self.panel.yields - self._fitted
         return pd.Series(np.sqrt(np.nanmean(resid ** 2, axis=0)) * 1e4, index=self.panel.labels, name="RMSE_bp")
 
+    model_name = "term structure model"
+
+    def _extra_pairs(self) -> list[tuple[str, object]]:
+        return []
+
+    def summary_pairs(self) -> list[tuple[str, object]]:
+        """The summary as (item, value) rows, flags first (what the spreadsheet's summary block shows)."""
+        from ..errors import ModelError
+
+        errors = self.pricing_errors
+        dates = self.panel.dates
+        pairs = [(f"FLAG {f.code}", f.message) for f in getattr(self, "flags", [])]
+        pairs += [
+            ("model", self.model_name), ("method", getattr(self, "method", "")),
+            ("converged", "yes" if getattr(self, "converged", True) else f"NO - {getattr(self, 'message', '')}"),
+            ("iterations", getattr(self, "n_iter", 0)),
+            ("log-likelihood", getattr(self, "loglik", None) if getattr(self, "loglik", None) is not None
+             else "n/a"),
+            ("dates", len(dates)), ("first date", _date_text(dates[0])), ("last date", _date_text(dates[-1])),
+            ("maturities", ", ".join(self.panel.labels)), ("yield units", self.units),
+            ("maturity units read", self.panel.maturity_units),
+            ("mean RMSE (bp)", float(errors.mean())), ("max RMSE (bp)", float(errors.max())),
+        ]
+        try:
+            tp = self.term_premium_at("10Y")
+            pairs += [("10y term premium, last", float(tp.iloc[-1])), ("10y term premium, mean", float(tp.mean()))]
+        except ModelError as exc:
+            pairs.append(("term premium", str(exc)))
+        pairs += self._extra_pairs()
+        pairs.append(("seconds", float(getattr(self, "seconds", 0.0))))
+        pairs += [("note", n) for n in getattr(self, "notes", [])]
+        return pairs
+
     def _nonfinite_flags(self, names) -> list[Flag]:
         bad = []
         for name in names:
@@ -107,6 +140,10 @@ class CurveResult:
 
 def tenor_label(years: float) -> str:
     return years_to_label(years)
+
+
+def _date_text(value) -> str:
+    return value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else str(value)
 
 
 def _date(value) -> str:
