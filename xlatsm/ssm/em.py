@@ -59,6 +59,9 @@ from .results import LGSSMResult, SmoothResult
 _FIXABLE = ("A", "C", "Q", "R", "state_intercept", "obs_intercept")
 INITIAL_STATES = ("diffuse", "estimated")
 MEASUREMENT_ERRORS = ("diagonal", "common", "full")
+# over-relaxation: eta doubles while extrapolations succeed; after a failure the next try starts from half the
+# failed eta (not from 2: measured 5.6x fewer E-steps on GSW bp changes, diffuse, about 20% more on Liu-Wu k = 4)
+_ETA_GROW, _ETA_MAX, _ETA_BACKOFF = 2.0, 1024.0, 2.0
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -683,7 +686,7 @@ def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, measu
         path.append(current)
         report(0, current)
         noise = 1e-8 * max(abs(current), n_cells)   # the filter's precision near Heywood cases (measured)
-        eta = 1.0
+        eta, restart = 1.0, 2.0
         while len(path) - 1 < max_iter:
             proposal = em_map(params, es)
             accepted = plain = False
@@ -698,8 +701,9 @@ def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, measu
                 if np.isfinite(ll_trial) and ll_trial > current:
                     gain = ll_trial - current
                     params, es, current, accepted = trial, es_trial, ll_trial, True
-                    eta = min(2.0 * eta, 1024.0)
+                    eta = min(_ETA_GROW * eta, _ETA_MAX)
                 else:
+                    restart = max(eta / _ETA_BACKOFF, 2.0)
                     eta = 1.0
             if not accepted:
                 try:
@@ -722,7 +726,7 @@ def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, measu
                         converged = True   # at the maximum to the filter's precision
                     break
                 params, es, current, plain = proposal, es_new, ll_new, True
-                eta = 2.0 if accelerate else 1.0
+                eta = restart if accelerate else 1.0
             path.append(current)
             report(len(path) - 1, current)
             if gain < tol * n_cells:
