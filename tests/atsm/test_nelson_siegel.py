@@ -337,3 +337,18 @@ def test_afns_correlated_nests_independent(afns_ind, cdr):
     assert np.count_nonzero(np.tril(fit.Sigma, -1)) > 0
     with pytest.raises(InputError, match="version"):
         fit_afns(cdr, version="dependent")
+
+
+def test_one_step_diebold_rudebusch_aruoba_full_sample():
+    """DRA (2006), yields-only model on the whole 1972:01-2000:12 panel (Table 1, as recalled: lambda = 0.077,
+    diag A = 0.99, 0.94, 0.84, mean level 8.02%)."""
+    from conftest import SHARED_DATA
+
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data is not beside this checkout")
+    panel = pd.read_csv(SHARED_DATA / "diebold_li_1972_2000_bonds.csv", sep=";", index_col=0)
+    fit = fit_dns(panel, method="one_step")
+    assert fit.converged and not fit.flags
+    assert fit.lam == pytest.approx(0.077, abs=0.002)
+    np.testing.assert_allclose(np.diag(fit.A), [0.99, 0.94, 0.84], atol=0.006)
+    assert fit.mu[0] * 100 == pytest.approx(8.02, abs=0.02)
