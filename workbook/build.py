@@ -72,11 +72,6 @@ def _column(sheet: str, offset_cols: str | int, first_row: int = BLOCK_ROW + 1) 
             f"{first_row}:$A$1048576)),1)")
 
 
-def _live_or_refit(make) -> str:
-    live, refit = "Factors", "RefitFactors"
-    return f"IF(ISNUMBER('{live}'!$A${BLOCK_ROW + 1}),{make(live)},{make(LIVE_TO_REFIT[live])})"
-
-
 def _tp10_col(sheet: str) -> str:
     header = f"'{sheet}'!$A${BLOCK_ROW}:$ZZ${BLOCK_ROW}"
     return f'IFERROR(MATCH("term_premium_10Y*",{header},0),MATCH("10Y (*",{header},0))-1'
