@@ -194,6 +194,7 @@ def test_shell_installer_from_a_clean_clone(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XLATSM_", "VIRTUAL_ENV", "PYTHON"))}
+    env.setdefault("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))   # the real user's cache: no re-downloads
     env["HOME"] = str(home)
     run = subprocess.run(["bash", str(clone / "installer" / "install.sh")], env=env, capture_output=True, text=True,
                          timeout=1200)
