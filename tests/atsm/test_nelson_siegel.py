@@ -308,11 +308,12 @@ def afns_ind(cdr):
 
 
 def test_afns_independent_fit(afns_ind, cdr):
-    """CDR (2011) data: converged; lambda where CDR put it (about 0.6 per year); the log-likelihood is
+    """CDR (2011) data: converged; lambda = 0.5975 per year, the value CDR report for the independent-factor AFNS
+    on this sample (as recalled; the same maximum from lambda starts 0.45, 0.73, 0.9); the log-likelihood is
     statsmodels' at the same parameters; term premium = fitted - physical-measure yield by the Riccati ODE."""
     fit = afns_ind
     assert fit.converged and fit.loglik > fit.start_loglik and not fit.flags
-    assert 0.5 < fit.lam < 0.7
+    assert fit.lam == pytest.approx(0.5975, abs=5e-4)
     mats = fit.matrices()
     assert fit.loglik == pytest.approx(_statsmodels_loglik(cdr.to_numpy(float) / 100, mats), rel=1e-12)
     # physical-measure 10-year yield by numerical integration of the ODE under (K_P, theta_P)
