@@ -161,13 +161,16 @@ def lgssm_outputs(result, handle: str) -> dict[str, Any]:
     return outputs
 
 
-def smooth_outputs(smoothed) -> dict[str, Any]:
+def smooth_outputs(smoothed, unit: str | None = None) -> dict[str, Any]:
+    """Blocks of a smoothing run; ``unit`` (an ATSM model's yield units) is said in the value headers."""
     factors = smoothed.factors
     se = pd.DataFrame(smoothed.std_errors, index=factors.index, columns=[f"{c}_se" for c in factors.columns])
+    fitted = pd.DataFrame(smoothed.fitted, index=factors.index, columns=smoothed.columns)
+    said = (lambda frame: with_unit(frame, unit)) if unit else (lambda frame: frame)
     return {
-        "factors": lambda: frame_block(factors),
-        "std_errors": lambda: frame_block(se),
-        "factors_se": lambda: frame_block(factors.join(se)),
-        "fitted": lambda: frame_block(pd.DataFrame(smoothed.fitted, index=factors.index, columns=smoothed.columns)),
+        "factors": lambda: frame_block(said(factors)),
+        "std_errors": lambda: frame_block(said(se)),
+        "factors_se": lambda: frame_block(said(factors.join(se))),
+        "fitted": lambda: frame_block(said(fitted)),
         "loglik": lambda: [["loglik"], [smoothed.loglik]],
     }

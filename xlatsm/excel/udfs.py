@@ -224,7 +224,8 @@ def SMOOTH_STATES(data, model=None, output="factors", yield_units="auto"):
     else:
         frame = align_series(obs, result.columns).frame
     smoothed = result.smooth(frame)
-    return layout.choose(layout.smooth_outputs(smoothed), _text(output, "factors"))
+    unit = result.units if text.upper().startswith("ATSM#") else None
+    return layout.choose(layout.smooth_outputs(smoothed, unit), _text(output, "factors"))
 
 
 @xl_function(**FAST)
