@@ -247,7 +247,10 @@ def simulated_panel(n_dates=500, n_maturities=12):
 
     fit = xlatsm.fit_atsm(xlatsm.load_sample().iloc[:, :n_maturities], method="jsz")
     yields, _ = simulate_yields(fit.params, n_dates, np.random.default_rng(11))
-    return yields * 100.0
+    yields = yields * 100.0
+    # a simulated path may wander to zero, where a cell 100 times smaller than its neighbours reads as another
+    # unit (the data layer's rule): keep the curve at 1% or more
+    return yields + max(0.0, 1.0 - float(yields.to_numpy().min()))
 
 
 def paste(ws, frame):
@@ -295,7 +298,8 @@ def test_a_longer_wider_panel_pasted_over_the_table_is_fitted_whole(built, tmp_p
     settings = [wb["Model"]["B2"].value, wb["Model"]["D2"].value]
     block = udfs.ATSM_FIT(cells, None, settings[0], "summary", settings[1])
     formula_summary = dict((r[0], r[1]) for r in block[1:])
-    assert formula_summary["dates"] == 500 and formula_summary["log-likelihood"] == summary["log-likelihood"]
+    assert formula_summary["dates"] == 500
+    assert formula_summary["log-likelihood"] == pytest.approx(summary["log-likelihood"], rel=1e-10)
 
 
 def test_blank_trailing_rows_and_columns_of_the_table_are_dropped():
