@@ -168,6 +168,17 @@ ERROR_CASES = [
     ("column in bp inside percent", lambda f: cols_scaled(f, [5], 100.0), {}, ("error", "'6Y'", "100 times too large")),
     ("last rows in decimals", lambda f: rows_scaled(f, slice(-4, None), 0.01), {},
      ("error", "4 row", r"row 94 \(1993-07-30\)", "100 times too small", "same unit")),
+    ("one cell in bp on the last row", lambda f: cell(rows_of(f), T, 7, f.iloc[-1, 6] * 100), {},
+     ("error", r"row 97 \(1993-10-29\), 9Y holds", "100 times too large", "another unit")),
+    ("one cell in bp on the first row", lambda f: cell(rows_of(f), 1, 1, f.iloc[0, 0] * 100), {},
+     ("error", r"row 2 \(1985-11-29\), 1Y holds", "100 times too large")),
+    ("a maturity turns decimal mid-sample", lambda f: rows_of(f, values=np.column_stack(
+        [f.to_numpy()[:, :6], np.r_[f.to_numpy()[:60, 6], f.to_numpy()[60:, 6] / 100]])), {},
+     ("error", r"column '9Y' looks 100 times too small from row 62 \(1990-11-30\) on \(36 dates\)")),
+    ("the short end in decimals", lambda f: cols_scaled(f, [0], 0.01), {}, ("error", "'1Y'", "100 times too small")),
+    ("the long end in decimals", lambda f: cols_scaled(f, [6], 0.01), {}, ("error", "'9Y'", "100 times too small")),
+    ("percent text among numbers", lambda f: cell(rows_of(f), 50, 4, f"{f.iloc[49, 3]:.2f}%"), {},
+     ("error", r"row 51 .*, 4Y holds", "100 times too small", "4.5%' text cell is 0.045")),
     ("typo 10x", lambda f: cell(rows_of(f), 40, 3, f.iloc[39, 2] * 10), {},
      ("error", r"row 41 \(1989-02-28\), 3Y", "slipped decimal point")),
     ("typo 1/10", lambda f: cell(rows_of(f), 60, 5, f.iloc[59, 4] / 10), {},
@@ -277,7 +288,7 @@ def test_missing_markers(value, clean):
         assert any("read as missing" in n for n in panel.notes)
 
 
-NUMBERS = [("4.25", 4.25), (" 4.25 ", 4.25), ("4,25", 4.25), ("4.25%", 4.25), ("\u22120.15", -0.15),
+NUMBERS = [("4.25", 4.25), (" 4.25 ", 4.25), ("4,25", 4.25), ("4.25%", 0.0425), ("\u22120.15", -0.15),
            ("1.5e0", 1.5), (4, 4.0), (np.float32(4.5), 4.5)]
 
 
@@ -305,6 +316,27 @@ def test_a_missing_month_becomes_a_blank_row(clean):
     assert panel.yields.shape == (T, 7) and np.isnan(panel.yields[29]).all()
     assert panel.dates[29] == clean.index[29].normalize() + pd.offsets.MonthEnd(0)
     assert any("inserted as blank rows" in n for n in panel.notes)
+
+
+def test_percent_formatted_cells_with_a_few_percent_texts(clean):
+    """Cells formatted as % arrive as 0.045; two typed as text '4.47%' are the same numbers, as in Excel."""
+    rows = rows_of(clean / 100)
+    rows[-1][6] = f"{clean.iloc[-1, 5]:.4f}%"
+    rows[-1][7] = f"{clean.iloc[-1, 6]:.4f}%"
+    panel = read_panel(rows)
+    assert panel.yield_units == "decimal"
+    np.testing.assert_allclose(panel.yields, clean.to_numpy() / 100, rtol=1e-4)
+
+
+def test_negative_low_rates_in_percent_are_not_decimals():
+    """A yield-curve-control panel in percent, -0.3% to 0.1%, moving ~1 bp a month: as decimals it would hold
+    -30% yields, which the unit rule excludes."""
+    rng = np.random.default_rng(3)
+    base = -0.1 + np.cumsum(rng.normal(0, 0.012, size=(120, 1)), axis=0) + np.linspace(-0.15, 0.1, 5)
+    frame = pd.DataFrame(base, index=pd.date_range("2016-01-31", periods=120, freq="ME"),
+                         columns=["3M", "1Y", "2Y", "5Y", "10Y"])
+    panel = read_panel(frame)
+    assert panel.yield_units == "percent" and panel.yields.min() > -0.01
 
 
 def test_low_rate_percent_panel_is_read_as_percent(clean):

@@ -40,7 +40,8 @@ def align_series(obs: Observations, model_columns: Sequence[str]) -> Observation
             raise _missing(lacking, model_columns)
         picks = [keys[c.strip().lower()] for c in model_columns]
     return Observations(values=obs.values[:, picks], index=obs.index, columns=list(model_columns), notes=obs.notes,
-                        row_names=obs.row_names, percent_cells=obs.percent_cells)
+                        row_names=obs.row_names, percent_cells=obs.percent_cells,
+                        percent_stated=obs.percent_stated)
 
 
 def align_yields(obs: Observations, model_maturities: np.ndarray, model_labels: Sequence[str], model_units: str,
@@ -58,7 +59,8 @@ def align_yields(obs: Observations, model_maturities: np.ndarray, model_labels: 
         if lacking:
             raise _missing(lacking, model_labels)
     sub = Observations(values=obs.values[:, picks], index=obs.index, columns=model_labels, notes=obs.notes,
-                       row_names=obs.row_names, percent_cells=obs.percent_cells)
+                       row_names=obs.row_names, percent_cells=obs.percent_cells,
+                        percent_stated=obs.percent_stated)
     units = normalise_yield_units(yield_units)
     panel = read_panel(sub, yield_units=units)
     if units == "auto" and not panel.units_certain:

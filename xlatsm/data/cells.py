@@ -122,3 +122,15 @@ def why_refused(value: Any) -> str:
         return "this is not a rate in any unit: correct it or clear the cell (blank = missing)"
     return ("this text is not a number: type a number (4.5, 4,5 or 4.5%) or clear the cell "
             "(blank, '-' and 'n/a' count as missing)")
+
+
+def apply_percent_rule(values: np.ndarray, percent_mask: np.ndarray) -> bool:
+    """The ``4.5%`` rule, in place: a panel written entirely as percent text keeps its numbers and is percent
+    (returns True); otherwise each percent-text cell is a fraction, as Excel reads it (4.5% = 0.045)."""
+    count = int(percent_mask.sum())
+    if count == 0:
+        return False
+    if count == int(np.isfinite(values).sum()):
+        return True
+    values[percent_mask] /= 100.0
+    return False

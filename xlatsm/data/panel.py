@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .cells import Cell, describe, read_cell, why_refused
+from .cells import Cell, apply_percent_rule, describe, read_cell, why_refused
 from .dates import infer_frequency, read_date_column, regularise_dates
 from .files import read_table_file
 from .table import Table, generic_columns, is_generic, parse_rows
@@ -47,6 +47,7 @@ class Observations:
     notes: tuple[str, ...] = ()
     row_names: tuple[str, ...] = ()
     percent_cells: int = 0
+    percent_stated: bool = False
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -120,7 +121,7 @@ def _frame_table(frame: pd.DataFrame) -> Table:
     col_names = [str(c) for c in frame.columns]
     numeric = all(pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
                   for c in frame.columns)
-    percent_cells = 0
+    percent_mask = np.zeros(frame.shape, bool)
     if numeric:
         values = frame.to_numpy(dtype=float)
         bad = ~np.isnan(values) & ~(np.abs(values) < 1e6)
@@ -138,10 +139,11 @@ def _frame_table(frame: pd.DataFrame) -> Table:
             kind, number = read_cell(v, comma)
             if kind == Cell.BAD:
                 raise InputError(f"the cell at {row_names[i]}, {col_names[j]} holds {describe(v)}: {why_refused(v)}")
-            percent_cells += kind == Cell.PERCENT
+            percent_mask[i, j] = kind == Cell.PERCENT
             values[i, j] = number
+    stated = apply_percent_rule(values, percent_mask)
     return Table(values=values, index=index, columns=list(frame.columns), row_names=row_names, notes=notes,
-                 percent_cells=percent_cells)
+                 percent_cells=int(percent_mask.sum()), percent_stated=stated)
 
 
 def _table(data: Any, sheet=None, skip_rows=None) -> tuple[Table, bool]:
@@ -181,7 +183,7 @@ def _trim_blank_rows(t: Table) -> Table:
     first, last = int(np.argmax(filled)), len(filled) - int(np.argmax(filled[::-1]))
     return Table(values=t.values[first:last], index=t.index[first:last], columns=t.columns,
                  row_names=t.row_names[first:last], notes=t.notes, percent_cells=t.percent_cells,
-                 missing_text_cells=t.missing_text_cells)
+                 missing_text_cells=t.missing_text_cells, percent_stated=t.percent_stated)
 
 
 def read_observations(data: Any, sheet: str | int | None = None, skip_rows: int | None = None) -> Observations:
@@ -216,7 +218,8 @@ def read_observations(data: Any, sheet: str | int | None = None, skip_rows: int 
             row_names = [row_names[int(p)] if not pd.isna(p) else f"inserted ({d:%Y-%m-%d})"
                          for p, d in zip(positions.to_numpy(), frame.index)]
     return Observations(values=frame.to_numpy(dtype=float), index=frame.index, columns=list(frame.columns),
-                        notes=tuple(notes), row_names=tuple(row_names), percent_cells=t.percent_cells)
+                        notes=tuple(notes), row_names=tuple(row_names), percent_cells=t.percent_cells,
+                        percent_stated=t.percent_stated)
 
 
 def select(obs: Observations, maturities: Sequence | None = None, start=None, end=None,
@@ -258,7 +261,7 @@ def select(obs: Observations, maturities: Sequence | None = None, start=None, en
         values, index = values[keep], index[keep]
         names = [n for n, k in zip(names, keep) if k] if names else names
     return Observations(values=values, index=index, columns=columns, notes=obs.notes, row_names=tuple(names),
-                        percent_cells=obs.percent_cells)
+                        percent_cells=obs.percent_cells, percent_stated=obs.percent_stated)
 
 
 def read_panel(data: Any, maturities: Sequence | None = None, yield_units: str = "auto",
@@ -286,9 +289,10 @@ def read_panel(data: Any, maturities: Sequence | None = None, yield_units: str =
     col_names = [str(c) for c in labels]
     check_columns_move(obs.values, col_names)
     if yield_units == "auto":
-        check_scale_agreement(obs.values, row_names, col_names)
+        check_scale_agreement(obs.values, row_names, col_names,
+                              percent_text=obs.percent_cells > 0 and not obs.percent_stated)
     per_year = infer_frequency(obs.index).periods_per_year if isinstance(obs.index, pd.DatetimeIndex) else 12
-    stated = "percent" if obs.percent_cells else None
+    stated = "percent" if obs.percent_stated else None
     decision = decide_yield_units(obs.values, yield_units, per_year, stated)
     values = obs.values
     notes = [decision.note, f"maturities read as {units_read}"] + list(obs.notes)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .cells import Cell, decimal_comma_in_use, describe, is_blank, read_cell, why_refused
+from .cells import Cell, apply_percent_rule, decimal_comma_in_use, describe, is_blank, read_cell, why_refused
 from .dates import parse_date, read_date_column
 
 GENERIC_PREFIX = "y"     # columns of a range or array without a header: y1, y2, ...
@@ -47,6 +47,7 @@ class Table:
     notes: list[str] = field(default_factory=list)
     percent_cells: int = 0
     missing_text_cells: int = 0
+    percent_stated: bool = False
 
 
 def _rectangle(rows: Any) -> list[list[Any]]:
@@ -138,7 +139,8 @@ def parse_rows(rows: Sequence[Sequence[Any]], first_row: int = 1, where: str = "
     if comma:
         notes.append("commas read as decimal commas (7,79 = 7.79)")
     values = np.full((len(data), len(columns)), np.nan)
-    percent_cells = missing_text = 0
+    percent_mask = np.zeros(values.shape, bool)
+    missing_text = 0
     for i, r in enumerate(data):
         for j, v in enumerate(r):
             kind, number = read_cell(v, comma)
@@ -146,7 +148,7 @@ def parse_rows(rows: Sequence[Sequence[Any]], first_row: int = 1, where: str = "
                 raise InputError(f"the cell at {row_names[i]}, {col_names[j]} holds {describe(v)}: {why_refused(v)}")
             if kind == Cell.MISSING and isinstance(v, str) and v.strip():
                 missing_text += 1
-            percent_cells += kind == Cell.PERCENT
+            percent_mask[i, j] = kind == Cell.PERCENT
             values[i, j] = number
     if dated is not None:
         undated = [i for i, d in enumerate(index) if pd.isna(d) and np.isfinite(values[i]).any()]
@@ -158,8 +160,9 @@ def parse_rows(rows: Sequence[Sequence[Any]], first_row: int = 1, where: str = "
             row_names = [n for n, k in zip(row_names, keep) if k]
     if missing_text:
         notes.append(f"{missing_text} cell(s) holding placeholders such as '-', 'n/a' or Excel errors read as missing")
+    stated = apply_percent_rule(values, percent_mask)
     return Table(values=values, index=index, columns=columns, row_names=row_names, notes=notes,
-                 percent_cells=percent_cells, missing_text_cells=missing_text)
+                 percent_cells=int(percent_mask.sum()), missing_text_cells=missing_text, percent_stated=stated)
 
 
 def _looks_like_tenor(value: Any) -> bool:
