@@ -226,9 +226,12 @@ def test_score_with_missing_cells_is_the_kalman_gradient(dl):
     years = MONTHS / 12
     theta = np.concatenate([[np.log(0.7)], [0.07, -0.02, 0.0], (0.95 * np.eye(3) + 0.01).ravel(),
                             free_from_chol(np.diag([0.003, 0.004, 0.006])), np.full(17, np.log(4e-8))])
-    model = GaussianSSM(Y, lambda th: dns_matrices(th, years, 1e-10))
+    model = GaussianSSM(Y, lambda th: dns_matrices(th, years, 1e-10), log_h_tail=True)
     ll, g = model.loglik_and_score(theta)
     assert ll == pytest.approx(model.loglik(theta), rel=1e-12)
+    # the closed-form score of the measurement variances is the finite-difference one of the expected loglik
+    g_fd = GaussianSSM(Y, lambda th: dns_matrices(th, years, 1e-10)).loglik_and_score(theta)[1]
+    np.testing.assert_allclose(g[-17:], g_fd[-17:], rtol=1e-5, atol=1e-4)
     for i in range(len(theta)):
         e = np.zeros(len(theta))
         e[i] = 1e-5 * (1 + abs(theta[i]))

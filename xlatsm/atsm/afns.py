@@ -407,7 +407,7 @@ def fit_afns(yields, maturities=None, *, version: str = "independent", yield_uni
         notes.append(f"started from the independent-factor fit (log-likelihood {ind.loglik:.3f})")
     else:
         theta0 = _start(Y, years, dt, version, build)
-    model = GaussianSSM(Y, build)
+    model = GaussianSSM(Y, build, log_h_tail=True)
     theta, ll, ok, nit, msg, start_ll = model.maximise(theta0, max_iter=max_iter)
     sm = model.smooth(theta)
     lam, KP, thetaP, Sigma, h = build.unpack(theta)

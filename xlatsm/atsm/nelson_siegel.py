@@ -342,7 +342,7 @@ def fit_dns(yields, maturities=None, *, method: str = "two_step", lam=DL_LAMBDA,
         A0 = A if np.max(np.abs(np.linalg.eigvals(A))) < 0.995 else A * 0.99 / np.max(np.abs(np.linalg.eigvals(A)))
         theta0 = np.concatenate([[np.log(lam_year)], mu0, A0.ravel(), free_from_chol(np.linalg.cholesky(Q)),
                                  np.log(h0 - floor)])
-        model = GaussianSSM(Y, lambda th: dns_matrices(th, years, floor))
+        model = GaussianSSM(Y, lambda th: dns_matrices(th, years, floor), log_h_tail=True)
         theta, ll, ok, nit, msg, start_ll = model.maximise(theta0, max_iter=max_iter)
         mats = dns_matrices(theta, years, floor)
         sm = model.smooth(theta)

@@ -51,9 +51,12 @@ class Matrices:
 class GaussianSSM:
     """``build(theta) -> Matrices`` (or None where theta is not a valid model) on data ``Y`` (T, J)."""
 
-    def __init__(self, Y: np.ndarray, build: Callable[[np.ndarray], Matrices | None]):
+    def __init__(self, Y: np.ndarray, build: Callable[[np.ndarray], Matrices | None], log_h_tail: bool = False):
+        """``log_h_tail``: the last J entries of theta are ``log(h - floor)`` and enter nothing but ``h`` (then their
+        score is taken in closed form)."""
         self.Y = np.asarray(Y, float)
         self.build = build
+        self.log_h_tail = log_h_tail
         self.obs = ~np.isnan(self.Y)
         self.Y0 = np.where(self.obs, self.Y, 0.0)
         self._runner = None
@@ -99,11 +102,16 @@ class GaussianSSM:
         return st
 
     @staticmethod
+    def _measurement_quad(mats: Matrices, st) -> np.ndarray:
+        Z, a = mats.Z, mats.a
+        return (st["syy"] - 2 * a * st["sy"] - 2 * np.einsum("ji,ji->j", Z, st["sym"]) + st["n"] * a ** 2
+                + 2 * a * np.einsum("ji,ji->j", Z, st["sm"]) + np.einsum("ji,jik,jk->j", Z, st["Smm"], Z))
+
+    @staticmethod
     def expected_loglik(mats: Matrices, st) -> float:
         """E[log p(y, f; mats) | y] from the smoother's sufficient statistics ``st`` (see the module docstring)."""
-        Z, a, h = mats.Z, mats.a, mats.h
-        quad = (st["syy"] - 2 * a * st["sy"] - 2 * np.einsum("ji,ji->j", Z, st["sym"]) + st["n"] * a ** 2
-                + 2 * a * np.einsum("ji,ji->j", Z, st["sm"]) + np.einsum("ji,jik,jk->j", Z, st["Smm"], Z))
+        h = mats.h
+        quad = GaussianSSM._measurement_quad(mats, st)
         ll = -0.5 * np.sum(st["n"] * (_LOG2PI + np.log(h)) + quad / h)
         A, d = mats.T, mats.d
         S10A = st["S10"] @ A.T
@@ -133,7 +141,14 @@ class GaussianSSM:
         self.n_eval += 1
         st = self._stats(sm)
         g = np.empty_like(theta)
-        for i in range(len(theta)):
+        n_fd = len(theta)
+        if self.log_h_tail:
+            # d/d theta_j of -1/2 (n_j log h_j + quad_j / h_j), h_j = floor_j + exp(theta_j)
+            J = len(mats.h)
+            n_fd = len(theta) - J
+            quad = self._measurement_quad(mats, st)
+            g[n_fd:] = -0.5 * (st["n"] / mats.h - quad / mats.h ** 2) * np.exp(theta[n_fd:])
+        for i in range(n_fd):
             hstep = step * (1.0 + abs(theta[i]))
             up, down = theta.copy(), theta.copy()
             up[i] += hstep
