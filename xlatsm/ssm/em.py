@@ -708,7 +708,7 @@ def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, measu
             if not accepted:
                 try:
                     es_new, ll_new = e_step(proposal)
-                except EstimationError as exc:
+                except (EstimationError, np.linalg.LinAlgError) as exc:
                     stop_reason = (f"the EM step {len(path)} broke the Kalman filter ({exc}); the best iterate "
                                    'is reported. Try fewer factors, measurement_error="common" or '
                                    'initial_state="estimated"')
