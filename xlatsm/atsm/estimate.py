@@ -12,7 +12,8 @@ r"""Estimators of the JSZ-canonical Gaussian ATSM (equations in :mod:`xlatsm.ats
   cells allowed, diffuse start). The score is exact and cheap (Fisher's identity, :mod:`xlatsm.atsm.likelihood`).
 * ``"em"``: an ECM on the same likelihood. E-step: the collapsed Kalman smoother. CM-steps: ``K_0^P, K_1^P`` by
   OLS in expected moments (closed form, whatever Omega_P is), then ``(lambda^Q, k_inf^Q, Sigma_P, sigma)``
-  numerically on the expected complete-data log-likelihood. The log-likelihood never decreases.
+  numerically on the expected complete-data log-likelihood; accelerated by SQUAREM, safeguarded so that the
+  log-likelihood never decreases.
 
 Every numerical search is the preconditioned, guarded maximiser of :mod:`xlatsm.atsm.optim` (whitened
 coordinates, restarts at the answer, a Newton-decrement stopping rule): it reaches the optimum in every direction
@@ -441,9 +442,11 @@ def fit_atsm(yields, maturities: Sequence | None = None, n_factors: int = 3, met
         or N maturities priced exactly under "jsz" (e.g. ["6M", "2Y", "10Y"] as in JSZ's own code).
     start : starting parameters for kalman/em (default: the better, by the Kalman likelihood, of the JSZ
         estimates on the panel with blanks filled and on its complete dates).
-    max_iter : iterations of the quasi-Newton search (kalman, jsz) or of the EM.
-    tol : convergence: the log-likelihood still to gain (Newton decrement; for em the rate-extrapolated
-        remaining gain) below ``tol * |loglik|``.
+    max_iter : accepted iterations of the quasi-Newton search (kalman, jsz) or of the EM.
+    progress : called as ``progress(iteration, loglik)`` at every accepted iterate (jsz: after the search from
+        each starting value).
+    tol : convergence: the log-likelihood a Newton step would still gain (half the Newton decrement) below
+        ``tol * |loglik|`` (for em, once a whole EM cycle gains less than that).
 
     Returns
     -------

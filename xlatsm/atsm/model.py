@@ -6,7 +6,8 @@ Discrete time, period ``dt`` years (monthly data: dt = 1/12). Latent canonical f
 
     r_t = e_1' X_t,\qquad X_{t+1} = k_\infty^Q e_1 + K_X X_t + \Sigma_X \varepsilon^Q_{t+1}
 
-The Q-eigenvalues are ``lambda_1`` (real, below one: the persistent "level" root that carries ``k_inf^Q``) and,
+The Q-eigenvalues are ``lambda_1`` (real: the persistent "level" root that carries ``k_inf^Q``; not bounded, a
+unit or explosive root is flagged by the estimators instead) and,
 for N >= 3, pairs ``m_j +- sqrt(d_j)`` (real and distinct for d > 0, repeated for d = 0, complex for d < 0),
 with a last real root when N - 1 is odd. ``K_X`` is the matrix whose Krylov sequence ``(K_X')^i e_1`` is the
 *Newton basis* of the roots, the divided differences ``z^i[lambda_1]``, ``z^i[lambda_1, lambda_2]``, ... (real
