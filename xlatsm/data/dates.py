@@ -36,6 +36,10 @@ _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _MONTH_FORMS = [re.compile(p) for p in (r"^(\d{4})-(\d{1,2})$", r"^(\d{4}):(\d{1,2})$", r"^(\d{4})[mM](\d{1,2})$",
                                         r"^(\d{4})/(\d{1,2})$", r"^(\d{4})(\d{2})$")]
 _QUARTER = re.compile(r"^(\d{4})\s*[-:]?\s*[qQ]([1-4])$")
+_QUARTER_FIRST = re.compile(r"^[qQ]([1-4])\s*[-:/]?\s*(\d{4})$")
+_MONTH_YY = re.compile(r"^([A-Za-z]{3,9})[-\s'/]*(\d{2})$")
+_MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                                           "nov", "dec"))}
 _YMD_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _NUMERIC_DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})$")
 
@@ -79,6 +83,16 @@ def _from_text(text: str, dayfirst: bool | None) -> pd.Timestamp | None:
     m = _QUARTER.match(text)
     if m:
         return _month_end(int(m.group(1)), 3 * int(m.group(2)))
+    m = _QUARTER_FIRST.match(text)
+    if m:
+        return _month_end(int(m.group(2)), 3 * int(m.group(1)))
+    m = re.match(r"^(\d{4})[\s\-/]+([A-Za-z]{3,9})$", text)      # '2019 Dec'
+    if m and m.group(2)[:3].lower() in _MONTHS:
+        return _month_end(int(m.group(1)), _MONTHS[m.group(2)[:3].lower()])
+    m = _MONTH_YY.match(text)          # 'Mar-20', as Excel exports an mmm-yy date
+    if m and m.group(1)[:3].lower() in _MONTHS:
+        yy = int(m.group(2))
+        return _month_end(yy + (2000 if yy < 50 else 1900), _MONTHS[m.group(1)[:3].lower()])
     m = _YMD_COMPACT.match(text)
     if m:
         return _ymd(int(m.group(1)), int(m.group(2)), int(m.group(3)))
@@ -86,6 +100,8 @@ def _from_text(text: str, dayfirst: bool | None) -> pd.Timestamp | None:
     if m:
         a, b, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
         year += 0 if year >= 100 else (2000 if year < 50 else 1900)
+        if dayfirst is None:          # one cell alone: the order that is a date, dots meaning day first
+            dayfirst = a > 12 or (b <= 12 and "." in text)
         day, month = (a, b) if dayfirst else (b, a)
         return _ymd(year, month, day)
     if not re.search(r"\d", text) or not re.search(r"\d{4}|[A-Za-z]{3}", text):
@@ -121,10 +137,25 @@ def _day_order(texts: Sequence[str]) -> tuple[bool, str | None]:
         return True, None
     if month_first_only:
         return False, None
+    if all("." in t for t in texts if _NUMERIC_DMY.match(t.strip())):
+        return True, None            # 01.02.2001 is written day first wherever dots are used
+    # neither order is ruled out: take the one whose dates step most regularly
+    spreads = {}
+    for order in (False, True):
+        stamps = [_from_text(t, order) for t in texts]
+        if any(d is None for d in stamps):
+            continue
+        steps = np.diff(pd.DatetimeIndex(stamps).values).astype("timedelta64[D]").astype(float)
+        if len(steps) and (np.all(steps > 0) or np.all(steps < 0)):
+            spreads[order] = float(np.std(np.abs(steps)))
+    if len(spreads) == 1:
+        return next(iter(spreads)), None
+    if spreads and spreads[True] < spreads[False]:
+        return True, "dates like 01/02/2001 read day-first (the order that makes them regular)"
     return False, "dates like 01/02/2001 read month-first (US); write them as 2001-02-01 if they are day-first"
 
 
-def parse_date(value: Any, dayfirst: bool | None = False, years_column: bool = False) -> pd.Timestamp | None:
+def parse_date(value: Any, dayfirst: bool | None = None, years_column: bool = False) -> pd.Timestamp | None:
     """One cell -> Timestamp, or None when it is not a date in any recognised form."""
     if isinstance(value, pd.Timestamp):
         return None if pd.isna(value) else value
@@ -249,9 +280,20 @@ def regularise_dates(frame: pd.DataFrame, row_names: Sequence[str] | None = None
     back = np.flatnonzero(steps < 0)
     if len(back):
         i = int(back[0]) + 1
+        # the culprit is the row above when leaving it out restores the order (a date typed too late)
+        if i >= 2 and index[i - 2] < index[i] or i == 1 and len(index) > 2 and index[0] > index[2]:
+            raise InputError(f"{names[i - 1]} is later than the row below it ({names[i]}): check that date, or "
+                             "sort the rows by date")
         raise InputError(f"{names[i]} is earlier than the row above it ({names[i - 1]}): check that date, or sort "
                          "the rows by date")
     freq = infer_frequency(index)
+    if freq.name == "business daily":
+        weekend = (index.dayofweek >= 5) & frame.isna().all(axis=1).to_numpy()
+        if weekend.any():
+            keep = ~weekend
+            frame, names = frame[keep], [n for n, k in zip(names, keep) if k]
+            index = frame.index
+            notes.append(f"{int(weekend.sum())} blank weekend rows left out (business-daily data)")
     new_rows: list[pd.Timestamp] = []
     for i in range(len(index) - 1):
         a, b = index[i], index[i + 1]
@@ -265,9 +307,9 @@ def regularise_dates(frame: pd.DataFrame, row_names: Sequence[str] | None = None
                 continue
         elif freq.name == "weekly":
             k = days / 7.0
-            if abs(k - 1) <= 1 / 7:
+            if abs(k - 1) <= 1.5 / 7:            # a holiday moves a weekly fixing by a day
                 continue
-            if abs(k - round(k)) <= 1 / 7 and round(k) >= 2:
+            if abs(k - round(k)) <= 1.5 / 7 and round(k) >= 2:
                 new_rows += _fill(a, int(round(k)) - 1, freq, month_end=False)
                 continue
         else:    # business daily
@@ -296,3 +338,20 @@ def _fill(start: pd.Timestamp, count: int, freq: Frequency, month_end: bool) -> 
         else:
             out.append(start + pd.Timedelta(days=7 * j))
     return out
+
+
+def period_end(text: Any) -> pd.Timestamp | None:
+    """The last day a bound such as ``2019``, ``2019-12``, ``12/2019`` or ``Dec 2019`` covers (an end date given
+    without its day means the whole month or year); a full date is itself."""
+    raw = str(text).strip()
+    if re.fullmatch(r"\d{4}", raw):
+        return pd.Timestamp(year=int(raw), month=12, day=31)
+    m = re.fullmatch(r"(\d{1,2})[/.\-](\d{4})", raw)
+    if m:
+        return _month_end(int(m.group(2)), int(m.group(1)))
+    stamp = parse_date(raw)
+    if stamp is None:
+        return None
+    has_day = bool(re.search(r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}|\d{4}-\d{1,2}-\d{1,2}|^\d{8}$|\d{1,2}[\s\-][A-Za-z]{3}",
+                             raw))
+    return stamp if has_day else stamp + pd.offsets.MonthEnd(0)

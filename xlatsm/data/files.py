@@ -74,9 +74,14 @@ def _numeric_cells(row: list[Any]) -> int:
 
 
 def _data_like(row: list[Any]) -> bool:
+    """A row of the table: mostly numbers, or a date followed only by numbers and missing markers (a holiday row
+    of '.' or 'ND' in a FRED or H.15 file is a row of the table with every yield missing)."""
     filled = [v for v in row[1:] if not is_blank(v)]
     numbers = _numeric_cells(row)
-    return numbers >= 1 and numbers * 2 >= len(filled)
+    if numbers >= 1 and numbers * 2 >= len(filled):
+        return True
+    return parse_date(row[0]) is not None and bool(filled) and all(
+        read_cell(v)[0] in (Cell.NUMBER, Cell.PERCENT, Cell.MISSING) for v in filled)
 
 
 def find_table(rows: list[list[Any]]) -> tuple[int, int]:
@@ -141,19 +146,19 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[list[list[Any]], st
                 sheets = [sheets[names.index(sheet)]]
             else:
                 raise InputError(f"{path.name} has no sheet {sheet!r}: its sheets are {', '.join(names)}")
-        found = []
+        found = []      # the sheet with the largest table wins (a ReadMe sheet with a version number loses)
         for ws in sheets:
             rows = [list(r) for r in ws.iter_rows(values_only=True)]
             try:
-                find_table(rows)
+                start, stop = find_table(rows)
             except InputError:
                 continue
-            found.append((rows, ws.title))
-            break
+            found.append(((stop - start) * max((len(r) for r in rows), default=0), rows, ws.title))
         if not found:
             raise InputError(f"no sheet of {path.name} holds a table of numbers (dates down, yields across): "
                              "name the sheet with --sheet")
-        return found[0]
+        _, rows, title = max(found, key=lambda f: f[0])
+        return rows, title
     finally:
         book.close()
 

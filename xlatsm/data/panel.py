@@ -103,16 +103,26 @@ def _frame_table(frame: pd.DataFrame) -> Table:
     """A DataFrame (or array) as a Table: its cells through the cell rules, its index through the date rules."""
     if frame.shape[1] == 0 or frame.shape[0] == 0:
         raise InputError("the data has no rows or no columns")
-    index = frame.index
     notes: list[str] = []
-    if not isinstance(index, (pd.DatetimeIndex, pd.RangeIndex)) and index.dtype == object:
+    if isinstance(frame.index, pd.RangeIndex) and frame.shape[1] >= 2:
+        first = frame.iloc[:, 0]
+        if not pd.api.types.is_numeric_dtype(first) or pd.api.types.is_datetime64_any_dtype(first):
+            dated = read_date_column(list(first))
+            if dated is not None:       # pd.read_csv(f) / read_excel without index_col: the dates are column 1
+                frame = frame.iloc[:, 1:].set_axis(dated.index, axis=0)
+                notes.append(f"column {str(first.name)!r} read as the dates")
+    index = frame.index
+    if isinstance(index, pd.PeriodIndex):
+        index = index.to_timestamp(how="end").normalize()
+    elif not isinstance(index, (pd.DatetimeIndex, pd.RangeIndex)) and (
+            index.dtype == object or pd.api.types.is_string_dtype(index)):
         dated = read_date_column(list(index), [f"row {i + 1}" for i in range(len(index))])
         if dated is not None:
-            index, notes = dated.index, list(dated.notes)
+            index, notes = dated.index, notes + list(dated.notes)
     elif isinstance(index, pd.Index) and pd.api.types.is_integer_dtype(index) and not isinstance(index, pd.RangeIndex):
         dated = read_date_column(list(index))          # YYYYMM or Excel serials as the index
         if dated is not None:
-            index, notes = dated.index, list(dated.notes)
+            index, notes = dated.index, notes + list(dated.notes)
     if isinstance(index, pd.DatetimeIndex):
         row_names = [f"row {i + 1} ({d:%Y-%m-%d})" if not pd.isna(d) else f"row {i + 1}" for i, d in enumerate(index)]
     else:
@@ -233,8 +243,7 @@ def select(obs: Observations, maturities: Sequence | None = None, start=None, en
         values, columns = values[:, picks], [columns[j] for j in picks]
     elif maturities:                                                                # by maturity
         have, _ = maturities_to_years(columns, maturity_units, ordered=False)
-        want, _ = maturities_to_years(list(maturities), "years") if all(
-            isinstance(m, (int, float)) for m in maturities) else maturities_to_years(list(maturities))
+        want, _ = maturities_to_years(list(maturities), maturity_units, ordered=False)
         picks = []
         for w, label in zip(want, maturities):
             hit = np.flatnonzero(np.abs(have - w) < 1e-6)
@@ -248,10 +257,12 @@ def select(obs: Observations, maturities: Sequence | None = None, start=None, en
         from .dates import parse_date
 
         keep = np.ones(len(index), bool)
+        from .dates import period_end
+
         for bound, name, cmp in ((start, "start", np.greater_equal), (end, "end", np.less_equal)):
             if bound is None:
                 continue
-            stamp = parse_date(bound)
+            stamp = parse_date(bound) if name == "start" else period_end(bound)   # --end 2019: through December
             if stamp is None:
                 raise InputError(f"{name} {bound!r} is not a date: write it as 2001-03-31 or 2001-03")
             keep &= cmp(index.values, stamp.to_datetime64())
@@ -283,7 +294,16 @@ def read_panel(data: Any, maturities: Sequence | None = None, yield_units: str =
     if len(labels) != obs.values.shape[1]:
         raise InputError(f"{len(labels)} maturities given for {obs.values.shape[1]} yield columns: "
                          "give one maturity per column")
-    years, units_read = maturities_to_years(labels, maturity_units)   # also checks they are positive, increasing
+    years, units_read = maturities_to_years(labels, maturity_units, ordered=False)
+    order = np.argsort(years, kind="stable")
+    notes_sorted = []
+    if np.any(np.diff(years) < 0) and len(np.unique(years)) == len(years):     # columns out of order: sort them
+        obs = Observations(values=obs.values[:, order], index=obs.index, columns=[obs.columns[j] for j in order],
+                           notes=obs.notes, row_names=obs.row_names, percent_cells=obs.percent_cells,
+                           percent_stated=obs.percent_stated)
+        labels, years = [labels[j] for j in order], years[order]
+        notes_sorted = ["columns sorted by maturity (" + ", ".join(str(c) for c in labels) + ")"]
+    maturities_to_years(labels, maturity_units)          # positive, each once
     yield_units = normalise_yield_units(yield_units)
     row_names = list(obs.row_names) or [f"row {t + 1}" for t in range(len(obs.index))]
     col_names = [str(c) for c in labels]
@@ -295,7 +315,7 @@ def read_panel(data: Any, maturities: Sequence | None = None, yield_units: str =
     stated = "percent" if obs.percent_stated else None
     decision = decide_yield_units(obs.values, yield_units, per_year, stated)
     values = obs.values
-    notes = [decision.note, f"maturities read as {units_read}"] + list(obs.notes)
+    notes = [decision.note, f"maturities read as {units_read}"] + notes_sorted + list(obs.notes)
     return YieldPanel(yields=values / SCALE[decision.units], maturities=years, dates=obs.index,
                       labels=[years_to_label(m) for m in years], yield_units=decision.units,
                       maturity_units=units_read, notes=notes, units_certain=decision.certain)
