@@ -4,10 +4,27 @@ Layers (each imports only the ones before it): ``data`` (ranges/files -> clean p
 smoother, exact EM) and ``atsm`` (Gaussian affine term structure models) -> ``excel`` (UDFs, layout, cache) and
 ``cli``.
 """
-from .data import load_sample, read_observations, read_panel
 from .errors import ConvergenceWarning, EstimationError, InputError, ModelError, StaleHandleError, XlatsmError
-from .ssm import LGSSMParams, LGSSMResult, SmoothResult, fit_lgssm, smooth_states
-from .atsm import ATSMParams, ATSMResult, fit_atsm
+
+# The estimators load on first use: Excel pays ``import xlatsm`` at every start, and most of it is scipy and
+# statsmodels that a recalculation from the cache never needs.
+_LAZY = {"load_sample": "data", "read_observations": "data", "read_panel": "data", "LGSSMParams": "ssm",
+         "LGSSMResult": "ssm", "SmoothResult": "ssm", "fit_lgssm": "ssm", "smooth_states": "ssm",
+         "ATSMParams": "atsm", "ATSMResult": "atsm", "fit_atsm": "atsm"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'xlatsm' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
 
 __version__ = "0.1.0"
 

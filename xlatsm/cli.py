@@ -402,12 +402,13 @@ def cmd_report(args) -> int:
 def cmd_install(args) -> int:
     from .install import install
 
-    done = install(home=Path(args.home) if args.home else None, target=Path(args.target) if args.target else None)
+    done = install(home=Path(args.home) if args.home else None, target=Path(args.target) if args.target else None,
+                   trusted_location=False if args.no_trusted_location else None)
     print(f"workbook: {done['workbook']}")
     print(f"xlwings settings: {done['conf']} (interpreter {done['interpreter']})")
     for note in done["notes"]:
         print(as_command_line(f"note: {note}"))
-    print("Open the workbook, enable macros, and press Refit on the xlatsm tab.")
+    print("Open the workbook and press Refit on the xlatsm tab (enable macros if Excel asks).")
     return 0
 
 
@@ -569,6 +570,8 @@ def build_parser() -> argparse.ArgumentParser:
     inst = sub_parser("install", "copy the workbook to ~/Documents/xlatsm and point it at this Python")
     inst.add_argument("--target", metavar="DIR", help="folder for the workbook (default ~/Documents/xlatsm)")
     inst.add_argument("--home", help=argparse.SUPPRESS)
+    inst.add_argument("--no-trusted-location", action="store_true",
+                      help="Windows: do not add the workbook folder as a per-user Excel Trusted Location")
     inst.set_defaults(func=cmd_install)
     uninst = sub_parser("uninstall", "remove what 'xlatsm install' wrote (your changes are kept)")
     uninst.add_argument("--home", help=argparse.SUPPRESS)
