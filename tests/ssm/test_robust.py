@@ -211,9 +211,11 @@ def test_heywood_flag_names_the_series_fitted_exactly(demo_fit):
     R = np.diag(fit.params.R)
     var = np.var(fit.data, axis=0)
     floored = [c for c, r, v in zip(fit.columns, R, var) if r < 2e-6 * v]
-    assert floored and all(c in flag.message for c in floored)
-    assert all(c not in flag.message for c in fit.columns if c not in floored)
+    named = flag.message.split(" sits on its floor")[0]
+    assert floored and all(c in named for c in floored)
+    assert all(c not in named for c in fit.columns if c not in floored)
     assert 'measurement_error="common"' in flag.message
+    assert f"largest RMSE: {fit.rmse.idxmax()} {fit.rmse.max():.4g}" in flag.message
     # independently: the floored series are fitted (almost) exactly, the others are not
     rmse = fit.rmse
     assert rmse[floored].max() < 0.05 * rmse.drop(floored).max()

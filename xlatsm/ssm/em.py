@@ -502,7 +502,7 @@ def _heywood_series(R: np.ndarray, r_floor: np.ndarray, measurement_error: str, 
 
 def _fit_flags(*, converged: bool, stop_reason: str, loglik: float, start_loglik: float,
                default_start_loglik: float | None, params: LGSSMParams, heywood: list[str],
-               measurement_error: str, q_at_floor: bool) -> list[Flag]:
+               measurement_error: str, q_at_floor: bool, worst: tuple[str, float] = ("", np.nan)) -> list[Flag]:
     """The flags of one EM fit (codes in :mod:`xlatsm.diagnostics`)."""
     flags = []
     if not converged:
@@ -522,7 +522,8 @@ def _fit_flags(*, converged: bool, stop_reason: str, loglik: float, start_loglik
                           f"the measurement-error variance of {', '.join(heywood)} sits on its floor "
                           f"(1e-6 of the series' variance, a Heywood case): the model fits "
                           f"{'it' if len(heywood) == 1 else 'them'} exactly and the other series absorb the "
-                          f"errors (compare result.rmse); {advice}"))
+                          f"errors (largest RMSE: {worst[0]} {worst[1]:.4g} in the data's units; see "
+                          f"result.rmse); {advice}"))
     root = params.spectral_radius()
     if root >= 1.0:
         flags.append(Flag("explosive_p",
@@ -770,9 +771,12 @@ def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, measu
                              "d": params.state_intercept, "c": params.obs_intercept, "factors": states,
                              "factor variances": cov, "log-likelihood": loglik_path},
                   'try fewer factors or lags, measurement_error="common", or a different start')
+    resid = raw - params.obs_intercept - states @ params.C.T
+    rmse = np.sqrt(np.nanmean(resid ** 2, axis=0))
+    worst = (str(obs.columns[int(np.argmax(rmse))]), float(np.max(rmse)))
     flags = _fit_flags(converged=converged, stop_reason=stop_reason, loglik=float(loglik_path[-1]),
                        start_loglik=float(loglik_path[0]), default_start_loglik=default_ll, params=params,
-                       heywood=heywood, measurement_error=measurement_error, q_at_floor=q_at_floor)
+                       heywood=heywood, measurement_error=measurement_error, q_at_floor=q_at_floor, worst=worst)
     return LGSSMResult(params=params, loglik=float(loglik_path[-1]), loglik_path=loglik_path, n_iter=n_iter,
                        converged=converged, smoothed_states=states, smoothed_cov=cov, index=obs.index,
                        columns=obs.columns, n_obs_cells=n_cells, measurement_error=measurement_error,
