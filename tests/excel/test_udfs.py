@@ -100,7 +100,7 @@ def test_handles_smoothing_and_accessor(curve):
     handle = udfs.ATSM_FIT(rows, None, 3, "handle", "kalman")[0][0]
     smoothed = udfs.SMOOTH_STATES(rows, handle)
     assert is_block(smoothed) and len(smoothed) == 319
-    assert smoothed[0] == ["date", "level (percent)", "slope (percent)", "curvature (percent)"]
+    assert smoothed[0][0] == "date" and smoothed[0][1].startswith("level: average yield (percent)")
     factors = udfs.XLATSM_GET(handle, "factors")
     np.testing.assert_allclose(np.array([r[1:4] for r in factors[1:]], float),
                                np.array([r[1:4] for r in smoothed[1:]], float), atol=1e-9)
@@ -114,7 +114,7 @@ def test_lgssm_and_smoothing(curve):
     handle = udfs.LGSSM_EM(rows, 3, 1, "handle", 50)[0][0]
     assert handle.startswith("LGSSM#") and CACHE.fits_run == 1
     smoothed = udfs.SMOOTH_STATES(rows, handle, "factors_se")
-    assert smoothed[0] == ["date", "f1", "f2", "f3", "f1_se", "f2_se", "f3_se"]
+    assert smoothed[0][0] == "date" and len(smoothed[0]) == 7 and smoothed[0][4].endswith("s.e.")
     summary = dict((r[0], r[1]) for r in udfs.LGSSM_EM(rows, 3, 1, "summary", 3)[1:])
     assert summary["converged"].startswith("NO")   # 3 iterations are not enough: said, not hidden
 
@@ -326,8 +326,8 @@ def test_a_handle_cell_still_calculating_says_so(curve):
 def test_spilled_series_say_their_unit(curve):
     assert udfs.ATSM_FIT(as_range(curve), None, 3, "fitted")[0][1] == "1Y (percent)"
     header = udfs.ATSM_FIT(as_range(curve), None, 3, "term_premium")[0]
-    assert header[-1] == "term_premium_10Y (percent)"
-    assert udfs.ATSM_FIT(as_range(curve), None, 3, "factors")[0][1] == "level (percent)"
+    assert header[-1] == "term_premium_10Y (extrapolated: fitted 1Y-9Y) (percent)"   # the sample has no 10Y
+    assert udfs.ATSM_FIT(as_range(curve), None, 3, "factors")[0][1] == "level: average yield (percent)"
 
 
 def test_importing_the_udf_module_leaves_the_estimators_for_later():

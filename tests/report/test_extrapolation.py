@@ -88,7 +88,6 @@ def test_summary_marks_the_extrapolated_10y_term_premium(short_fit):
     assert "Term premium 10Y (extrapolated: fitted 1Y-6Y)" in short_fit.summary()
 
 
-@pytest.mark.xfail(strict=True, reason="xlatsm/excel/layout.py does not call xlatsm.extrapolation yet")
 def test_spreadsheet_blocks_mark_the_extrapolated_10y(short_fit):
     from xlatsm.excel.layout import atsm_outputs
 

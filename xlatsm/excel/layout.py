@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..extrapolation import flag as extrapolation_flag, marked_loadings, term_premium
+from ..report.factors import analyst_factors
 
 Block = list[list[Any]]
 
@@ -89,15 +91,15 @@ def atsm_outputs(result, handle: str) -> dict[str, Any]:
     outputs = {
         "summary": lambda: pairs_block(atsm_summary_pairs(result, handle)),
         "params": lambda: stacked_block(blocks),
-        "factors": lambda: frame_block(with_unit(result.factors.join(result.factor_std_errors.add_suffix("_se")),
-                                                 unit)),
+        "factors": lambda: frame_block(analyst_factors(result).frame()),
+        "factors_model": lambda: frame_block(result.factors.join(result.factor_std_errors.add_suffix("_se")).set_axis(
+            [f"{c} (model units: W y, {unit})" for c in list(result.factors.columns) + [
+                f"{c}_se" for c in result.factor_std_errors.columns]], axis=1)),
         "fitted": lambda: frame_block(with_unit(result.fitted_yields, unit)),
         "errors": lambda: frame_block(result.pricing_errors.to_frame("RMSE_bp").T, index_label="maturity"),
-        "term_premium": lambda: frame_block(with_unit(
-            result.term_premium.join(result.term_premium_at("10Y")) if "10Y" not in result.term_premium.columns
-            else result.term_premium, unit)),
+        "term_premium": lambda: frame_block(with_unit(_term_premium_block(result), unit)),
         "risk_neutral": lambda: frame_block(with_unit(result.risk_neutral_yields, unit)),
-        "loadings": lambda: frame_block(result.loadings(), index_label="maturity"),
+        "loadings": lambda: frame_block(marked_loadings(result), index_label="maturity"),
         "loglik": lambda: [["loglik"], [result.loglik]],
         "handle": lambda: [[handle]],
     }
@@ -106,8 +108,16 @@ def atsm_outputs(result, handle: str) -> dict[str, Any]:
     return outputs
 
 
+def _term_premium_block(result) -> pd.DataFrame:
+    """Term premia at the fitted maturities and the 10-year, its header marked when 10Y lies outside them."""
+    tp = result.term_premium
+    head, where = term_premium(result, "10Y")
+    return tp if where.label in tp.columns else tp.join(head)
+
+
 def atsm_summary_pairs(result, handle: str) -> list[tuple[str, Any]]:
     p = result.params
+    tp10, where10 = term_premium(result, "10Y")
     pairs = [
         ("model", f"Gaussian ATSM, JSZ canonical form, {result.n_factors} factors"),
         ("method", result.method if getattr(result, "method_requested", result.method) == result.method
@@ -123,15 +133,16 @@ def atsm_summary_pairs(result, handle: str) -> list[tuple[str, Any]]:
         ("maturity units read", result.panel.maturity_units),
         ("mean RMSE (bp)", float(result.pricing_errors.mean())),
         ("max RMSE (bp)", float(result.pricing_errors.max())),
-        ("10y term premium, last", float(result.term_premium_at("10Y").iloc[-1])),
-        ("10y term premium, mean", float(result.term_premium_at("10Y").mean())),
+        (f"term premium {where10.text}, last", float(tp10.iloc[-1])),
+        (f"term premium {where10.text}, mean", float(tp10.mean())),
         ("r_inf_Q", p.rinfQ * result.scale),
         ("seconds", result.seconds),
         ("handle", handle),
     ]
     pairs += [(f"lambda_Q {i + 1}", _cell(v)) for i, v in enumerate(p.lamQ)]
     pairs += [("note", n) for n in list(result.panel.notes) + list(result.notes)]
-    return flag_pairs(result) + pairs
+    extra = extrapolation_flag(result, ["10Y"], "the 10y term premium")
+    return flag_pairs(result) + ([(f"FLAG {extra.code}", extra.message)] if extra is not None else []) + pairs
 
 
 def flag_pairs(result) -> list[tuple[str, Any]]:
@@ -150,7 +161,8 @@ def lgssm_outputs(result, handle: str) -> dict[str, Any]:
             ("normalisation", result.normalisation), ("handle", handle)]
             + [("note", n) for n in getattr(result, "notes", [])]),
         "params": lambda: stacked_block(blocks),
-        "factors": lambda: frame_block(result.factors.join(result.factor_std_errors.add_suffix("_se"))),
+        "factors": lambda: frame_block(analyst_factors(result).frame()),
+        "factors_model": lambda: frame_block(result.factors.join(result.factor_std_errors.add_suffix("_se"))),
         "fitted": lambda: frame_block(result.fitted),
         "loglik": lambda: [["loglik"], [result.loglik]],
         "loglik_path": lambda: frame_block(pd.DataFrame({"loglik": result.loglik_path}), index_label="iteration"),
@@ -161,16 +173,23 @@ def lgssm_outputs(result, handle: str) -> dict[str, Any]:
     return outputs
 
 
-def smooth_outputs(smoothed, unit: str | None = None) -> dict[str, Any]:
-    """Blocks of a smoothing run; ``unit`` (an ATSM model's yield units) is said in the value headers."""
+def smooth_outputs(smoothed, unit: str | None = None, model=None) -> dict[str, Any]:
+    """Blocks of a smoothing run; ``unit`` (an ATSM model's yield units) is said in the value headers. With the
+    ``model``, factors are restated as average yields and spreads, as the fit's own ``factors`` block."""
     factors = smoothed.factors
-    se = pd.DataFrame(smoothed.std_errors, index=factors.index, columns=[f"{c}_se" for c in factors.columns])
+    se = pd.DataFrame(smoothed.std_errors, index=factors.index, columns=list(factors.columns))
     fitted = pd.DataFrame(smoothed.fitted, index=factors.index, columns=smoothed.columns)
     said = (lambda frame: with_unit(frame, unit)) if unit else (lambda frame: frame)
+    if model is not None:
+        restated = analyst_factors(model, factors, se)
+        values = restated.values.rename(columns=restated.labels)
+        errors = restated.std_errors.rename(columns={c: f"{restated.labels[c]} s.e." for c in factors.columns})
+    else:
+        values, errors = said(factors), said(se.add_suffix("_se"))
     return {
-        "factors": lambda: frame_block(said(factors)),
-        "std_errors": lambda: frame_block(said(se)),
-        "factors_se": lambda: frame_block(said(factors.join(se))),
+        "factors": lambda: frame_block(values),
+        "std_errors": lambda: frame_block(errors),
+        "factors_se": lambda: frame_block(values.join(errors)),
         "fitted": lambda: frame_block(said(fitted)),
         "loglik": lambda: [["loglik"], [smoothed.loglik]],
     }

@@ -225,7 +225,7 @@ def SMOOTH_STATES(data, model=None, output="factors", yield_units="auto"):
         frame = align_series(obs, result.columns).frame
     smoothed = result.smooth(frame)
     unit = result.units if text.upper().startswith("ATSM#") else None
-    return layout.choose(layout.smooth_outputs(smoothed, unit), _text(output, "factors"))
+    return layout.choose(layout.smooth_outputs(smoothed, unit, result), _text(output, "factors"))
 
 
 @xl_function(**FAST)

@@ -72,8 +72,12 @@ def _build(raw: pd.DataFrame, se: pd.DataFrame, W: np.ndarray, offset: np.ndarra
     return AnalystFactors(values, std, labels, weights, units, note)
 
 
-def analyst_factors(result) -> AnalystFactors:
-    """The factors of an ATSM or LGSSM result as average yields and spreads (see the module docstring)."""
+def analyst_factors(result, factors: pd.DataFrame | None = None,
+                    std_errors: pd.DataFrame | None = None) -> AnalystFactors:
+    """The factors of an ATSM or LGSSM result as average yields and spreads (see the module docstring); or, given
+    ``factors`` / ``std_errors`` in the model's units (e.g. smoothed from new data), those restated alike."""
+    if factors is not None:
+        result = _WithFactors(result, factors, std_errors if std_errors is not None else factors * np.nan)
     if hasattr(result, "panel"):  # ATSM: P_t = W y_t, in the yields' units
         W = np.asarray(result.params.structure.W, dtype=float)
         return _build(result.factors, result.factor_std_errors, W, np.zeros(W.shape[0]), list(result.panel.labels),
@@ -94,3 +98,13 @@ def analyst_factors(result) -> AnalystFactors:
     return _build(result.factors, result.factor_std_errors, C.T, C.T @ c, list(result.columns), units,
                   "factor = portfolio C_j'y of the smoothed series (C'C = I), weights rescaled so the dominant "
                   "side sums to one")
+
+
+class _WithFactors:
+    """A result seen with other factors (same model, other dates)."""
+
+    def __init__(self, result, factors: pd.DataFrame, std_errors: pd.DataFrame):
+        self._result, self.factors, self.factor_std_errors = result, factors, std_errors
+
+    def __getattr__(self, name):
+        return getattr(self._result, name)
