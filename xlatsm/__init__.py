@@ -10,7 +10,8 @@ from .errors import ConvergenceWarning, EstimationError, InputError, ModelError,
 # statsmodels that a recalculation from the cache never needs.
 _LAZY = {"load_sample": "data", "read_observations": "data", "read_panel": "data", "LGSSMParams": "ssm",
          "LGSSMResult": "ssm", "SmoothResult": "ssm", "fit_lgssm": "ssm", "smooth_states": "ssm",
-         "ATSMParams": "atsm", "ATSMResult": "atsm", "fit_atsm": "atsm"}
+         "ATSMParams": "atsm", "ATSMResult": "atsm", "fit_atsm": "atsm.methods", "fit_acm": "atsm.acm",
+         "fit_dns": "atsm.nelson_siegel", "fit_afns": "atsm.afns"}
 
 
 def __getattr__(name):
@@ -28,6 +29,6 @@ def __dir__():
 
 __version__ = "0.1.0"
 
-__all__ = ["fit_atsm", "ATSMParams", "ATSMResult", "fit_lgssm", "smooth_states", "LGSSMParams", "LGSSMResult", "SmoothResult", "load_sample",
+__all__ = ["fit_atsm", "fit_acm", "fit_dns", "fit_afns", "ATSMParams", "ATSMResult", "fit_lgssm", "smooth_states", "LGSSMParams", "LGSSMResult", "SmoothResult", "load_sample",
            "read_observations", "read_panel", "XlatsmError", "InputError", "ModelError", "EstimationError",
            "StaleHandleError", "ConvergenceWarning", "__version__"]

@@ -88,10 +88,13 @@ def with_unit(frame: pd.DataFrame, unit: str) -> pd.DataFrame:
 def atsm_outputs(result, handle: str) -> dict[str, Any]:
     blocks = result.parameter_blocks()
     unit = result.units
+    jsz_form = hasattr(result, "params") and hasattr(result.params, "structure")   # acm/afns/dns have their own
     outputs = {
-        "summary": lambda: pairs_block(atsm_summary_pairs(result, handle)),
+        "summary": lambda: pairs_block(atsm_summary_pairs(result, handle) if jsz_form else
+                                       list(result.summary_pairs()) + [("handle", handle)]),
         "params": lambda: stacked_block(blocks),
-        "factors": lambda: frame_block(analyst_factors(result).frame()),
+        "factors": lambda: frame_block(analyst_factors(result).frame() if jsz_form else with_unit(
+            result.factors, "standardised" if type(result).__name__ == "ACMResult" else unit)),
         "factors_model": lambda: frame_block(result.factors.join(result.factor_std_errors.add_suffix("_se")).set_axis(
             [f"{c} (model units: W y, {unit})" for c in list(result.factors.columns) + [
                 f"{c}_se" for c in result.factor_std_errors.columns]], axis=1)),
@@ -99,7 +102,8 @@ def atsm_outputs(result, handle: str) -> dict[str, Any]:
         "errors": lambda: frame_block(result.pricing_errors.to_frame("RMSE_bp").T, index_label="maturity"),
         "term_premium": lambda: frame_block(with_unit(_term_premium_block(result), unit)),
         "risk_neutral": lambda: frame_block(with_unit(result.risk_neutral_yields, unit)),
-        "loadings": lambda: frame_block(marked_loadings(result), index_label="maturity"),
+        "loadings": lambda: frame_block(marked_loadings(result) if jsz_form else result.loadings(),
+                                        index_label="maturity"),
         "loglik": lambda: [["loglik"], [result.loglik]],
         "handle": lambda: [[handle]],
     }

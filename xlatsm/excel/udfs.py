@@ -35,7 +35,7 @@ _RANGE = dict(ndim=2, empty=None, err_to_str=True)   # blanks -> None, Excel err
 @functools.lru_cache(maxsize=None)
 def _core():
     """The estimators and the data layer, imported once, when the first formula needs them."""
-    from ..atsm import fit_atsm
+    from ..atsm.methods import fit_atsm
     from ..data import read_observations
     from ..data.align import align_series, align_yields
     from ..ssm import fit_lgssm
@@ -152,19 +152,20 @@ def _cached_block(kind: str, cells, options: dict, output: str, fit, outputs):
 @xl_function(**SLOW)
 @xl_arg("yields", **_RANGE, doc="zero-coupon yields: dates down, maturities across (header row of tenors)")
 @xl_arg("maturities", ndim=2, empty=None, doc="optional maturities if the range has no header (tenors or months)")
-@xl_arg("n_factors", doc="number of factors, 1-5 (default 3)")
+@xl_arg("n_factors", doc="number of factors, 1-5 (default 3; acm: 5)")
 @xl_arg("output", doc="block to return: summary, params, factors, fitted, errors, term_premium, loadings, "
                       "K1_P, Sigma_P, K1_Q, lambda_1, ..., handle")
-@xl_arg("method", doc="auto (default: jsz, or kalman when cells are blank), jsz, kalman or em")
+@xl_arg("method", doc="auto (default: jsz, or kalman when cells are blank), jsz, kalman, em, acm, afns or dns")
 @xl_arg("yield_units", doc="auto (default), percent, decimal or bp")
 @xl_arg("maturity_units", doc="auto (default), months or years: how numeric maturities are meant")
 @xl_ret(expand=None)
 @never_raise
-def ATSM_FIT(yields, maturities=None, n_factors=3, output="summary", method="auto", yield_units="auto",
+def ATSM_FIT(yields, maturities=None, n_factors=None, output="summary", method="auto", yield_units="auto",
              maturity_units="auto"):
     """Fit a Gaussian affine term structure model (JSZ canonical form) and return one labelled block."""
     _check_range(yields)
-    options = dict(maturities=_maturities(maturities), n_factors=_whole(n_factors, "n_factors", 1, 5, 3),
+    options = dict(maturities=_maturities(maturities), n_factors=_whole(n_factors, "n_factors", 1, 10 if _text(method, "auto").lower() == "acm" else 5,
+                                                      None),
                    method=_text(method, "auto").lower(), yield_units=_text(yield_units, "auto").lower(),
                    maturity_units=_text(maturity_units, "auto").lower())
 
@@ -218,6 +219,10 @@ def SMOOTH_STATES(data, model=None, output="factors", yield_units="auto"):
     result = CACHE.lookup(text)
     obs = _range(data)
     align_yields, align_series = _core()[3:5]
+    if text.upper().startswith("ATSM#") and not hasattr(result, "smooth"):
+        raise InputError(f"{text} is an {type(result).__name__.replace('Result', '')} model, which has no Kalman "
+                         "smoother to run on new data: SMOOTH_STATES takes jsz/kalman/em and LGSSM_EM handles; "
+                         "read this model's blocks with XLATSM_GET")
     if text.upper().startswith("ATSM#"):
         panel = result.panel
         frame = align_yields(obs, panel.maturities, panel.labels, panel.yield_units, _text(yield_units, "auto"))

@@ -1,0 +1,49 @@
+"""One entry point for every model: ``fit_atsm(method=...)`` in Python and ``ATSM_FIT(..., method)`` in cells reach
+the ACM, AFNS and DNS estimators with the same numbers as calling them directly."""
+import numpy as np
+import pytest
+
+import xlatsm
+from xlatsm.atsm.acm import fit_acm
+from xlatsm.atsm.nelson_siegel import fit_dns
+from xlatsm.errors import InputError, XlatsmError
+from xlatsm.excel import udfs
+
+
+@pytest.fixture(scope="module")
+def curve():
+    return xlatsm.load_sample().iloc[:120, :8]
+
+
+def rows_of(frame):
+    return [["date"] + list(frame.columns)] + [[d.to_pydatetime()] + list(r) for d, r in
+                                               zip(frame.index, frame.to_numpy())]
+
+
+def test_python_dispatch_equals_the_estimators(curve):
+    acm = xlatsm.fit_atsm(curve, method="acm")
+    direct = fit_acm(curve, n_factors=5)
+    np.testing.assert_allclose(acm.term_premium.to_numpy(), direct.term_premium.to_numpy(), rtol=1e-12)
+    assert len(acm.factors.columns) == 5                     # ACM's own default, not JSZ's 3
+    dns = xlatsm.fit_atsm(curve, method="dns")
+    np.testing.assert_allclose(dns.fitted_yields.to_numpy(), fit_dns(curve).fitted_yields.to_numpy(), rtol=1e-12)
+    with pytest.raises(XlatsmError, match="no term premium"):
+        dns.term_premium
+    with pytest.raises(InputError, match="exactly 3 factors"):
+        xlatsm.fit_atsm(curve, n_factors=4, method="afns")
+    with pytest.raises(InputError, match="does not take"):
+        xlatsm.fit_atsm(curve, method="acm", portfolios="pca")
+
+
+def test_cells_reach_every_method(curve):
+    rows = rows_of(curve)
+    acm_errors = udfs.ATSM_FIT(rows, None, None, "errors", "acm")
+    np.testing.assert_allclose(acm_errors[1][1:], fit_acm(curve).pricing_errors.to_numpy(), rtol=1e-9)
+    assert udfs.ATSM_FIT(rows, None, None, "factors", "acm")[0][1] == "PC1 (standardised)"
+    summary = udfs.ATSM_FIT(rows, None, None, "summary", "dns")
+    assert summary[0] == ["item", "value"] and any(r[0] == "handle" for r in summary)
+    message = udfs.ATSM_FIT(rows, None, None, "term_premium", "dns")[0][0]
+    assert message.startswith("#xlatsm:") and "not arbitrage-free" in message
+    handle = udfs.ATSM_FIT(rows, None, None, "handle", "dns")[0][0]
+    refusal = udfs.SMOOTH_STATES(rows, handle)[0][0]
+    assert refusal.startswith("#xlatsm:") and "XLATSM_GET" in refusal and "internal" not in refusal
