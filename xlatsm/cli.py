@@ -205,7 +205,7 @@ def _print_caught(caught) -> None:
 
 
 def _fit_atsm(data, args, label: str):
-    from .atsm import fit_atsm
+    from .atsm.methods import fit_atsm
 
     with progress_bar(args.max_iter, f"ATSM {args.method} {label}") as update, \
             warnings.catch_warnings(record=True) as caught:
