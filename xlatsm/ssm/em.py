@@ -435,12 +435,9 @@ def _standardisation(values: np.ndarray, intercepts: bool) -> tuple[np.ndarray, 
 
 def _scale_fixed(fixed: dict, shift: np.ndarray, scale: float) -> dict:
     """Fixed matrices in the internal units of :meth:`LGSSMParams.scaled`."""
-    out = {}
-    for name, value in fixed.items():
-        value = np.asarray(value, float)
-        out[name] = {"obs_intercept": lambda v: (v - shift) / scale, "R": lambda v: v / scale ** 2,
-                     "state_intercept": lambda v: v / scale, "Q": lambda v: v / scale ** 2}.get(name, lambda v: v)(value)
-    return out
+    maps = {"obs_intercept": lambda v: (v - shift) / scale, "R": lambda v: v / scale ** 2,
+            "state_intercept": lambda v: v / scale, "Q": lambda v: v / scale ** 2}
+    return {name: maps.get(name, lambda v: v)(np.asarray(value, float)) for name, value in fixed.items()}
 
 
 def _orthonormalising(C: np.ndarray) -> np.ndarray:

@@ -246,7 +246,8 @@ class LGSSMParams:
         the fixed blocks (the zero intercepts of ``intercepts=False`` included) unchanged (:meth:`stabiliser_dim`;
         ``s = k^2 + k`` with nothing fixed, ``k^2`` without intercepts). With nothing fixed this is
         ``(L - 1) k^2 + p k + k(k+1)/2 + n_R + p [+ L k]`` with intercepts (``d`` is redundant with ``c``) and
-        ``(L - 1) k^2 + p k + k(k+1)/2 + n_R [+ L k]`` without. ``measurement_error`` also accepts the old ``diagonal_R`` booleans."""
+        ``(L - 1) k^2 + p k + k(k+1)/2 + n_R [+ L k]`` without. ``measurement_error`` also accepts the old
+        ``diagonal_R`` booleans."""
         if isinstance(measurement_error, (bool, np.bool_)):
             measurement_error = "diagonal" if measurement_error else "full"
         L, k, p = self.lags, self.k_states, self.k_endog
