@@ -47,3 +47,17 @@ def test_cells_reach_every_method(curve):
     handle = udfs.ATSM_FIT(rows, None, None, "handle", "dns")[0][0]
     refusal = udfs.SMOOTH_STATES(rows, handle)[0][0]
     assert refusal.startswith("#xlatsm:") and "XLATSM_GET" in refusal and "internal" not in refusal
+
+
+def test_lgssm_measurement_error_in_cells():
+    """The Heywood flag's advice can be followed from the cell: measurement_error "common" and the rmse block."""
+    frame = xlatsm.load_sample()
+    rows = rows_of(frame)
+    default = udfs.LGSSM_EM(rows, 3, 1, "summary", 500)
+    assert any(str(r[0]) == "FLAG heywood" for r in default)
+    common = udfs.LGSSM_EM(rows, 3, 1, "summary", 500, "common")
+    assert not any(str(r[0]).startswith("FLAG") for r in common)
+    rmse = udfs.LGSSM_EM(rows, 3, 1, "rmse", 500, "common")
+    direct = xlatsm.fit_lgssm(frame, 3, measurement_error="common", max_iter=500).rmse
+    np.testing.assert_allclose(rmse[1][1:], direct.to_numpy(), rtol=1e-9)
+    assert udfs.LGSSM_EM(rows, 3, 1, "summary", 500, "weird")[0][0].startswith("#xlatsm: measurement_error")

@@ -168,6 +168,7 @@ def lgssm_outputs(result, handle: str) -> dict[str, Any]:
         "factors": lambda: frame_block(analyst_factors(result).frame()),
         "factors_model": lambda: frame_block(result.factors.join(result.factor_std_errors.add_suffix("_se"))),
         "fitted": lambda: frame_block(result.fitted),
+        "rmse": lambda: frame_block(result.rmse.to_frame("RMSE").T, index_label="series"),
         "loglik": lambda: [["loglik"], [result.loglik]],
         "loglik_path": lambda: frame_block(pd.DataFrame({"loglik": result.loglik_path}), index_label="iteration"),
         "handle": lambda: [[handle]],

@@ -2,7 +2,7 @@
 any problem comes back as one cell of text starting ``#xlatsm:`` that says what to fix.
 
     =ATSM_FIT(yields, [maturities], [n_factors], [output], [method], [yield_units], [maturity_units])
-    =LGSSM_EM(data, k_states, [lags], [output], [max_iter])
+    =LGSSM_EM(data, k_states, [lags], [output], [max_iter], [measurement_error])
     =SMOOTH_STATES(data, model, [output], [yield_units])   model: a handle such as ATSM#3f9a1c or LGSSM#0b12ff
     =XLATSM_GET(model, [output])                   any block of a fitted model, by handle
 
@@ -185,22 +185,25 @@ def ATSM_FIT(yields, maturities=None, n_factors=None, output="summary", method="
 @xl_arg("data", **_RANGE, doc="observations: dates down, series across")
 @xl_arg("k_states", doc="number of factors (fewer than series)")
 @xl_arg("lags", doc="VAR lags of the factors (default 1)")
-@xl_arg("output", doc="block to return: summary, params, A_1, C, Q, R, d, c, factors, fitted, loglik, handle")
+@xl_arg("output", doc="block to return: summary, params, A_1, C, Q, R, d, c, factors, fitted, rmse, loglik, handle")
 @xl_arg("max_iter", doc="EM iteration cap (default 500)")
+@xl_arg("measurement_error", doc="diagonal (default: one variance per series), common (one for all) or full")
 @xl_ret(expand=None)
 @never_raise
-def LGSSM_EM(data, k_states=None, lags=1, output="summary", max_iter=500):
+def LGSSM_EM(data, k_states=None, lags=1, output="summary", max_iter=500, measurement_error="diagonal"):
     """Fit a linear Gaussian state-space model with VAR(L) factors by exact EM and return one labelled block."""
     _check_range(data)
     if k_states is None:
         raise InputError("give k_states, the number of factors (e.g. 3)")
     options = dict(k_states=_whole(k_states, "k_states", 1, 50, 1), lags=_whole(lags, "lags", 1, 12, 1),
-                   max_iter=_whole(max_iter, "max_iter", 1, 100000, 500))
+                   max_iter=_whole(max_iter, "max_iter", 1, 100000, 500),
+                   measurement_error=_text(measurement_error, "diagonal").lower())
 
     def fit():
         obs = _range(data)
         return CACHE.get_or_fit_key("LGSSM", obs.frame, options, lambda: fit_lgssm(
-            obs, options["k_states"], lags=options["lags"], max_iter=options["max_iter"]))
+            obs, options["k_states"], lags=options["lags"], max_iter=options["max_iter"],
+            measurement_error=options["measurement_error"]))
 
     return _cached_block("LGSSM", data, options, _text(output, "summary"), fit, layout.lgssm_outputs)
 
