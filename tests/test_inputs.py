@@ -151,6 +151,11 @@ FIT_CASES = [
     ("Liu-Wu headers", lambda f: relabel(f, ["  12 m", "  24 m", "  36 m", "  48 m", "  60 m", "  72 m", " 108 m"]),
      {}, ("fit", 1.0)),
     ("Treasury XML headers", lambda f: relabel(f, [f"BC_{n}YEAR" for n in (1, 2, 3, 4, 5, 6, 9)]), {}, ("fit", 1.0)),
+    ("Bloomberg headers", lambda f: relabel(f, [f"USGG{n}YR Index" for n in (1, 2, 3, 4, 5, 6, 9)]), {},
+     ("fit", 1.0)),
+    ("Refinitiv headers", lambda f: relabel(f, [f"US{n}YT=RR" for n in (1, 2, 3, 4, 5, 6, 9)]), {}, ("fit", 1.0)),
+    ("headers with units and words", lambda f: relabel(f, [f"{n}Y yield (%)" for n in (1, 2, 3, 4, 5, 6, 9)]), {},
+     ("fit", 1.0)),
     ("GSW headers", lambda f: relabel(f, [f"SVENY{n:02d}" for n in (1, 2, 3, 4, 5, 6, 9)]), {}, ("fit", 1.0)),
     ("month-prefixed headers", lambda f: relabel(f, [f"m{12 * n:03d}" for n in (1, 2, 3, 4, 5, 6, 9)]), {},
      ("fit", 1.0)),
@@ -381,6 +386,15 @@ def test_smooth_states_matches_columns_and_units(clean):
     np.testing.assert_allclose(np.array(udfs.SMOOTH_STATES(vendor, handle)[1:])[:, 1:].astype(float),
                                np.array(reference[1:])[:, 1:].astype(float), rtol=1e-9)
     assert_message(udfs.SMOOTH_STATES([r[:6] for r in rows], handle)[0][0], "lack 6Y, 9Y", "add the column")
+    # today's curve alone, in another unit: judged by its level against the model's data
+    for factor in (0.01, 1.0, 100.0):
+        one = udfs.SMOOTH_STATES(rows_of(clean.iloc[-1:] * factor), handle)
+        alone = udfs.SMOOTH_STATES(rows_of(clean.iloc[-1:]), handle)
+        np.testing.assert_allclose(one[1][1:], alone[1][1:], rtol=1e-9)
+    # a column the model does not know ('2s10s') is left out
+    extra = rows_of(clean.assign(**{"2s10s": clean["9Y"] - clean["2Y"]}))
+    np.testing.assert_allclose(np.array(udfs.SMOOTH_STATES(extra, handle)[1:])[:, 1:].astype(float),
+                               np.array(reference[1:])[:, 1:].astype(float), rtol=1e-9)
 
 
 def test_lgssm_smoothing_matches_series_by_label(clean):

@@ -44,14 +44,30 @@ def align_series(obs: Observations, model_columns: Sequence[str]) -> Observation
                         percent_stated=obs.percent_stated)
 
 
+def _years_or_nan(labels, maturity_units: str) -> np.ndarray:
+    try:
+        return maturities_to_years(labels, maturity_units, ordered=False)[0]
+    except InputError:
+        out = []
+        for label in labels:
+            try:
+                out.append(maturities_to_years([label], "years" if maturity_units == "auto" else maturity_units,
+                                               ordered=False)[0][0])
+            except InputError:
+                out.append(np.nan)
+        return np.asarray(out, dtype=float)
+
+
 def align_yields(obs: Observations, model_maturities: np.ndarray, model_labels: Sequence[str], model_units: str,
-                 yield_units: str = "auto", maturity_units: str = "auto") -> pd.DataFrame:
-    """New yields as a frame in the model's units, with the model's column labels and order."""
+                 yield_units: str = "auto", maturity_units: str = "auto",
+                 model_level: float | None = None) -> pd.DataFrame:
+    """New yields as a frame in the model's units, with the model's column labels and order. ``model_level`` is
+    the median |yield| of the model's own data in decimals (for judging the units of one or two dates)."""
     model_labels = list(model_labels)
     if _generic(obs.columns) and len(obs.columns) == len(model_labels):
         picks = list(range(len(obs.columns)))
     else:
-        years, _ = maturities_to_years(list(obs.columns), maturity_units, ordered=False)
+        years = _years_or_nan(list(obs.columns), maturity_units)      # '2s10s', 'Fed funds': not maturities
         picks, lacking = [], []
         for m, label in zip(model_maturities, model_labels):
             hit = np.flatnonzero(np.abs(years - m) < 1e-6)
@@ -64,5 +80,12 @@ def align_yields(obs: Observations, model_maturities: np.ndarray, model_labels: 
     units = normalise_yield_units(yield_units)
     panel = read_panel(sub, yield_units=units)
     if units == "auto" and not panel.units_certain:
-        panel = read_panel(sub, yield_units=model_units)
+        # too few dates to judge by moves (one curve: today's): the unit whose median yield comes nearest the
+        # model's own data, in ratio, decides
+        level = float(np.nanmedian(np.abs(sub.values)))
+        if model_level is not None and level > 0:
+            best = min(SCALE, key=lambda u: abs(np.log(level / SCALE[u] / model_level)))
+        else:
+            best = model_units
+        panel = read_panel(sub, yield_units=best)
     return pd.DataFrame(panel.yields * SCALE[model_units], index=obs.index, columns=model_labels)

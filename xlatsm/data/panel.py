@@ -89,6 +89,11 @@ class YieldPanel:
         return pd.DataFrame(self.to_input_units(self.yields), index=self.dates, columns=self.labels)
 
     @property
+    def median_level(self) -> float:
+        """Median |yield| in decimals: how high this panel's rates are (to judge the units of a single curve)."""
+        return float(np.nanmedian(np.abs(self.yields)))
+
+    @property
     def periods_per_year(self) -> int:
         """Data frequency from the dates (12 when there are none)."""
         if isinstance(self.dates, pd.DatetimeIndex) and len(self.dates) >= 2:

@@ -7,7 +7,9 @@ Accepted spellings (case-insensitive; blanks, ``-``, ``_`` and ``.`` ignored):
   ``"1 Month"``, ``"10 Years"``, ``"1-Year"``;
 * the unit first: ``"m120"``, ``"m003"`` (Liu-Wu), ``"M3"`` (Fama-Bliss), ``"y10"``;
 * vendor column names: ``"SVENY10"`` (Gurkaynak-Sack-Wright, years), ``"BC_10YEAR"``, ``"BC_1MONTH"`` (US Treasury),
-  ``"DGS10"``, ``"DGS3MO"`` (FRED), ``"ACMY10"`` (ACM fitted yields, years);
+  ``"DGS10"``, ``"DGS3MO"`` (FRED), ``"ACMY10"`` (ACM fitted yields, years), ``"USGG10YR Index"``, ``"GT10 Govt"``
+  (Bloomberg), ``"US10YT=RR"`` (Refinitiv), ``"SR_10Y"`` (ECB), ``"10Y (%)"``, ``"UST 10Y"``, ``"1Y yield"``,
+  ``"O/N"`` (one day);
 * plain numbers, read in ``maturity_units`` ("months" or "years"). With "auto": numbers with a fraction are years
   (0.25 is 3 months), whole numbers from 51 up are months (no curve is quoted beyond 50 years); anything else,
   such as 3, 6, 12, 24, 36, could be either and is refused with a request for ``maturity_units``.
@@ -31,8 +33,12 @@ _TENOR = re.compile(r"^(?:(\d+(?:\.\d+)?)([DWMY]))+$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)([DWMY])")
 _UNIT_FIRST = re.compile(r"^([MY])(\d+(?:\.\d+)?)$")
 # vendor prefixes and the unit of a bare number after them (None: the unit must follow the number)
-_PREFIXES = [("SVENY", "Y"), ("ACMY", "Y"), ("BC", None), ("DGS", "Y"), ("TCM", None)]
-_SEPARATORS = re.compile(r"[\s\-_.()]+")
+_PREFIXES = [("SVENY", "Y"), ("ACMY", "Y"), ("BC", None), ("DGS", "Y"), ("TCM", None), ("USGG", None),
+             ("UST", None), ("GT", "Y"), ("US", None), ("SR", None), ("ZC", None)]
+# words around a tenor that say what it is, not how long: Bloomberg "USGG10YR Index", "GT10 Govt", Refinitiv
+# "US10YT=RR", "10Y (%)", "1Y yield"
+_NOISE = re.compile(r"(INDEX|GOVT|CORP|CURNCY|YIELDS?|YLD|RATES?|ZERO|T=RR|=RR|%)$")
+_SEPARATORS = re.compile(r"[\s\-_.()/]+")
 
 MATURITY_UNITS = ("auto", "months", "years")
 _LONGEST_YEARS = 50      # no curve is quoted beyond 50 years: a bare whole number above it is months
@@ -40,6 +46,13 @@ _LONGEST_YEARS = 50      # no curve is quoted beyond 50 years: a bare whole numb
 
 def _normalise(label) -> str:
     text = _SEPARATORS.sub("", str(label).upper())
+    while True:
+        stripped = _NOISE.sub("", text)
+        if stripped == text or not stripped:
+            break
+        text = stripped
+    if text in ("ON", "O/N", "OVERNIGHT"):
+        return "1D"
     return _UNIT_WORD.sub(lambda m: m.group(1) + dict(_UNIT_WORDS)[m.group(2)], text)
 
 

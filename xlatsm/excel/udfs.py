@@ -228,7 +228,8 @@ def SMOOTH_STATES(data, model=None, output="factors", yield_units="auto"):
                          "read this model's blocks with XLATSM_GET")
     if text.upper().startswith("ATSM#"):
         panel = result.panel
-        frame = align_yields(obs, panel.maturities, panel.labels, panel.yield_units, _text(yield_units, "auto"))
+        frame = align_yields(obs, panel.maturities, panel.labels, panel.yield_units, _text(yield_units, "auto"),
+                             model_level=panel.median_level)
     else:
         frame = align_series(obs, result.columns).frame
     smoothed = result.smooth(frame)
