@@ -51,42 +51,52 @@ class CollapsedYields:
         self.Y0 = np.where(self.mask, self.Y, 0.0)
         self.T, self.J = self.Y.shape
         self.n_cells = int(self.mask.sum())
+        self.mask_float = self.mask.astype(float)
+        patterns, inverse = np.unique(self.mask, axis=0, return_inverse=True)
+        inverse = np.asarray(inverse).ravel()
+        self.groups = [(pattern, np.flatnonzero(inverse == i)) for i, pattern in enumerate(patterns)]
 
     def collapse(self, A: np.ndarray, B: np.ndarray, sigma2: np.ndarray):
         """(y* (T, N) with NaN for unidentified directions, Z (T, N, N), remainder log-likelihood term).
 
-        By a QR decomposition of the whitened design ``R_o^{-1/2} B_o = Q_t Z_t`` per date: ``y*_t = Q_t' w_t``
-        with ``w_t = R_o^{-1/2}(y_o - A_o)``, and the GLS residual is ``w_t - Q_t y*_t``. (Forming
-        ``C_t = B'R^-1 B`` would square the design's condition number, and a weakly identified factor direction
-        then costs the log-likelihood ~1e-9 of relative precision.) A date whose observed maturities do not
-        identify every factor (fewer than N, or a rank-deficient design) keeps its r_t identified directions, from
-        the eigen-decomposition of C_t."""
+        Per pattern of observed maturities (dates sharing one share ``Z``), by a QR decomposition of the
+        whitened design ``R_o^{-1/2} B_o = Q Z``: ``y*_t = Q' w_t`` with ``w_t = R_o^{-1/2}(y_o - A_o)``, and the
+        GLS residual is ``w_t - Q y*_t``. (Forming ``C = B'R^-1 B`` would square the design's condition number,
+        and a weakly identified factor direction then costs the log-likelihood ~1e-9 of relative precision.) A
+        pattern that does not identify every factor (fewer than N maturities, or a rank-deficient design) keeps
+        its r identified directions, from the eigen-decomposition of C."""
         N = B.shape[1]
         sd = np.sqrt(sigma2)
-        w = np.where(self.mask, (self.Y0 - A) / sd, 0.0)                      # (T, J)
-        Bw = np.where(self.mask[:, :, None], (B / sd[:, None])[None], 0.0)    # (T, J, N)
-        Q, Z = np.linalg.qr(Bw)
-        ystar = np.einsum("tjn,tj->tn", Q, w)
-        diag = np.abs(np.diagonal(Z, axis1=1, axis2=2))
-        full = (self.mask.sum(1) >= N) & (diag.min(axis=1) > 1e-8 * np.maximum(diag.max(axis=1), 1e-300))
-        resid = w - np.einsum("tjn,tn->tj", Q, ystar)
-        n_kept = N * int(full.sum())
-        quad = float(np.sum(resid[full] ** 2))
-        if not full.all():
-            rows = np.flatnonzero(~full)
-            C = np.matmul(np.swapaxes(Bw[rows], 1, 2), Bw[rows])
-            lam, V = np.linalg.eigh(0.5 * (C + np.swapaxes(C, 1, 2)))
-            keep = lam > 1e-11 * np.maximum(lam[:, -1:], 1e-300)
-            lam_k = np.where(keep, lam, 1.0)
-            b = np.einsum("tjn,tj->tn", Bw[rows], w[rows])
-            Vb = np.einsum("tnk,tn->tk", V, b)
-            ystar[rows] = np.where(keep, Vb / np.sqrt(lam_k), np.nan)
-            Z[rows] = np.sqrt(lam_k)[:, :, None] * np.swapaxes(V, 1, 2)
-            xhat = np.einsum("tnk,tk->tn", V, np.where(keep, Vb / lam_k, 0.0))
-            r = np.where(self.mask[rows], w[rows] - np.einsum("tjn,tn->tj", Bw[rows], xhat), 0.0)
+        ystar = np.full((self.T, N), np.nan)
+        Z = np.zeros((self.T, N, N))
+        quad, n_kept = 0.0, 0
+        for pattern, rows in self.groups:
+            if not pattern.any():
+                continue
+            Bw = B[pattern] / sd[pattern, None]                               # (p_o, N)
+            w = (self.Y0[np.ix_(rows, pattern)] - A[pattern]) / sd[pattern]   # (T_g, p_o)
+            full = False
+            if pattern.sum() >= N:
+                Q, R = np.linalg.qr(Bw)
+                diag = np.abs(np.diag(R))
+                full = diag.min() > 1e-8 * max(diag.max(), 1e-300)
+            if full:
+                ys = w @ Q
+                resid = w - ys @ Q.T
+                Z[rows] = R
+                n_kept += N * len(rows)
+            else:
+                lam, V = np.linalg.eigh(Bw.T @ Bw)
+                keep = lam > 1e-11 * max(lam[-1], 1e-300)
+                lam_k = np.where(keep, lam, 1.0)
+                proj = (w @ Bw) @ V                                           # (T_g, N)
+                ys = np.where(keep, proj / np.sqrt(lam_k), np.nan)
+                resid = w - (np.where(keep, proj / lam_k, 0.0) @ V.T) @ Bw.T
+                Z[rows] = np.sqrt(lam_k)[:, None] * V.T
+                n_kept += int(keep.sum()) * len(rows)
+            ystar[rows] = ys
             with np.errstate(over="ignore", invalid="ignore"):
-                quad += float(np.sum(r ** 2))
-            n_kept += int(keep.sum())
+                quad += float(np.sum(resid ** 2))
         logdet_R = float(np.sum(self.mask * np.log(sigma2)))
         remainder = -0.5 * ((self.n_cells - n_kept) * _LOG2PI + logdet_R + quad)
         return ystar, Z, float(remainder)

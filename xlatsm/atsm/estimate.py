@@ -153,6 +153,7 @@ class _JSZObjective:
         self.UU = U.T @ U
         self.T1, self.J = len(Y) - 1, Y.shape[1]
         self.L_ref = np.linalg.cholesky(self.UU / self.T1)
+        self._tril, self._diag = np.tril_indices(N), np.diag_indices(N)
         # sufficient statistics of the pricing errors r_t = y_t - A - B P_t over dates 2..T, in deviations from
         # the means (the sums of squares are then taken without cancelling the yields' levels): the objective
         # costs O(J N^2) per evaluation instead of O(T J N)
@@ -169,7 +170,10 @@ class _JSZObjective:
         self.Spp = Pc.T @ Pc           # (N, N)
 
     def chol(self, c):
-        return self.L_ref @ free_to_chol(c, self.N)
+        L = np.zeros((self.N, self.N))
+        L[self._tril] = c
+        L[self._diag] = np.exp(L[self._diag])
+        return self.L_ref @ L
 
     def evaluate(self, theta):
         N, T1, J = self.N, self.T1, self.J
@@ -212,13 +216,14 @@ class _JSZObjective:
         return fd_hessian(f, theta, steps)
 
 
-def _fit_jsz(Y: np.ndarray, structure: ATSMStructure, progress=None, max_iter: int = 2000, tol: float = 1e-9):
+def _fit_jsz(Y: np.ndarray, structure: ATSMStructure, progress=None, max_iter: int = 2000, tol: float = 1e-9,
+             search_tol: float | None = None):
     """(params, loglik, converged, n_iter, message, start_loglik, path)."""
     obj = _JSZObjective(structure, Y)
     N = structure.n_factors
     # the objective is cheap, and the fastest Q-eigenvalue often sits in a flat direction (moving it by 1e-6
     # changes the log-likelihood by ~1e-7): search to a tighter tolerance than asked, so that such digits settle
-    accept_tol, tol = tol, min(tol, 1e-11)
+    accept_tol, tol = tol, (min(tol, 1e-11) if search_tol is None else search_tol)
     zero_chol = np.zeros(n_chol(N))
     starts = [np.concatenate([q_to_free(roots_to_q(lam)), zero_chol]) for lam in _lam_starts(N)]
     scored = sorted(starts, key=lambda th: -obj.loglik(th))[:3]
@@ -386,11 +391,12 @@ def _filled_for_start(Y: np.ndarray) -> np.ndarray:
 
 def _kalman_start(Y: np.ndarray, structure: ATSMStructure, measurement_error: str, tol: float):
     """The best (by the Kalman log-likelihood) of the JSZ fits on the filled panel and on its complete rows."""
-    candidates = [_fit_jsz(_filled_for_start(Y), structure, tol=max(tol, 1e-8))[0]]
+    # (a start only has to be good, not exact: the Kalman search does the rest)
+    candidates = [_fit_jsz(_filled_for_start(Y), structure, tol=1e-6, search_tol=1e-7)[0]]
     complete = ~np.isnan(Y).any(axis=1)
     if not complete.all() and complete.sum() >= max(24, 6 * structure.n_factors):
         try:
-            candidates.append(_fit_jsz(Y[complete], structure, tol=max(tol, 1e-8))[0])
+            candidates.append(_fit_jsz(Y[complete], structure, tol=1e-6, search_tol=1e-7)[0])
         except EstimationError:
             pass
     best, best_ll = None, -np.inf

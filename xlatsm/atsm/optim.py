@@ -83,6 +83,25 @@ def curvature_steps(f: Callable[[np.ndarray], float], x: np.ndarray, typical: np
     return out
 
 
+def _escape_saddle(evaluate, x, ll, H):
+    """At a stationary point where -Hessian H has a clearly negative eigenvalue (a saddle, not a maximum), a step
+    along that eigenvector, either way, raising the log-likelihood by more than its rounding: (x, loglik, g), or
+    None when there is none."""
+    H = 0.5 * (H + H.T)
+    lam, V = np.linalg.eigh(H)
+    if not lam[0] < -1e-8 * max(abs(lam[-1]), 1e-300):
+        return None
+    v = V[:, 0]
+    t = np.sqrt(2.0 / abs(lam[0]))             # where the quadratic model gains one unit of log-likelihood
+    for _ in range(30):
+        for sign in (1.0, -1.0):
+            value, g = evaluate(x + sign * t * v)
+            if value > ll + 1e-9 * max(1.0, abs(ll)):
+                return x + sign * t * v, value, g
+        t *= 0.5
+    return None
+
+
 def maximise(fg: Callable[[np.ndarray], tuple[float, np.ndarray | None]], x0: np.ndarray,
              curvature: Callable[[np.ndarray], np.ndarray], *, max_iter: int = 500, tol: float = 1e-9,
              max_restarts: int = 6, progress: Callable[[int, float], None] | None = None,
@@ -145,6 +164,26 @@ def maximise(fg: Callable[[np.ndarray], tuple[float, np.ndarray | None]], x0: np
             message = "the gradient is not finite"
             break
         decrement = float(gu @ gu)
+        if small(gu, ll) and exact_curvature is not None:
+            # confirm in the exact curvature: a complete-data (Fisher) metric is more curved than the observed
+            # likelihood where the factors carry missing information, so it understates the gain still to come;
+            # and a stationary point may be a saddle (two nearly equal Q-roots make ridges with such points)
+            try:
+                He = exact_curvature(x)
+                T = whitening(He)
+                gu = T.T @ g_raw
+                decrement = float(gu @ gu)
+                if small(gu, ll):
+                    escaped = _escape_saddle(evaluate, x, ll, He)
+                    if escaped is not None:
+                        x, ll, g_raw = escaped
+                        path.append(ll)
+                        if progress is not None:
+                            progress(len(path) - 1, ll)
+                        n_iter += 1
+                        continue
+            except _FAILURES:
+                pass
         if small(gu, ll):
             message = "Newton decrement below tol"
             break
