@@ -585,7 +585,7 @@ def test_cli_failures_are_one_line(name, make, extra, part, tmp_path, capsys):
 def test_cli_out_naming_a_file_fails_before_fitting(tmp_path, capsys, monkeypatch):
     (tmp_path / "taken").write_text("keep me")
     xlatsm.load_sample().iloc[:40, :7].to_csv(tmp_path / "in.csv")
-    import xlatsm.atsm as atsm_package
+    import xlatsm.atsm.methods as atsm_package
 
     monkeypatch.setattr(atsm_package, "fit_atsm", lambda *a, **k: pytest.fail("fitted before checking --out"))
     code, err = run_cli(capsys, "atsm", str(tmp_path / "in.csv"), "--out", str(tmp_path / "taken"))
@@ -594,7 +594,7 @@ def test_cli_out_naming_a_file_fails_before_fitting(tmp_path, capsys, monkeypatc
 
 def test_cli_ctrl_c_is_one_line(tmp_path, capsys, monkeypatch):
     xlatsm.load_sample().iloc[:40, :7].to_csv(tmp_path / "in.csv")
-    import xlatsm.atsm as atsm_package
+    import xlatsm.atsm.methods as atsm_package
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt

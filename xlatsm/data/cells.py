@@ -54,19 +54,20 @@ def decimal_comma_in_use(texts: Iterable[str]) -> bool:
     """Whether the commas in these text cells are decimal commas (European Excel, ``;``-separated CSV).
 
     Rule: a comma is a decimal comma unless every comma-holding cell reads as thousands groups (``1,234`` or
-    ``12,345.6``) and some cell elsewhere uses a decimal point; ``1.234,5`` is a decimal comma with dots for
-    thousands. So ``7,79`` is 7.79, and ``450`` next to ``1,250`` in a bp panel is read as 1250 only if a decimal
-    point appears somewhere too (otherwise 1.25 and the scale check names the cell)."""
-    with_comma, with_point = [], False
+    ``12,345.6``) and the cells without a comma either use a decimal point somewhere or are themselves in the
+    hundreds (a bp panel: ``950`` beside ``1,050``); ``1.234,5`` is a decimal comma with dots for thousands.
+    So ``7,79`` is 7.79 and ``1,050`` among ``950`` is 1050."""
+    with_comma, with_point, plain = [], False, []
     for t in texts:
         t = t.strip().rstrip("%").strip()
         if "," in t:
             with_comma.append(t)
-        elif "." in t and _PLAIN.match(t):
-            with_point = True
+        elif _PLAIN.match(t):
+            with_point = with_point or "." in t
+            plain.append(abs(float(t)))
     if not with_comma:
         return False
-    if all(_THOUSANDS.match(t) for t in with_comma) and with_point:
+    if all(_THOUSANDS.match(t) for t in with_comma) and (with_point or (plain and np.median(plain) >= 100)):
         return False
     return any(_DECIMAL_COMMA.match(t) or _EURO_THOUSANDS.match(t) for t in with_comma)
 

@@ -96,6 +96,21 @@ def parse_rows(rows: Sequence[Sequence[Any]], first_row: int = 1, where: str = "
     """Rows of raw cells -> :class:`Table` (rules in the module docstring). ``first_row`` is the number of
     ``rows[0]`` in the user's sheet or file, so messages name the row the user sees."""
     rows, first_row = _trim(_rectangle(rows), first_row)
+    notes: list[str] = []
+    # title rows above the table ('Maturity (years)', 'Zero-coupon yields, percent'): one filled cell in a wide range
+    while len(rows) > 2 and len(rows[0]) >= 3 and sum(not is_blank(v) for v in rows[0]) == 1 \
+            and isinstance(next(v for v in rows[0] if not is_blank(v)), str):
+        notes.append(f"title row {next(v for v in rows[0] if not is_blank(v))!r} left out")
+        rows, first_row = rows[1:], first_row + 1
+    # a row counter in front of the dates (a DataFrame saved with its 0..n index): not data
+    if len(rows) > 2 and len(rows[0]) >= 3 and str(rows[0][0] or "").strip().lower() in ("", "index", "unnamed: 0"):
+        counter = [r[0] for r in rows[1:]]
+        if all(isinstance(read_cell(v)[1], float) and read_cell(v)[0] == Cell.NUMBER for v in counter):
+            numbers = [read_cell(v)[1] for v in counter]
+            if numbers == list(range(int(numbers[0]), int(numbers[0]) + len(numbers))) and \
+                    read_date_column([r[1] for r in rows[1:]]) is not None:
+                rows = [r[1:] for r in rows]
+                notes.append("a row counter in front of the dates left out")
     across = [v for v in rows[0][1:] if not is_blank(v)]
     if len(across) >= 2 and sum(parse_date(v) is not None for v in across) * 2 > len(across):
         raise InputError("the dates run across the first row: put the dates down the first column and the "
@@ -111,7 +126,7 @@ def parse_rows(rows: Sequence[Sequence[Any]], first_row: int = 1, where: str = "
     corner = header[0] if header is not None else None
     dated = read_date_column(first_col, row_labels,
                              strict=isinstance(corner, str) and corner.strip().lower() in _DATE_WORDS)
-    notes: list[str] = list(dated.notes) if dated is not None else []
+    notes += list(dated.notes) if dated is not None else []
     non_blank = [v for v in first_col if not is_blank(v)]
     text_index = dated is None and bool(non_blank) and all(_is_text_label(v) for v in non_blank)
     index_col = dated is not None or text_index or (
@@ -124,7 +139,9 @@ def parse_rows(rows: Sequence[Sequence[Any]], first_row: int = 1, where: str = "
         columns = generic_columns(len(data[0]) if data else 0)
     if not columns:
         raise InputError("the range has no data columns: select dates and the value columns beside them")
-    col_names = [str(c).strip() if not is_blank(c) else f"column {j + 1}" for j, c in enumerate(columns)]
+    offset = 1 if index_col else 0
+    col_names = [str(c).strip() if not is_blank(c) else f"column {j + 1 + offset} of the range"
+                 for j, c in enumerate(columns)]
     if dated is not None:
         index = dated.index
         row_names = [f"{lab} ({d:%Y-%m-%d})" if not pd.isna(d) else lab for lab, d in zip(row_labels, index)]
@@ -160,6 +177,13 @@ def parse_rows(rows: Sequence[Sequence[Any]], first_row: int = 1, where: str = "
             row_names = [n for n, k in zip(row_names, keep) if k]
     if missing_text:
         notes.append(f"{missing_text} cell(s) holding placeholders such as '-', 'n/a' or Excel errors read as missing")
+    # a column with neither a label nor a number (hidden or left empty inside the selection) is no maturity
+    empty = [j for j in range(values.shape[1]) if is_blank(columns[j]) and np.all(np.isnan(values[:, j]))]
+    if empty and len(empty) < values.shape[1]:
+        keep = [j for j in range(values.shape[1]) if j not in empty]
+        values, percent_mask = values[:, keep], percent_mask[:, keep]
+        columns = [columns[j] for j in keep]
+        notes.append(f"{len(empty)} empty column(s) without a label left out")
     stated = apply_percent_rule(values, percent_mask)
     return Table(values=values, index=index, columns=columns, row_names=row_names, notes=notes,
                  percent_cells=int(percent_mask.sum()), missing_text_cells=missing_text, percent_stated=stated)
