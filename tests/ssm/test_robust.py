@@ -230,6 +230,9 @@ def test_common_measurement_error_cures_the_heywood_case(demo_fit):
     assert fit.n_params == demo_fit.n_params - (fit.params.k_endog - 1)
     assert fit.rmse.max() < demo_fit.rmse.max()
     assert "common" in fit.summary() and "RMSE" in fit.summary()
+    # restarted from its own maximum it stays there, and is not compared with a start outside the model
+    again = fit_lgssm(load_sample(), 3, measurement_error="common", start=fit.params)
+    assert again.loglik == pytest.approx(fit.loglik, rel=1e-10) and not again.flags
 
 
 def test_common_sigma2_is_a_maximum():

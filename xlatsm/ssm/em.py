@@ -631,13 +631,16 @@ def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, measu
                            initial_cov=np.zeros((m, m)))
         return replace(p, initial_mean=None, initial_cov=None)
 
-    params = with_initial_state(params)
-    if "R" not in fixed_names:
-        # EM climbs only from inside the model: put the start's R into the chosen structure
-        R0 = params.R
-        R0 = {"diagonal": np.diag(np.diag(R0)), "common": np.eye(len(R0)) * np.mean(np.diag(R0)),
-              "full": R0}[measurement_error]
-        params = replace(params, R=R0)
+    def into_model(p: LGSSMParams) -> LGSSMParams:
+        """The start inside the chosen model (EM climbs only from there): its initial state, its R structure."""
+        p = with_initial_state(p)
+        if "R" in fixed_names:
+            return p
+        R0 = {"diagonal": np.diag(np.diag(p.R)), "common": np.eye(len(p.R)) * np.mean(np.diag(p.R)),
+              "full": p.R}[measurement_error]
+        return replace(p, R=R0)
+
+    params = into_model(params)
     _check_finite("the start", {name: getattr(params, name) for name in _FIXABLE + ("initial_mean",)},
                   "give finite start and fixed values")
 
@@ -760,7 +763,7 @@ def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, measu
                          "variance, loading columns summing to a positive number")
     default_ll = None
     if start is not None:
-        default_ll = e_step(with_initial_state(default_start))[1] - jacobian
+        default_ll = e_step(into_model(default_start))[1] - jacobian
     params = params.unscaled(shift, scale)
     states, cov = states * scale, cov * scale ** 2
     loglik_path = np.array(path) - jacobian
