@@ -251,7 +251,7 @@ class ATSMResult:
             ("Dates (T)", len(self.panel.dates)),
             ("Sample", f"{_date(self.panel.dates[0])}..{_date(self.panel.dates[-1])}"),
             ("Method", self.method if self.method_requested in ("", self.method)
-             else f"{self.method} (requested {self.method_requested})"),
+             else f"{self.method} ({self.method_requested})"),
             ("Log-likelihood", f"{self.loglik:.3f}"), ("Start log-likelihood", f"{self.start_loglik:.3f}"),
             ("Free parameters", self.n_params), ("AIC", f"{self.aic:.2f}"), ("BIC", f"{self.bic:.2f}"),
             ("Iterations", self.n_iter),
