@@ -207,10 +207,11 @@ def _print_caught(caught) -> None:
 def _fit_atsm(data, args, label: str):
     from .atsm.methods import fit_atsm
 
-    with progress_bar(args.max_iter, f"ATSM {args.method} {label}") as update, \
+    max_iter = args.max_iter or 500
+    with progress_bar(max_iter, f"ATSM {args.method} {label}") as update, \
             warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        result = fit_atsm(data, n_factors=args.n_factors, method=args.method, max_iter=args.max_iter,
+        result = fit_atsm(data, n_factors=args.n_factors, method=args.method, max_iter=max_iter,
                           measurement_error=args.measurement_error, progress=update,
                           yield_units=getattr(args, "yield_units", "auto"),
                           maturity_units=getattr(args, "maturity_units", "auto"))
@@ -222,10 +223,11 @@ def _fit_atsm(data, args, label: str):
 def _fit_lgssm(data, args, label: str):
     from .ssm import fit_lgssm
 
-    with progress_bar(args.max_iter, f"EM {label}") as update, warnings.catch_warnings(record=True) as caught:
+    max_iter = args.max_iter or 5000
+    with progress_bar(max_iter, f"EM {label}") as update, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         result = fit_lgssm(data, args.n_factors, lags=args.lags, measurement_error=args.lgssm_measurement_error,
-                           max_iter=args.max_iter, tol=args.tol, progress=update)
+                           max_iter=max_iter, tol=args.tol, progress=update)
         update.finish(result.n_iter, result.loglik)
     _print_caught(caught)
     return _Once(result)
@@ -482,8 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(one variance) or full")
         me.add_argument("--full-R", dest="lgssm_measurement_error", action="store_const", const="full",
                         help="the older spelling of the full measurement error covariance")
-        p.add_argument("--tol", type=float, default=1e-7,
-                       help="EM stops when the log-likelihood changes by less than this, relatively (default 1e-7)")
+        p.add_argument("--tol", type=float, default=1e-9,
+                       help="EM stops when an EM step gains less than this per observed cell (default 1e-9)")
 
     def atsm_options(p):
         p.add_argument("--method", default="auto", choices=["auto", "jsz", "kalman", "em"],
@@ -496,8 +498,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "outside the fitted maturities)")
 
     def iteration_option(p):
-        p.add_argument("--max-iter", type=int, default=500, metavar="N",
-                       help="iteration cap of the optimiser or EM (default 500)")
+        p.add_argument("--max-iter", type=int, default=None, metavar="N",
+                       help="iteration cap (default 500 for the ATSM estimators, 5000 for the state-space EM)")
 
     def input_options(p, columns="maturities"):
         p.add_argument("--sheet", help="XLSX sheet name or number (default: the first sheet holding a table)")

@@ -7,8 +7,8 @@
 * **Numbers**: numeric cells, and text such as ``"4.5"``, ``" 4.5 "``, ``"7,79"`` (a decimal comma, read when the
   panel's commas can only be decimal commas, see :func:`decimal_comma_in_use`), ``"1,234.5"`` (a thousands
   separator), ``"4.5%"`` (a number in percent: the cell states its unit).
-* **Refused** (an error naming the cell): ``TRUE``/``FALSE``, infinities and numbers too large to be any rate
-  (|x| >= 1e6), and any other text.
+* **Refused** (an error naming the cell): ``TRUE``/``FALSE``, infinities, and any other text; for yields also
+  numbers too large to be any rate (|x| >= 1e6, :data:`TOO_LARGE`; other series may be that large).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ MISSING_TEXT = {"", "#N/A", "#VALUE!", "#DIV/0!", "#NUM!", "#REF!", "#NAME?", "#
 # the HRESULT 0x800A0000 + code read as a signed 32-bit integer: -2146826246 is #N/A, -2146826238 #SPILL!.
 _CVERR_BASE = -2146828288
 _CVERR_CODES = range(2000, 2100)
-TOO_LARGE = 1e6        # no rate in any unit (decimal, percent, bp) reaches this
+TOO_LARGE = 1e6        # no rate in any unit (decimal, percent, bp) reaches this (checked for yields only)
 
 _PLAIN = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
@@ -82,7 +82,7 @@ def read_cell(value: Any, decimal_comma: bool = False) -> tuple[str, float]:
         return Cell.MISSING, np.nan
     if isinstance(value, (int, float, np.integer, np.floating)):
         number = float(value)
-        if not math.isfinite(number) or abs(number) >= TOO_LARGE:
+        if not math.isfinite(number):
             return Cell.BAD, np.nan
         return Cell.NUMBER, number
     if not isinstance(value, str):
@@ -101,7 +101,7 @@ def read_cell(value: Any, decimal_comma: bool = False) -> tuple[str, float]:
     if not _PLAIN.match(text):
         return Cell.BAD, np.nan
     number = float(text)
-    if not math.isfinite(number) or abs(number) >= TOO_LARGE:
+    if not math.isfinite(number):
         return Cell.BAD, np.nan
     return kind, number
 
@@ -110,8 +110,10 @@ def describe(value: Any) -> str:
     """How a refused cell is quoted in a message."""
     if isinstance(value, (bool, np.bool_)):
         return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and math.isinf(value):
+    if isinstance(value, (float, np.floating)) and math.isinf(value):
         return "infinity"
+    if isinstance(value, (float, np.floating, np.integer)):
+        return f"{float(value):g}"
     return repr(value)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .cells import Cell, apply_percent_rule, describe, read_cell, why_refused
+from .cells import TOO_LARGE, Cell, apply_percent_rule, describe, read_cell, why_refused
 from .dates import infer_frequency, read_date_column, regularise_dates
 from .files import read_table_file
 from .table import Table, generic_columns, is_generic, parse_rows
@@ -139,7 +139,7 @@ def _frame_table(frame: pd.DataFrame) -> Table:
     percent_mask = np.zeros(frame.shape, bool)
     if numeric:
         values = frame.to_numpy(dtype=float)
-        bad = ~np.isnan(values) & ~(np.abs(values) < 1e6)
+        bad = ~np.isnan(values) & ~np.isfinite(values)
         if bad.any():
             i, j = np.argwhere(bad)[0]
             raise InputError(f"the cell at {row_names[i]}, {col_names[j]} holds {describe(values[i, j])}: "
@@ -312,6 +312,11 @@ def read_panel(data: Any, maturities: Sequence | None = None, yield_units: str =
     yield_units = normalise_yield_units(yield_units)
     row_names = list(obs.row_names) or [f"row {t + 1}" for t in range(len(obs.index))]
     col_names = [str(c) for c in labels]
+    huge = np.argwhere(np.abs(np.nan_to_num(obs.values)) >= TOO_LARGE)
+    if len(huge):
+        t, j = huge[0]
+        raise InputError(f"the cell at {row_names[t]}, {col_names[j]} holds {describe(obs.values[t, j])}: "
+                         f"{why_refused(obs.values[t, j])}")
     check_columns_move(obs.values, col_names)
     if yield_units == "auto":
         check_scale_agreement(obs.values, row_names, col_names,

@@ -186,17 +186,17 @@ def ATSM_FIT(yields, maturities=None, n_factors=None, output="summary", method="
 @xl_arg("k_states", doc="number of factors (fewer than series)")
 @xl_arg("lags", doc="VAR lags of the factors (default 1)")
 @xl_arg("output", doc="block to return: summary, params, A_1, C, Q, R, d, c, factors, fitted, rmse, loglik, handle")
-@xl_arg("max_iter", doc="EM iteration cap (default 500)")
+@xl_arg("max_iter", doc="EM iteration cap (default 5000)")
 @xl_arg("measurement_error", doc="diagonal (default: one variance per series), common (one for all) or full")
 @xl_ret(expand=None)
 @never_raise
-def LGSSM_EM(data, k_states=None, lags=1, output="summary", max_iter=500, measurement_error="diagonal"):
+def LGSSM_EM(data, k_states=None, lags=1, output="summary", max_iter=5000, measurement_error="diagonal"):
     """Fit a linear Gaussian state-space model with VAR(L) factors by exact EM and return one labelled block."""
     _check_range(data)
     if k_states is None:
         raise InputError("give k_states, the number of factors (e.g. 3)")
     options = dict(k_states=_whole(k_states, "k_states", 1, 50, 1), lags=_whole(lags, "lags", 1, 12, 1),
-                   max_iter=_whole(max_iter, "max_iter", 1, 100000, 500),
+                   max_iter=_whole(max_iter, "max_iter", 1, 100000, 5000),
                    measurement_error=_text(measurement_error, "diagonal").lower())
 
     def fit():
