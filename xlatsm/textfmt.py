@@ -35,3 +35,10 @@ def format_matrix(title: str, matrix: np.ndarray, row_names: Sequence[str], col_
             lines.append(f"{str(name):<{width}}" + "".join(fmt.format(matrix[i, j]) for j in cols))
     lines.append("")
     return lines
+
+
+def term_premium_table(term_premium, units: str) -> list[str]:
+    """The summaries' term-premium table: sample mean and last date per maturity, in ``units``."""
+    return format_matrix(f"Term premium ({units}), sample mean and last date",
+                         np.vstack([term_premium.mean().to_numpy(), term_premium.iloc[-1].to_numpy()]),
+                         ["mean", "last"], list(term_premium.columns), fmt="{:>11.3f}")

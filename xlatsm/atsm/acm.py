@@ -58,7 +58,7 @@ from ..data import YieldPanel, years_to_label
 from ..data.align import align_yields
 from ..data.panel import read_observations
 from ..errors import InputError
-from ..textfmt import format_matrix, header_block
+from ..textfmt import format_matrix, header_block, term_premium_table
 from .loadings import discrete_price_loadings
 from ..diagnostics import flag_lines
 from .results_other import CurveResult, _date, check_balanced, explosive_flags, maturity_years, read_yields
@@ -355,10 +355,7 @@ class ACMResult(CurveResult):
         lines += format_matrix("Excess-return regressions, RMSE in bp of one-period log return",
                                self.return_rmse.to_numpy()[None, :], ["RMSE_bp"], list(self.return_rmse.index),
                                fmt="{:>11.2f}")
-        tp = self.term_premium
-        lines += format_matrix(f"Term premium ({self.units}), sample mean and last date",
-                               np.vstack([tp.mean().to_numpy(), tp.iloc[-1].to_numpy()]), ["mean", "last"],
-                               list(tp.columns), fmt="{:>11.3f}")
+        lines += term_premium_table(self.term_premium, self.units)
         return "\n".join(lines)
 
     def __str__(self) -> str:

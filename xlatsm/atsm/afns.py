@@ -46,7 +46,7 @@ from ..data.align import align_yields
 from ..data.panel import read_observations
 from ..diagnostics import Flag, flag_lines
 from ..errors import InputError
-from ..textfmt import format_matrix, header_block
+from ..textfmt import format_matrix, header_block, term_premium_table
 from .loadings import continuous_yield_loadings
 from .nelson_siegel import FACTOR_NAMES, _var_ols, cross_section_ols, ns_loadings, profile_lambda
 from .results_other import CurveResult, _date, explosive_flags, maturity_years, read_yields
@@ -227,12 +227,11 @@ class AFNSResult(CurveResult):
     @property
     def factors(self) -> pd.DataFrame:
         """Smoothed level, slope, curvature, in yield units."""
-        return self._frame(self.X * self.scale, FACTOR_NAMES)
+        return self._factor_frame(self.X, FACTOR_NAMES)
 
     @property
     def factor_std_errors(self) -> pd.DataFrame:
-        se = np.sqrt(np.maximum(np.diagonal(self.X_cov, axis1=1, axis2=2), 0.0))
-        return self._frame(se * self.scale, FACTOR_NAMES)
+        return self._std_error_frame(self.X_cov, FACTOR_NAMES)
 
     def _q_loadings(self, years):
         years = np.asarray(years, float)
@@ -337,10 +336,7 @@ class AFNSResult(CurveResult):
                                    [str(c) for c in block.columns])
         lines += format_matrix("Pricing errors, RMSE in basis points", errors.to_numpy()[None, :], ["RMSE_bp"],
                                list(errors.index), fmt="{:>11.2f}")
-        tp = self.term_premium
-        lines += format_matrix(f"Term premium ({self.units}), sample mean and last date",
-                               np.vstack([tp.mean().to_numpy(), tp.iloc[-1].to_numpy()]), ["mean", "last"],
-                               list(tp.columns), fmt="{:>11.3f}")
+        lines += term_premium_table(self.term_premium, self.units)
         return "\n".join(lines)
 
     def __str__(self) -> str:

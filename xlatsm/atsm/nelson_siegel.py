@@ -172,12 +172,11 @@ class DNSResult(CurveResult):
     @property
     def factors(self) -> pd.DataFrame:
         """Level, slope, curvature per date, in yield units (least squares for two_step, smoothed for one_step)."""
-        return self._frame(self.F * self.scale, FACTOR_NAMES)
+        return self._factor_frame(self.F, FACTOR_NAMES)
 
     @property
     def factor_std_errors(self) -> pd.DataFrame:
-        se = np.sqrt(np.maximum(np.diagonal(self.F_cov, axis1=1, axis2=2), 0.0))
-        return self._frame(se * self.scale, FACTOR_NAMES)
+        return self._std_error_frame(self.F_cov, FACTOR_NAMES)
 
     @cached_property
     def _fitted(self) -> np.ndarray:

@@ -82,6 +82,14 @@ class CurveResult:
         return pd.DataFrame(values, index=self.panel.dates if index is None else index,
                             columns=list(self.panel.labels) if columns is None else columns)
 
+    def _factor_frame(self, states: np.ndarray, names) -> pd.DataFrame:
+        """(T, k) factors in decimals -> labelled frame in yield units."""
+        return self._frame(states * self.scale, list(names))
+
+    def _std_error_frame(self, cov: np.ndarray, names) -> pd.DataFrame:
+        """(T, k, k) factor covariances in decimals -> labelled standard deviations in yield units."""
+        return self._frame(np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0)) * self.scale, list(names))
+
     @property
     def fitted_yields(self) -> pd.DataFrame:
         """Model-implied yields at the fitted maturities, in yield units."""
