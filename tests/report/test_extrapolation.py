@@ -81,9 +81,7 @@ def test_report_and_chart_mark_the_extrapolated_headline(short_fit, tmp_path):
     plt.close("all")
 
 
-# -- wiring still to be done by the owners of ATSMResult.summary and the spreadsheet layout ------------------------
-# strict xfail: when the summary and the blocks call xlatsm.extrapolation these start passing and the marker must go
-@pytest.mark.xfail(strict=True, reason="ATSMResult.summary does not call xlatsm.extrapolation yet")
+# -- the summary and the spreadsheet blocks carry the mark --------------------------------------------------------
 def test_summary_marks_the_extrapolated_10y_term_premium(short_fit):
     assert "Term premium 10Y (extrapolated: fitted 1Y-6Y)" in short_fit.summary()
 

@@ -14,7 +14,9 @@ import pandas as pd
 
 from ..data import YieldPanel, maturities_to_years, years_to_label
 from ..diagnostics import Flag, flag_lines
-from ..textfmt import format_matrix, header_block
+from ..extrapolation import flag as extrapolation_flag, summary_lines
+from ..extrapolation import term_premium as extrapolated_term_premium
+from ..textfmt import format_matrix, header_block, term_premium_table
 from .collapsed import CollapsedYields
 from .loadings import discrete_yield_loadings
 from .model import ATSMParams, jsz_loadings
@@ -261,11 +263,12 @@ class ATSMResult:
         ])
         if not self.converged:
             lines.append(f"NOT CONVERGED: {self.message}")
-        lines += flag_lines(self.flags)
+        extra = extrapolation_flag(self, ["10Y"], "the 10-year term premium")
+        lines += flag_lines(list(self.flags) + ([extra] if extra is not None else []))
         lines.append("Identification: JSZ (2011) canonical form; factors = first principal components of yields.")
         lines.append(f"Units: yield-like parameters in {self.units}; K1, lambda, rho1, lambda_0/1 unit-free; "
                      "maturities in years; pricing errors in bp.")
-        lines += [f"Note: {n}" for n in self.notes]
+        lines += [f"Note: {n}" for n in list(self.panel.notes) + list(self.notes)]
         lines.append("")
         for name, block in self.parameter_blocks().items():
             if name == "sigma_e" and self.measurement_error == "common":
@@ -275,10 +278,10 @@ class ATSMResult:
         errors = self.pricing_errors
         lines += format_matrix("Pricing errors, RMSE in basis points", errors.to_numpy()[None, :], ["RMSE_bp"],
                                list(errors.index), fmt="{:>11.2f}")
-        tp = self.term_premium
-        lines += format_matrix(f"Term premium ({self.units}), sample mean and last date",
-                               np.vstack([tp.mean().to_numpy(), tp.iloc[-1].to_numpy()]), ["mean", "last"],
-                               list(tp.columns), fmt="{:>11.3f}")
+        lines += term_premium_table(self.term_premium, self.units)
+        tp10, _ = extrapolated_term_premium(self, "10Y")
+        lines += summary_lines(self, [("Term premium", "10Y",
+                                       f"mean {tp10.mean():.3f}, last {tp10.iloc[-1]:.3f} ({self.units})")])
         return "\n".join(lines)
 
     def __str__(self) -> str:

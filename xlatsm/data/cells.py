@@ -87,6 +87,13 @@ def read_cell(value: Any, decimal_comma: bool = False) -> tuple[str, float]:
         return Cell.NUMBER, number
     if not isinstance(value, str):
         return Cell.BAD, np.nan
+    try:                                  # the common case, a plain number as text, at C speed
+        number = float(value)
+    except ValueError:
+        pass
+    else:
+        if math.isfinite(number) and "_" not in value:
+            return Cell.NUMBER, number
     text = value.strip().replace("\u00a0", "").replace("\u2212", "-")   # non-breaking space, unicode minus
     if text.upper() in MISSING_TEXT:
         return Cell.MISSING, np.nan
