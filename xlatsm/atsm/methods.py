@@ -19,7 +19,7 @@ from ..errors import InputError
 from . import estimate
 
 OTHER_METHODS = ("acm", "afns", "dns")
-METHODS = tuple(estimate.METHODS) + tuple(m for m in ("auto",) if m not in estimate.METHODS) + OTHER_METHODS
+METHODS = ("auto",) + tuple(estimate.METHODS) + OTHER_METHODS
 
 
 def fit_atsm(yields, maturities: Sequence | None = None, n_factors: int | None = None, method: str = "auto", *,
@@ -29,9 +29,12 @@ def fit_atsm(yields, maturities: Sequence | None = None, n_factors: int | None =
     """Fit a term-structure model to zero-coupon yields; ``method`` chooses which (module docstring). The other
     keyword arguments go to the JSZ estimators (:func:`xlatsm.atsm.estimate.fit_atsm`)."""
     name = str(method).strip().lower() if method is not None else "auto"
+    if name not in METHODS:
+        raise InputError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if name not in OTHER_METHODS:
-        return estimate.fit_atsm(yields, maturities, 3 if n_factors is None else n_factors, method, yield_units=yield_units,
-                                 maturity_units=maturity_units, periods_per_year=periods_per_year, **options)
+        return estimate.fit_atsm(yields, maturities, 3 if n_factors is None else n_factors, name,
+                                 yield_units=yield_units, maturity_units=maturity_units,
+                                 periods_per_year=periods_per_year, **options)
     # the JSZ estimators' iteration options mean nothing to the others; a non-default measurement error does
     unused = sorted(k for k, v in options.items() if k not in ("progress", "max_iter", "tol")
                     and not (k == "measurement_error" and v == "common"))
