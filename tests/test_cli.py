@@ -243,7 +243,8 @@ def test_atsm_outputs_beyond_the_fitted_maturities_are_marked(tmp_path, capsys, 
     # inside the range: no mark anywhere
     assert main(["atsm", str(path), "--headline", "5Y", "--out", str(tmp_path / "p")]) == 0
     assert (tmp_path / "p" / "report.html").exists() and not (tmp_path / "p" / "report.pdf").exists()
-    assert "extrapolated" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Term premium 5Y:" in out and "5Y (extrapolated" not in out     # the headline is inside the range
     assert "extrapolated" not in "".join(pd.read_csv(tmp_path / "p" / "loadings.csv", index_col=0).index)
 
 

@@ -31,6 +31,8 @@ def fit_atsm(yields, maturities: Sequence | None = None, n_factors: int | None =
     name = str(method).strip().lower() if method is not None else "auto"
     if name not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if options.get("progress") is False:      # progress=False means no progress reports, as for fit_lgssm
+        options["progress"] = None
     if name not in OTHER_METHODS:
         return estimate.fit_atsm(yields, maturities, 3 if n_factors is None else n_factors, name,
                                  yield_units=yield_units, maturity_units=maturity_units,
