@@ -61,3 +61,18 @@ def test_lgssm_measurement_error_in_cells():
     direct = xlatsm.fit_lgssm(frame, 3, measurement_error="common", max_iter=500).rmse
     np.testing.assert_allclose(rmse[1][1:], direct.to_numpy(), rtol=1e-9)
     assert udfs.LGSSM_EM(rows, 3, 1, "summary", 500, "weird")[0][0].startswith("#xlatsm: measurement_error")
+
+
+def test_command_line_fits_acm(tmp_path, capsys):
+    """The command line writes ACM's outputs and report like the JSZ fits', with its own (standardised) factors."""
+    import pandas as pd
+
+    from xlatsm.cli import main
+
+    frame = xlatsm.load_sample().iloc[:120, :8]
+    frame.to_csv(tmp_path / "c.csv")
+    assert main(["atsm", str(tmp_path / "c.csv"), "--method", "acm", "--out", str(tmp_path / "o")]) == 0
+    errors = pd.read_csv(tmp_path / "o" / "pricing_errors_bp.csv", index_col=0).iloc[:, 0].to_numpy()
+    np.testing.assert_allclose(errors, fit_acm(frame).pricing_errors.to_numpy(), rtol=1e-9)
+    assert "Adrian-Crump-Moench" in (tmp_path / "o" / "summary.txt").read_text()
+    assert (tmp_path / "o" / "report.html").exists()

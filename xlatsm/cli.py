@@ -226,7 +226,7 @@ def _fit_lgssm(data, args, label: str):
     max_iter = args.max_iter or 5000
     with progress_bar(max_iter, f"EM {label}") as update, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        result = fit_lgssm(data, args.n_factors, lags=args.lags, measurement_error=args.lgssm_measurement_error,
+        result = fit_lgssm(data, args.n_factors or 3, lags=args.lags, measurement_error=args.lgssm_measurement_error,
                            max_iter=max_iter, tol=args.tol, progress=update)
         update.finish(result.n_iter, result.loglik)
     _print_caught(caught)
@@ -472,7 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def factors_option(p, default=3):
         p.add_argument("--n-factors", "--k", "--k-states", dest="n_factors", type=int, default=default,
-                       metavar="N", help="number of factors (default %(default)s; --k is the older spelling)")
+                       metavar="N", help="number of factors (default " + ("3; 5 for acm" if default is None else
+                                                                         str(default)) + "; --k is the older spelling)")
 
     def lgssm_options(p):
         p.add_argument("--lags", type=int, default=1, metavar="L", help="VAR lags of the factors (default 1)")
@@ -488,8 +489,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="EM stops when an EM step gains less than this per observed cell (default 1e-9)")
 
     def atsm_options(p):
-        p.add_argument("--method", default="auto", choices=["auto", "jsz", "kalman", "em"],
-                       help="estimator (default auto: jsz on a complete panel, kalman when cells are blank)")
+        p.add_argument("--method", default="auto", choices=["auto", "jsz", "kalman", "em", "acm", "afns"],
+                       help="estimator (default auto: jsz on a complete panel, kalman when cells are blank); acm "
+                            "(Adrian-Crump-Moench, 5 factors unless --n-factors) and afns (arbitrage-free "
+                            "Nelson-Siegel) are other models with term premia")
         p.add_argument("--measurement-error", default="common", choices=["common", "per_maturity"],
                        help="pricing error standard deviation: one for all maturities (common, default) or one "
                             "per maturity")
@@ -538,7 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("--out", default="xlatsm-atsm", metavar="DIR", help="output folder (default ./xlatsm-atsm)")
     input_options(at)
     yield_options(at)
-    factors_option(at)
+    factors_option(at, default=None)
     iteration_option(at)
     atsm_options(at)
     report_options(at)
@@ -563,7 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--pdf", action="store_true", help="also write a PDF beside the HTML (same name, .pdf)")
     input_options(rep)
     yield_options(rep)
-    factors_option(rep)
+    factors_option(rep, default=None)
     iteration_option(rep)
     atsm_options(rep)
     lgssm_options(rep)

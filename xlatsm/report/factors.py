@@ -78,6 +78,15 @@ def analyst_factors(result, factors: pd.DataFrame | None = None,
     ``factors`` / ``std_errors`` in the model's units (e.g. smoothed from new data), those restated alike."""
     if factors is not None:
         result = _WithFactors(result, factors, std_errors if std_errors is not None else factors * np.nan)
+    if hasattr(result, "panel") and not hasattr(getattr(result, "params", None), "structure"):
+        # ACM, AFNS, DNS: their factors have their own meaning (standardised principal components; Nelson-Siegel
+        # level, slope, curvature in yield units); shown as they are, labelled so
+        units = "standardised" if type(result).__name__ == "ACMResult" else result.units
+        names = list(result.factors.columns)
+        return AnalystFactors(result.factors, result.factor_std_errors, {n: f"{n} ({units})" for n in names},
+                              pd.DataFrame(np.full((len(names), len(result.panel.labels)), np.nan), index=names,
+                                           columns=list(result.panel.labels)), units,
+                              "factors in the model's own units")
     if hasattr(result, "panel"):  # ATSM: P_t = W y_t, in the yields' units
         W = np.asarray(result.params.structure.W, dtype=float)
         return _build(result.factors, result.factor_std_errors, W, np.zeros(W.shape[0]), list(result.panel.labels),
