@@ -35,6 +35,9 @@ def gaps(fit, published) -> pd.DataFrame:
 
 
 def main(path: Path = DEFAULT) -> None:
+    if not Path(path).exists():
+        sys.exit(f"acm_reproduction: needs {path} (the shared reference beside this checkout, or give the NY Fed's "
+                 "file as the argument); nothing was run")
     published = pd.read_csv(path, index_col=0, parse_dates=True)
     acmy = published[[c for c in published.columns if c.startswith("ACMY")]]
     print(f"panel: {acmy.shape[0]} month-ends {acmy.index[0]:%Y-%m}..{acmy.index[-1]:%Y-%m}, "

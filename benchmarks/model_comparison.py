@@ -9,6 +9,7 @@ term premium (DNS has none: it is not arbitrage-free), plus mean/std of each ter
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -35,6 +36,8 @@ def markdown(frame: pd.DataFrame, fmt: str = "{:.2f}") -> str:
 
 
 def main(start: str = "1971-08", end: str = "2022-12") -> None:
+    if not DATA.exists():
+        sys.exit(f"model_comparison: needs {DATA} (the shared data beside this checkout); nothing was run")
     lw = pd.read_csv(DATA, index_col=0, parse_dates=True).loc[start:end, COLUMNS]
     print(f"panel: Liu-Wu {lw.index[0]:%Y-%m}..{lw.index[-1]:%Y-%m}, {len(lw)} months, "
           f"{', '.join(xlatsm.read_panel(lw).labels)}, percent\n")
