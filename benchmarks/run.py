@@ -69,7 +69,8 @@ def simulate(T, k, p, seed=0):
 
 
 def em_xlatsm(y, k, iters):
-    return xlatsm.fit_lgssm(y, k, max_iter=iters, tol=0.0)
+    # plain EM steps (no over-relaxation), so that one iteration is one E-step and one M-step, as for the peers
+    return xlatsm.fit_lgssm(y, k, max_iter=iters, tol=0.0, accelerate=False)
 
 
 def em_dfmq(y, k, iters):
