@@ -42,3 +42,14 @@ def term_premium_table(term_premium, units: str) -> list[str]:
     return format_matrix(f"Term premium ({units}), sample mean and last date",
                          np.vstack([term_premium.mean().to_numpy(), term_premium.iloc[-1].to_numpy()]),
                          ["mean", "last"], list(term_premium.columns), fmt="{:>11.3f}")
+
+
+def frame_table(title: str, frame) -> list[str]:
+    """A labelled DataFrame (a parameter block) as text lines."""
+    return format_matrix(title, frame.to_numpy(), [str(i) for i in frame.index], [str(c) for c in frame.columns])
+
+
+def pricing_error_table(errors) -> list[str]:
+    """The summaries' pricing errors: RMSE per maturity, basis points."""
+    return format_matrix("Pricing errors, RMSE in basis points", errors.to_numpy()[None, :], ["RMSE_bp"],
+                         list(errors.index), fmt="{:>11.2f}")

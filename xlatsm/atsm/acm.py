@@ -58,7 +58,7 @@ from ..data import YieldPanel, years_to_label
 from ..data.align import align_yields
 from ..data.panel import read_observations
 from ..errors import InputError
-from ..textfmt import format_matrix, header_block, term_premium_table
+from ..textfmt import format_matrix, frame_table, header_block, pricing_error_table, term_premium_table
 from .loadings import discrete_price_loadings
 from ..diagnostics import flag_lines
 from .results_other import CurveResult, _date, check_balanced, explosive_flags, maturity_years, read_yields
@@ -104,6 +104,8 @@ class ACMResult(CurveResult):
     regressions). ``factors`` are the standardised principal components (unit-free). ``loglik`` is None: ACM
     is a sequence of regressions, not a likelihood.
     """
+
+    factor_units = "standardised"     # principal components scaled to unit variance
 
     panel: YieldPanel
     dt: float
@@ -348,10 +350,8 @@ class ACMResult(CurveResult):
         for name, block in self.parameter_blocks().items():
             if name in ("pc_weights", "pc_mean", "a", "c", "beta"):
                 continue
-            lines += format_matrix(name, block.to_numpy(), [str(i) for i in block.index],
-                                   [str(c) for c in block.columns])
-        lines += format_matrix("Pricing errors, RMSE in basis points", errors.to_numpy()[None, :], ["RMSE_bp"],
-                               list(errors.index), fmt="{:>11.2f}")
+            lines += frame_table(name, block)
+        lines += pricing_error_table(errors)
         lines += format_matrix("Excess-return regressions, RMSE in bp of one-period log return",
                                self.return_rmse.to_numpy()[None, :], ["RMSE_bp"], list(self.return_rmse.index),
                                fmt="{:>11.2f}")

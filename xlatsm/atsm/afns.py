@@ -46,7 +46,7 @@ from ..data.align import align_yields
 from ..data.panel import read_observations
 from ..diagnostics import Flag, flag_lines
 from ..errors import InputError
-from ..textfmt import format_matrix, header_block, term_premium_table
+from ..textfmt import frame_table, header_block, pricing_error_table, term_premium_table
 from .loadings import continuous_yield_loadings
 from .nelson_siegel import FACTOR_NAMES, _var_ols, cross_section_ols, ns_loadings, profile_lambda
 from .results_other import CurveResult, _date, explosive_flags, maturity_years, read_yields
@@ -332,10 +332,8 @@ class AFNSResult(CurveResult):
         lines += [f"Note: {n}" for n in self.notes]
         lines.append("")
         for name, block in self.parameter_blocks().items():
-            lines += format_matrix(name, block.to_numpy(), [str(i) for i in block.index],
-                                   [str(c) for c in block.columns])
-        lines += format_matrix("Pricing errors, RMSE in basis points", errors.to_numpy()[None, :], ["RMSE_bp"],
-                               list(errors.index), fmt="{:>11.2f}")
+            lines += frame_table(name, block)
+        lines += pricing_error_table(errors)
         lines += term_premium_table(self.term_premium, self.units)
         return "\n".join(lines)
 

@@ -39,7 +39,7 @@ from ..data.align import align_yields
 from ..data.panel import read_observations
 from ..diagnostics import Flag, flag_lines
 from ..errors import InputError, ModelError
-from ..textfmt import format_matrix, header_block
+from ..textfmt import frame_table, header_block, pricing_error_table
 from .results_other import CurveResult, _date, explosive_flags, maturity_years, read_yields
 from .statespace_mle import (GaussianSSM, Matrices, chol_from_free, free_from_chol, heywood_flag, stationary_cov,
                              variance_floor)
@@ -256,10 +256,8 @@ class DNSResult(CurveResult):
         lines += [f"Note: {n}" for n in self.notes]
         lines.append("")
         for name, block in self.parameter_blocks().items():
-            lines += format_matrix(name, block.to_numpy(), [str(i) for i in block.index],
-                                   [str(c) for c in block.columns])
-        lines += format_matrix("Pricing errors, RMSE in basis points", errors.to_numpy()[None, :], ["RMSE_bp"],
-                               list(errors.index), fmt="{:>11.2f}")
+            lines += frame_table(name, block)
+        lines += pricing_error_table(errors)
         return "\n".join(lines)
 
     def __str__(self) -> str:

@@ -16,16 +16,17 @@ from ..data import YieldPanel, maturities_to_years, years_to_label
 from ..diagnostics import Flag, flag_lines
 from ..extrapolation import flag as extrapolation_flag, summary_lines
 from ..extrapolation import term_premium as extrapolated_term_premium
-from ..textfmt import format_matrix, header_block, term_premium_table
+from ..textfmt import frame_table, header_block, pricing_error_table, term_premium_table
 from .collapsed import CollapsedYields
 from .loadings import discrete_yield_loadings
 from .model import ATSMParams, jsz_loadings
+from .results_other import CurveResult
 
 FACTOR_NAMES = ["level", "slope", "curvature", "PC4", "PC5"]
 
 
 @dataclass
-class ATSMResult:
+class ATSMResult(CurveResult):
     """A fitted Gaussian ATSM (see :func:`xlatsm.fit_atsm`).
 
     ``params`` are the identified JSZ parameters (decimals, portfolio rotation); ``loglik`` is the maximised
@@ -64,11 +65,6 @@ class ATSMResult:
         return FACTOR_NAMES[:self.n_factors]
 
     @property
-    def scale(self) -> float:
-        """Decimal -> user units (100 for percent, 1e4 for bp)."""
-        return 1e4 if self.panel.yield_units == "bp" else self.panel.scale
-
-    @property
     def n_params(self) -> int:
         """Free parameters: lambda^Q (N), k_inf^Q (1), Sigma_P (N(N+1)/2), K0P (N), K1P (N^2) and the measurement
         error sigmas (1, or J with per_maturity). The JSZ canonical form is exactly identified: no redundant
@@ -91,13 +87,6 @@ class ATSMResult:
     @property
     def bic(self) -> float:
         return self.n_params * float(np.log(self.n_obs)) - 2.0 * self.loglik
-
-    @property
-    def units(self) -> str:
-        return self.panel.yield_units
-
-    def _frame(self, values: np.ndarray, columns=None) -> pd.DataFrame:
-        return pd.DataFrame(values, index=self.panel.dates, columns=columns or self.panel.labels)
 
     # -- factors -----------------------------------------------------------------------------------------------
     @cached_property
@@ -149,16 +138,6 @@ class ATSMResult:
     def _fitted(self) -> np.ndarray:
         ld = self.params.loadings()
         return ld.A_P + self._smoothed[0] @ ld.B_P.T
-
-    @property
-    def fitted_yields(self) -> pd.DataFrame:
-        return self._frame(self._fitted * self.scale)
-
-    @property
-    def pricing_errors(self) -> pd.Series:
-        """Root mean squared pricing error per maturity, basis points (observed cells only)."""
-        resid = self.panel.yields - self._fitted
-        return pd.Series(np.sqrt(np.nanmean(resid ** 2, axis=0)) * 1e4, index=self.panel.labels, name="RMSE_bp")
 
     def _risk_neutral_loadings(self, periods):
         q = self.params.q_dynamics()
@@ -273,11 +252,9 @@ class ATSMResult:
         for name, block in self.parameter_blocks().items():
             if name == "sigma_e" and self.measurement_error == "common":
                 block = block.iloc[:1].rename(index={block.index[0]: "all"})
-            lines += format_matrix(name, block.to_numpy(), [str(i) for i in block.index],
-                                   [str(c) for c in block.columns])
+            lines += frame_table(name, block)
         errors = self.pricing_errors
-        lines += format_matrix("Pricing errors, RMSE in basis points", errors.to_numpy()[None, :], ["RMSE_bp"],
-                               list(errors.index), fmt="{:>11.2f}")
+        lines += pricing_error_table(errors)
         lines += term_premium_table(self.term_premium, self.units)
         tp10, _ = extrapolated_term_premium(self, "10Y")
         lines += summary_lines(self, [("Term premium", "10Y",

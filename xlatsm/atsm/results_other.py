@@ -78,6 +78,11 @@ class CurveResult:
     def units(self) -> str:
         return self.panel.yield_units
 
+    @property
+    def factor_units(self) -> str:
+        """The units the ``factors`` are in: the yields' (overridden where factors are standardised)."""
+        return self.units
+
     def _frame(self, values: np.ndarray, columns=None, index=None) -> pd.DataFrame:
         return pd.DataFrame(values, index=self.panel.dates if index is None else index,
                             columns=list(self.panel.labels) if columns is None else columns)

@@ -94,7 +94,7 @@ def atsm_outputs(result, handle: str) -> dict[str, Any]:
                                        list(result.summary_pairs()) + [("handle", handle)]),
         "params": lambda: stacked_block(blocks),
         "factors": lambda: frame_block(analyst_factors(result).frame() if jsz_form else with_unit(
-            result.factors, "standardised" if type(result).__name__ == "ACMResult" else unit)),
+            result.factors, result.factor_units)),
         "factors_model": lambda: frame_block(result.factors.join(result.factor_std_errors.add_suffix("_se")).set_axis(
             [f"{c} (model units: W y, {unit})" for c in list(result.factors.columns) + [
                 f"{c}_se" for c in result.factor_std_errors.columns]], axis=1)),

@@ -81,7 +81,7 @@ def analyst_factors(result, factors: pd.DataFrame | None = None,
     if hasattr(result, "panel") and not hasattr(getattr(result, "params", None), "structure"):
         # ACM, AFNS, DNS: their factors have their own meaning (standardised principal components; Nelson-Siegel
         # level, slope, curvature in yield units); shown as they are, labelled so
-        units = "standardised" if type(result).__name__ == "ACMResult" else result.units
+        units = result.factor_units
         names = list(result.factors.columns)
         return AnalystFactors(result.factors, result.factor_std_errors, {n: f"{n} ({units})" for n in names},
                               pd.DataFrame(np.full((len(names), len(result.panel.labels)), np.nan), index=names,
