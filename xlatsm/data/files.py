@@ -109,10 +109,7 @@ def find_table(rows: list[list[Any]]) -> tuple[int, int]:
     start, stop = best
     if start > 0 and not blank[start - 1] and not data[start - 1]:
         start -= 1
-    # a header of numeric maturities (3, 6, 12 ...) above dates is data-like; keep it when its first cell is not
-    # a date while the rows below start with dates
-    if start > 0 and data[start - 1] and parse_date(rows[start - 1][0]) is None and parse_date(rows[start][0]):
-        start -= 1
+    # (a header of numeric maturities, 3 6 12 ..., is itself a data-like row: the run already starts with it)
     return start, stop
 
 
