@@ -95,6 +95,11 @@ class CurveResult:
         """(T, k, k) factor covariances in decimals -> labelled standard deviations in yield units."""
         return self._frame(np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0)) * self.scale, list(names))
 
+    def forecast(self, horizon: int = 12, level: float = 0.9, **options):
+        """h-step forecasts of factors, yields, short rate and term premia with bands (:mod:`xlatsm.forecast`)."""
+        from ..forecast import forecast
+        return forecast(self, horizon, level=level, **options)
+
     @property
     def fitted_yields(self) -> pd.DataFrame:
         """Model-implied yields at the fitted maturities, in yield units."""

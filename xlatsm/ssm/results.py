@@ -70,6 +70,11 @@ class LGSSMResult:
     flags: list[Flag] = field(default_factory=list)
     scale: float = 1.0
 
+    def forecast(self, horizon: int = 12, level: float = 0.9, **options):
+        """h-step forecasts of the factors and series from the VAR(L) with bands (:mod:`xlatsm.forecast`)."""
+        from ..forecast import forecast
+        return forecast(self, horizon, level=level, **options)
+
     @property
     def diagonal_R(self) -> bool:
         """True unless R is a full matrix (``measurement_error="full"``); kept for the older switch."""
