@@ -298,9 +298,11 @@ def check_columns_move(values: np.ndarray, col_names: Sequence[str]) -> None:
         if len(v) >= 3 and np.all(v == v[0]):
             raise InputError(f"column {col_names[j]!r} holds {v[0]:g} on every date: a stale or filled-down column "
                              "carries no information; fill in the real yields or leave the column out")
-    for j in range(p - 1):
-        for k in range(j + 1, p):
-            both = observed[:, j] & observed[:, k]
-            if both.sum() >= 3 and np.array_equal(values[both, j], values[both, k]):
-                raise InputError(f"columns {col_names[j]!r} and {col_names[k]!r} are identical on every date: a "
-                                 "copy-paste slip? put the right yields in one of them or leave it out")
+    filled = np.where(observed, values, 0.0)
+    for j in range(p - 1):                 # column j against every later column at once (p numpy passes, not p^2)
+        both = observed[:, j:j + 1] & observed[:, j + 1:]
+        same = ((filled[:, j:j + 1] == filled[:, j + 1:]) | ~both).all(axis=0) & (both.sum(axis=0) >= 3)
+        if same.any():
+            k = j + 1 + int(np.flatnonzero(same)[0])
+            raise InputError(f"columns {col_names[j]!r} and {col_names[k]!r} are identical on every date: a "
+                             "copy-paste slip? put the right yields in one of them or leave it out")
