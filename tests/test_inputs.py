@@ -168,6 +168,7 @@ FIT_CASES = [
      ("fit", 1.0)),
     ("mmm-yy text dates", lambda f: rows_of(f, dates=[f"{d:%b-%y}" for d in f.index]), {}, ("fit", 1.0)),
     ("dotted first-of-month dates", lambda f: rows_of(f, dates=[f"01.{d:%m.%Y}" for d in f.index]), {}, ("fit", 1.0)),
+    ("yy-mm-dd text dates", lambda f: rows_of(f, dates=[f"{d:%y-%m-%d}" for d in f.index]), {}, ("fit", 1.0)),
 
     ("blank corner", lambda f: rows_of(f, corner=None), {}, ("fit", 1.0)),
 ]

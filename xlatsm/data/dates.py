@@ -42,6 +42,7 @@ _MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "j
                                            "nov", "dec"))}
 _YMD_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _NUMERIC_DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})$")
+YEAR_FIRST = "yy-mm-dd"      # the day order of a column written yy-mm-dd (see _day_order)
 
 
 def _month_end(year: int, month: int) -> pd.Timestamp | None:
@@ -74,7 +75,7 @@ def _from_integer(number: float, years_column: bool) -> pd.Timestamp | None:
     return None
 
 
-def _from_text(text: str, dayfirst: bool | None) -> pd.Timestamp | None:
+def _from_text(text: str, dayfirst: bool | str | None) -> pd.Timestamp | None:
     text = text.strip()
     for pattern in _MONTH_FORMS:
         m = pattern.match(text)
@@ -97,6 +98,9 @@ def _from_text(text: str, dayfirst: bool | None) -> pd.Timestamp | None:
     if m:
         return _ymd(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     m = _NUMERIC_DMY.match(text)
+    if m and (dayfirst == YEAR_FIRST or (dayfirst is None and _year_first(m))):
+        yy, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        return _ymd(yy + (2000 if yy < 50 else 1900), month, day) if len(m.group(3)) <= 2 else None
     if m:
         a, b, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
         year += 0 if year >= 100 else (2000 if year < 50 else 1900)
@@ -118,12 +122,21 @@ def _from_text(text: str, dayfirst: bool | None) -> pd.Timestamp | None:
     return stamp.tz_localize(None) if stamp.tzinfo else stamp
 
 
-def _day_order(texts: Sequence[str]) -> tuple[bool, str | None]:
-    """(dayfirst, note) for numeric a/b/yyyy dates: the cells that only one order fits decide."""
+def _year_first(m: re.Match) -> bool:
+    """'85-01-28': a first field above 31 can only be a two-digit year (yy-mm-dd, as some exports write dates)."""
+    return int(m.group(1)) > 31 and len(m.group(3)) <= 2
+
+
+def _day_order(texts: Sequence[str]) -> tuple[bool | str, str | None]:
+    """(dayfirst, note) for numeric a/b/yyyy dates: the cells that only one order fits decide. A column in which
+    some cell can only be yy-mm-dd is read that way throughout (``YEAR_FIRST``)."""
     firsts, seconds = [], []
     for t in texts:
         m = _NUMERIC_DMY.match(t.strip())
         if m:
+            if _year_first(m):
+                return YEAR_FIRST, (f"dates like {t.strip()!r} read as year-month-day with two-digit years "
+                                    "(1950-2049); write four-digit years (e.g. 1985-01-28) to be sure")
             firsts.append(int(m.group(1)))
             seconds.append(int(m.group(2)))
     if not firsts:
@@ -155,8 +168,9 @@ def _day_order(texts: Sequence[str]) -> tuple[bool, str | None]:
     return False, "dates like 01/02/2001 read month-first (US); write them as 2001-02-01 if they are day-first"
 
 
-def parse_date(value: Any, dayfirst: bool | None = None, years_column: bool = False) -> pd.Timestamp | None:
-    """One cell -> Timestamp, or None when it is not a date in any recognised form."""
+def parse_date(value: Any, dayfirst: bool | str | None = None, years_column: bool = False) -> pd.Timestamp | None:
+    """One cell -> Timestamp, or None when it is not a date in any recognised form. ``dayfirst``: True, False,
+    ``YEAR_FIRST`` for a yy-mm-dd column, or None for one cell alone (the order that is a date)."""
     if isinstance(value, pd.Timestamp):
         return None if pd.isna(value) else value
     if isinstance(value, (_dt.datetime, _dt.date, np.datetime64)):
