@@ -54,6 +54,8 @@ class ATSMResult(CurveResult):
     method_requested: str = ""
     start_loglik: float = float("nan")
     flags: list = field(default_factory=list)
+    # standard errors and bootstrap draws, computed on first use (a replace() starts afresh)
+    _inference_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # -- basics ------------------------------------------------------------------------------------------------
     @property
@@ -159,24 +161,13 @@ class ATSMResult(CurveResult):
     def term_premium_at(self, maturity) -> pd.Series:
         """Term premium at any maturity (tenor label like "10Y" or years), not only the fitted columns."""
         years = _years(maturity)
-        per_year = 1.0 / self.params.structure.dt
-        periods = np.array([round(years * per_year)])
-        ld = jsz_loadings(self.params.q_coefs, self.params.kinfQ, self.params.Omega_P, self.params.structure,
-                          periods)
-        A, B = self._risk_neutral_loadings(periods)
-        X = self._smoothed[0]
-        tp = (ld.A_P[0] + X @ ld.B_P[0]) - (A[0] + X @ B[0])
+        periods = np.array([round(years / self.params.structure.dt)])
+        tp = term_premium_values(self.params, self._smoothed[0], periods)[:, 0]
         return pd.Series(tp * self.scale, index=self.panel.dates, name=f"term_premium_{years_to_label(years)}")
 
     def expected_short_rate_path(self, horizon: int = 120) -> pd.DataFrame:
         """E_t[r_{t+h}] under P for h = 0..horizon periods, per date, in yield units."""
-        q = self.params.q_dynamics()
-        p = self.params
-        X = self._smoothed[0].copy()
-        out = np.empty((len(X), horizon + 1))
-        for h in range(horizon + 1):
-            out[:, h] = q["rho0"] + X @ q["rho1"]
-            X = p.K0P + X @ p.K1P.T
+        out = expected_short_rate_values(self.params, self._smoothed[0], horizon)
         return pd.DataFrame(out * self.scale, index=self.panel.dates, columns=[f"h{h}" for h in range(horizon + 1)])
 
     def loadings(self, maturities=None) -> pd.DataFrame:
@@ -198,32 +189,73 @@ class ATSMResult(CurveResult):
     # -- parameters --------------------------------------------------------------------------------------------
     def parameter_blocks(self) -> dict[str, pd.DataFrame]:
         """Every parameter matrix, labelled, in reporting units (see the module docstring)."""
-        p, s, names = self.params, self.scale, self.factor_names
-        q = p.q_dynamics()
-        lam0, lam1 = p.market_price_of_risk()
-        ct = p.continuous_time()
-        col = lambda v, name: pd.DataFrame({name: np.asarray(v)}, index=names)  # noqa: E731
-        sq = lambda m: pd.DataFrame(m, index=names, columns=names)  # noqa: E731
-        return {
-            "lambda_Q": pd.DataFrame({"real": np.real(p.lamQ), "imag": np.imag(p.lamQ)},
-                                     index=[f"lambda_{i + 1}" for i in range(len(p.lamQ))]),
-            "k_inf_Q": pd.DataFrame({"k_inf_Q": [p.kinfQ * s]}, index=["k_inf_Q"]),
-            "r_inf_Q": pd.DataFrame({"r_inf_Q": [p.rinfQ * s]}, index=["r_inf_Q"]),
-            "K0_P": col(p.K0P * s, "K0_P"),
-            "K1_P": sq(p.K1P),
-            "Sigma_P": sq(p.Sigma_P * s),
-            "K0_Q": col(q["K0Q"] * s, "K0_Q"),
-            "K1_Q": sq(q["K1Q"]),
-            "rho0": pd.DataFrame({"rho0": [q["rho0"] * s]}, index=["rho0"]),
-            "rho1": col(q["rho1"], "rho1"),
-            "lambda_0": col(lam0, "lambda_0"),
-            "lambda_1": sq(lam1),
-            "K_P": sq(ct["K_P"]),
-            "theta_P": col(ct["theta_P"] * s, "theta_P"),
-            "K_Q": sq(ct["K_Q"]),
-            "theta_Q": col(ct["theta_Q"] * s, "theta_Q"),
-            "sigma_e": pd.DataFrame({"sigma_e": p.sigma_e * s}, index=self.panel.labels),
-        }
+        return parameter_blocks_of(self.params, self.scale, self.factor_names, self.panel.labels)
+
+    # -- uncertainty (xlatsm.inference) ------------------------------------------------------------------------
+    def inference(self, robust: bool = False):
+        """The observed information at the estimate and the delta method on it
+        (:class:`xlatsm.inference.atsm.ATSMInference`; computed once per ``robust``). Raises InputError for
+        results that have none."""
+        from ..inference.atsm import atsm_inference
+
+        key = ("inference", bool(robust))
+        if key not in self._inference_cache:
+            self._inference_cache[key] = atsm_inference(self, robust=bool(robust))
+        return self._inference_cache[key]
+
+    @property
+    def standard_errors(self) -> dict[str, pd.DataFrame]:
+        """Standard errors of every entry of :meth:`parameter_blocks` (same keys, labels and units) from the
+        inverse observed information (jsz: of the full JSZ likelihood; kalman/em: of the exact Kalman
+        likelihood) and the delta method. NaN everywhere, with a note, when the information is not positive
+        definite. :meth:`parameter_standard_errors` gives the robust (sandwich) and bootstrap versions."""
+        return self.parameter_standard_errors()
+
+    def parameter_standard_errors(self, robust: bool = False, method: str = "observed", n_boot: int = 199,
+                                  seed: int = 0, progress=True) -> dict[str, pd.DataFrame]:
+        """Standard errors matching :meth:`parameter_blocks`: ``method="observed"`` (inverse observed
+        information; ``robust=True``: the sandwich H^-1 (sum_t s_t s_t') H^-1) or ``"bootstrap"`` (standard
+        deviation over ``n_boot`` parametric-bootstrap refits, seed ``seed``, tqdm bar unless ``progress=False``)."""
+        from ..inference.bands import parameter_standard_errors
+
+        return parameter_standard_errors(self, robust=robust, method=method, n_boot=n_boot, seed=seed,
+                                         progress=progress)
+
+    def bootstrap(self, n_boot: int = 199, seed: int = 0, progress=True):
+        """Parametric bootstrap (simulate from the fit, refit, :mod:`xlatsm.inference.bootstrap`): the draws,
+        computed once per (n_boot, seed)."""
+        from ..inference.bootstrap import atsm_bootstrap
+
+        key = ("bootstrap", int(n_boot), seed)
+        if key not in self._inference_cache:
+            self._inference_cache[key] = atsm_bootstrap(self, n_boot=n_boot, seed=seed, progress=progress)
+        return self._inference_cache[key]
+
+    def term_premium_bands(self, level: float = 0.9, maturity="10Y", method: str = "delta", *,
+                           robust: bool = False, n_boot: int = 199, seed: int = 0, progress=True) -> pd.DataFrame:
+        """Bands on the term premium at ``maturity`` (default 10Y), one row per date: columns ``estimate``,
+        ``lower``, ``upper`` (the ``level`` band, default 90%) and ``std_error``, in the yields' units.
+
+        ``method="delta"``: estimate -+ z s.e., the s.e. from the delta method on the parameters' covariance
+        (plus, for kalman/em, the smoothed factors' own variance); ``"bootstrap"``: percentile interval of
+        ``n_boot`` parametric-bootstrap refits (``seed``; a tqdm bar unless ``progress=False``). The frame's
+        ``attrs`` say units, level, method and what is held fixed."""
+        from ..inference.bands import term_premium_bands
+
+        return term_premium_bands(self, level, maturity, method, robust=robust, n_boot=n_boot, seed=seed,
+                                  progress=progress)
+
+    def expected_short_rate_bands(self, horizon: int = 120, level: float = 0.9, date=None, method: str = "delta",
+                                  *, robust: bool = False, n_boot: int = 199, seed: int = 0,
+                                  progress=True) -> pd.DataFrame:
+        """Bands on the expected short-rate path E_t[r_{t+h}], h = 0..horizon periods, at one date (default the
+        last; a date or a row number): columns ``estimate``, ``lower``, ``upper``, ``std_error`` in the yields'
+        units; ``method`` as :meth:`term_premium_bands`. ``estimate`` is the row of
+        :meth:`expected_short_rate_path` for that date."""
+        from ..inference.bands import short_rate_bands
+
+        return short_rate_bands(self, horizon, level, date, method, robust=robust, n_boot=n_boot, seed=seed,
+                                progress=progress)
 
     def summary(self) -> str:
         p = self.params
@@ -263,6 +295,69 @@ class ATSMResult(CurveResult):
 
     def __str__(self) -> str:
         return self.summary()
+
+
+def parameter_blocks_of(p: ATSMParams, scale: float, names: list[str], labels) -> dict[str, pd.DataFrame]:
+    """:meth:`ATSMResult.parameter_blocks` for any parameters ``p`` (yield-like ones times ``scale``)."""
+    s = scale
+    q = p.q_dynamics()
+    lam0, lam1 = p.market_price_of_risk()
+    ct = p.continuous_time()
+    col = lambda v, name: pd.DataFrame({name: np.asarray(v)}, index=names)  # noqa: E731
+    sq = lambda m: pd.DataFrame(m, index=names, columns=names)  # noqa: E731
+    return {
+        "lambda_Q": pd.DataFrame({"real": np.real(p.lamQ), "imag": np.imag(p.lamQ)},
+                                 index=[f"lambda_{i + 1}" for i in range(len(p.lamQ))]),
+        "k_inf_Q": pd.DataFrame({"k_inf_Q": [p.kinfQ * s]}, index=["k_inf_Q"]),
+        "r_inf_Q": pd.DataFrame({"r_inf_Q": [p.rinfQ * s]}, index=["r_inf_Q"]),
+        "K0_P": col(p.K0P * s, "K0_P"),
+        "K1_P": sq(p.K1P),
+        "Sigma_P": sq(p.Sigma_P * s),
+        "K0_Q": col(q["K0Q"] * s, "K0_Q"),
+        "K1_Q": sq(q["K1Q"]),
+        "rho0": pd.DataFrame({"rho0": [q["rho0"] * s]}, index=["rho0"]),
+        "rho1": col(q["rho1"], "rho1"),
+        "lambda_0": col(lam0, "lambda_0"),
+        "lambda_1": sq(lam1),
+        "K_P": sq(ct["K_P"]),
+        "theta_P": col(ct["theta_P"] * s, "theta_P"),
+        "K_Q": sq(ct["K_Q"]),
+        "theta_Q": col(ct["theta_Q"] * s, "theta_Q"),
+        "sigma_e": pd.DataFrame({"sigma_e": p.sigma_e * s}, index=list(labels)),
+    }
+
+
+def term_premium_values(params: ATSMParams, X: np.ndarray, periods: np.ndarray) -> np.ndarray:
+    r"""(T, k) term premia in decimals at ``periods`` (whole periods) for factors X (T, N):
+    ``tp_t(n) = (A_P(n) + B_P(n)'X_t) - (A_rn(n) + B_rn(n)'X_t)``, the model yield minus the yield priced with
+    the physical dynamics (lambda_0 = lambda_1 = 0, convexity included)."""
+    p = params
+    periods = np.asarray(periods)
+    ld = jsz_loadings(p.q_coefs, p.kinfQ, p.Omega_P, p.structure, periods)
+    q = p.q_dynamics()
+    A, B = discrete_yield_loadings(p.K0P, p.K1P, p.Omega_P, q["rho0"], q["rho1"], periods, p.structure.dt)
+    return (ld.A_P - A) + X @ (ld.B_P - B).T
+
+
+def term_premium_factor_loading(params: ATSMParams, periods: np.ndarray) -> np.ndarray:
+    """(k, N) loading of the term premia at ``periods`` on the factors, ``B_P(n) - B_rn(n)`` (decimals)."""
+    p = params
+    ld = jsz_loadings(p.q_coefs, p.kinfQ, p.Omega_P, p.structure, np.asarray(periods))
+    q = p.q_dynamics()
+    _, B = discrete_yield_loadings(p.K0P, p.K1P, p.Omega_P, q["rho0"], q["rho1"], np.asarray(periods),
+                                   p.structure.dt)
+    return ld.B_P - B
+
+
+def expected_short_rate_values(params: ATSMParams, X: np.ndarray, horizon: int) -> np.ndarray:
+    """(T, horizon + 1) physical expectations E_t[r_{t+h}] = rho0 + rho1'E_t[P_{t+h}] in decimals per year."""
+    q = params.q_dynamics()
+    X = np.array(X, float, copy=True)
+    out = np.empty((len(X), horizon + 1))
+    for h in range(horizon + 1):
+        out[:, h] = q["rho0"] + X @ q["rho1"]
+        X = params.K0P + X @ params.K1P.T
+    return out
 
 
 def _smooth(Y: np.ndarray, params: ATSMParams):

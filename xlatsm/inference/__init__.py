@@ -1,0 +1,11 @@
+"""Uncertainty of fitted models: parameter standard errors and bands on term premia and expected short rates.
+
+* :mod:`xlatsm.inference.numdiff`: observed information and delta-method Jacobians in whitened coordinates;
+* :mod:`xlatsm.inference.atsm`: the jsz/kalman/em likelihoods as functions of their parameter vectors, what is
+  held fixed, the delta method (``ATSMResult.standard_errors``, ``term_premium_bands``, ...);
+* :mod:`xlatsm.inference.bootstrap`: the parametric bootstrap (simulate from the fit, refit);
+* :mod:`xlatsm.inference.bands`: the frames the result methods return;
+* :mod:`xlatsm.inference.lgssm`: the LGSSM's observed information at the EM answer.
+
+The result objects call into this package; nothing here imports Excel or the command line.
+"""

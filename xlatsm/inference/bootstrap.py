@@ -1,0 +1,150 @@
+r"""Parametric bootstrap of a JSZ-canonical ATSM fit: simulate from the estimate, refit, recompute.
+
+Each replication simulates a panel of the fit's size from the estimated parameters, starting from the first date's
+factors, and refits it with the estimator's own likelihood, from the estimate (the truth of the simulated world):
+
+* ``jsz``: ``P_t = K0P + K1P P_{t-1} + Sigma_P eps_t`` from ``P_1 = W y_1``, and
+  ``y_t = A_P + B_P P_t + sigma (I - W'W) e_t`` (the N portfolios priced exactly, iid errors in the J - N other
+  directions: the jsz model itself); refit by the concentrated JSZ likelihood with the same W.
+* ``kalman``/``em``: every yield with error (:func:`xlatsm.atsm.simulate.simulate_yields` from the smoothed
+  ``P_1``), the original panel's blank cells blank again; refit by the quasi-Newton search on the exact Kalman
+  likelihood (the em estimator climbs the same likelihood to the same top, more slowly).
+
+The draws are parameter sets in the fit's rotation; a band on a term premium or an expected short-rate path is the
+percentile interval of that quantity recomputed at every draw on the *observed* data (for kalman/em the factors
+are re-smoothed with each draw's parameters and a draw from their posterior ``N(P_t|T, V_t|T)`` is added, so the
+band holds both parameter and factor uncertainty). Replications whose refit fails or does not converge are left
+out and counted. Random numbers: one ``numpy.random.default_rng(seed)``; the same seed gives the same draws.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..atsm.likelihood import YieldModel
+from ..atsm.model import ATSMParams
+from ..atsm.params_vector import chol_to_free, q_to_free
+from ..atsm.results import _smooth
+from ..errors import EstimationError, InputError
+from .atsm import _FAILURES, progress_reporter
+
+
+@dataclass
+class ATSMBootstrap:
+    """Parameter draws of a parametric bootstrap (module docstring) and what it did."""
+
+    draws: list
+    n_requested: int
+    n_failed: int
+    seed: int
+    method: str
+    notes: list = field(default_factory=list)
+
+    @property
+    def n_draws(self) -> int:
+        return len(self.draws)
+
+
+def simulate_jsz_panel(params: ATSMParams, P1: np.ndarray, n_dates: int, rng: np.random.Generator) -> np.ndarray:
+    """(T, J) yields in decimals from the jsz model: the portfolios W y_t are exactly the VAR factors P_t."""
+    N = len(params.K0P)
+    W = params.structure.W
+    ld = params.loadings()
+    P = np.empty((n_dates, N))
+    P[0] = P1
+    shocks = rng.standard_normal((n_dates, N)) @ params.Sigma_P.T
+    for t in range(1, n_dates):
+        P[t] = params.K0P + params.K1P @ P[t - 1] + shocks[t]
+    J = W.shape[1]
+    errors = (rng.standard_normal((n_dates, J)) @ (np.eye(J) - W.T @ W)) * params.sigma_e[0]
+    return ld.A_P + P @ ld.B_P.T + errors
+
+
+def refit_jsz(Y: np.ndarray, start: ATSMParams, max_iter: int = 300, tol: float = 1e-9):
+    """(params, converged): the concentrated JSZ likelihood of Y maximised from ``start`` (same W)."""
+    from ..atsm.estimate import _JSZObjective
+    from ..atsm.optim import maximise
+
+    obj = _JSZObjective(start.structure, Y)
+    rel = np.tril(np.linalg.solve(obj.L_ref, start.Sigma_P))
+    theta0 = np.concatenate([q_to_free(start.q_coefs), chol_to_free(rel)])
+    res = maximise(lambda th: (obj.loglik(th), None), theta0, obj.curvature, max_iter=max_iter, tol=tol)
+    return obj.params(res.x), bool(res.converged)
+
+
+def simulate_kalman_panel(params: ATSMParams, P1: np.ndarray, n_dates: int, rng: np.random.Generator,
+                          blank: np.ndarray) -> np.ndarray:
+    from ..atsm.simulate import simulate_yields
+
+    frame, _ = simulate_yields(params, n_dates, rng, burn=0, start=P1)
+    Y = frame.to_numpy()
+    Y[blank] = np.nan
+    return Y
+
+
+def refit_kalman(Y: np.ndarray, start: ATSMParams, measurement_error: str, max_iter: int = 500,
+                 tol: float = 1e-9):
+    """(params, converged): the exact Kalman likelihood of Y maximised from ``start`` (same W)."""
+    from ..atsm.estimate import _fit_kalman
+
+    model = YieldModel(Y, start.structure, measurement_error, start.Sigma_P)
+    theta, _, converged, *_ = _fit_kalman(model, start, max_iter, tol)
+    return model.unpack(theta), bool(converged)
+
+
+def atsm_bootstrap(result, n_boot: int = 199, seed: int = 0, progress=True) -> ATSMBootstrap:
+    """``n_boot`` parametric-bootstrap draws of a jsz/kalman/em fit (module docstring); ``progress``: True for a
+    tqdm bar, a callable ``progress(done, total)``, or False."""
+    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool) or n_boot < 2:
+        raise InputError(f"n_boot must be a whole number of at least 2 replications, not {n_boot!r}")
+    method = result.method
+    if method not in ("jsz", "kalman", "em"):
+        raise InputError(f"the parametric bootstrap is not available for method {method!r}")
+    rng = np.random.default_rng(seed)
+    params = result.params
+    Y = result.panel.yields
+    n_dates = len(Y)
+    P1 = result._smoothed[0][0]
+    blank = np.isnan(Y)
+    update, close = progress_reporter(progress, n_boot, f"bootstrap ({method})")
+    draws, failed = [], 0
+    try:
+        for _ in range(n_boot):
+            try:
+                if method == "jsz":
+                    sim = simulate_jsz_panel(params, P1, n_dates, rng)
+                    draw, converged = refit_jsz(sim, params)
+                else:
+                    sim = simulate_kalman_panel(params, P1, n_dates, rng, blank)
+                    draw, converged = refit_kalman(sim, params, result.measurement_error)
+            except _FAILURES:
+                draw, converged = None, False
+            if converged and draw is not None:
+                draws.append(draw)
+            else:
+                failed += 1
+            update()
+    finally:
+        close()
+    if len(draws) < 2:
+        raise EstimationError(f"the bootstrap refits failed in {failed} of {n_boot} replications: use the delta "
+                              "method (method='delta') or check the fit's flags")
+    notes = [f"parametric bootstrap: {len(draws)} of {n_boot} replications refitted ({method}, seed {seed})"]
+    if failed:
+        notes.append(f"{failed} replications whose refit failed or did not converge are left out")
+    return ATSMBootstrap(draws=draws, n_requested=n_boot, n_failed=failed, seed=seed, method=method, notes=notes)
+
+
+def draw_factors(result, draw: ATSMParams):
+    """(factors (T, N), posterior variances (T, N, N)) on the observed panel at a draw's parameters."""
+    if result.method == "jsz":
+        X = result.panel.yields @ draw.structure.W.T
+        return X, None
+    out = _smooth(result.panel.yields, draw)
+    return out.states, out.cov
+
+
+def noise_rng(boot: ATSMBootstrap, what: int) -> np.random.Generator:
+    """The generator of the factor-posterior draws added to a band (reproducible, independent of the refits')."""
+    return np.random.default_rng([boot.seed, 1 + what])
