@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import xlatsm
-from xlatsm.excel import udfs
+from xlatsm.excel import core, udfs
 from xlatsm.excel.cache import CACHE
 from xlatsm.excel.declare import vba_wrappers, xlwings_metadata
 
@@ -198,7 +198,7 @@ def test_other_functions_bad_input(curve):
 def test_internal_errors_become_text(monkeypatch, curve):
     def boom(*a, **k):
         raise ZeroDivisionError("division by zero")
-    monkeypatch.setattr(udfs, "fit_atsm", boom)
+    monkeypatch.setattr(core, "fit_atsm", boom)
     message = udfs.ATSM_FIT(as_range(curve))[0][0]
     assert message.startswith("#xlatsm: could not finish (ZeroDivisionError") and "internal" not in message
 
@@ -285,8 +285,8 @@ def test_recalculation_does_not_parse_the_range_again(curve, monkeypatch):
                "loglik"]
     first = [udfs.ATSM_FIT(rows, None, 3.0, o) for o in outputs]
     parsed = []
-    real = udfs._range
-    monkeypatch.setattr(udfs, "_range", lambda v: parsed.append(1) or real(v))
+    real = core._range
+    monkeypatch.setattr(core, "_range", lambda v: parsed.append(1) or real(v))
     import time
 
     times = []
@@ -335,7 +335,7 @@ def test_importing_the_udf_module_leaves_the_estimators_for_later():
     import subprocess
     import sys
 
-    code = ("import sys, xlatsm.excel.udfs as u; "
-            "print(int(u._core.cache_info().currsize == 0))")
+    code = ("import sys, xlatsm.excel.udfs, xlatsm.excel.core as c; "
+            "print(int(c._core.cache_info().currsize == 0))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "1"

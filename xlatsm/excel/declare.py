@@ -1,10 +1,14 @@
-"""xlwings UDF declarations, recorded as data so they can be replayed through xlwings' own machinery.
+"""Classic xlwings UDF declarations, recorded as data so they can be replayed through xlwings' own machinery.
 
 On Windows ``xw.func`` / ``xw.arg`` / ``xw.ret`` attach ``__xlfunc__`` metadata, from which xlwings' "Import
 Functions" writes the VBA wrappers; elsewhere they are no-ops. Each decorator here applies the real xlwings one
 *and* records its arguments on ``f.__xlatsm_udf__``, so that :func:`xlwings_metadata` and
 :func:`vba_wrappers` can replay the same declarations through ``xlwings.udfs`` on any platform: the tests check
 the metadata and the VBA text, and the workbook build writes that VBA into the .xlsm.
+
+Inside xlwings Lite (or xlwings Server) ``xw.func`` is that runtime's decorator, which would register the classic
+copies as custom functions next to the Lite ones (:mod:`xlatsm.excel.lite`): there the declarations here are only
+recorded.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import contextlib
 import functools
 import importlib
 import io
+import os
 import sys
 import types
 from typing import Any, Callable
@@ -19,6 +24,15 @@ from typing import Any, Callable
 import xlwings as xw
 
 UDF_MODULE = "xlatsm.excel.udfs"
+CATEGORY = "xlatsm"
+# Classic-only options. call_in_wizard=False: the function wizard (Shift+F3) must not refit at every keystroke;
+# async_mode="threading": a long fit runs in xlwings' worker thread and the cell shows "#N/A waiting..." meanwhile,
+# instead of freezing Excel (xlwings re-enters the formula with Formula2 when done, so the result spills as a
+# dynamic array).
+SLOW = dict(category=CATEGORY, call_in_wizard=False, async_mode="threading")
+FAST = dict(category=CATEGORY, call_in_wizard=False)
+# xlwings Lite and xlwings Server set this before importing xlwings; their xw.func is not the classic decorator
+IN_OFFICE_JS_RUNTIME = os.environ.get("XLWINGS_ON_SERVER") == "true" or sys.platform == "emscripten"
 
 
 def _record(f: Callable, kind: str, args: tuple, kwargs: dict) -> Callable:
@@ -30,20 +44,36 @@ def _record(f: Callable, kind: str, args: tuple, kwargs: dict) -> Callable:
 
 def xl_function(**kwargs: Any):
     def inner(f):
-        return xw.func(**kwargs)(_record(f, "func", (), kwargs))
+        f = _record(f, "func", (), kwargs)
+        return f if IN_OFFICE_JS_RUNTIME else xw.func(**kwargs)(f)
     return inner
 
 
 def xl_arg(name: str, **kwargs: Any):
     def inner(f):
-        return xw.arg(name, **kwargs)(_record(f, "arg", (name,), kwargs))
+        f = _record(f, "arg", (name,), kwargs)
+        return f if IN_OFFICE_JS_RUNTIME else xw.arg(name, **kwargs)(f)
     return inner
 
 
 def xl_ret(**kwargs: Any):
     def inner(f):
-        return xw.ret(**kwargs)(_record(f, "ret", (), kwargs))
+        f = _record(f, "ret", (), kwargs)
+        return f if IN_OFFICE_JS_RUNTIME else xw.ret(**kwargs)(f)
     return inner
+
+
+def classic(f: Callable) -> Callable:
+    """``f`` (a function of :mod:`xlatsm.excel.core`) declared to classic xlwings from its declaration, as a copy
+    belonging to the UDF module: long fits asynchronous, arguments with their help and converter options, the
+    result returned as it is (it spills as a dynamic array)."""
+    from .core import declaration_copy
+
+    declaration = f.declaration
+    declared = xl_ret(expand=None)(declaration_copy(f, UDF_MODULE))
+    for argument in reversed(declaration.args):
+        declared = xl_arg(argument.name, **(argument.options or {}), doc=argument.doc)(declared)
+    return xl_function(**(SLOW if declaration.slow else FAST))(declared)
 
 
 def _xlwings_udfs_module():
