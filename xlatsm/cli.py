@@ -1,4 +1,4 @@
-"""Fit term structure and state-space models to yield curves: xlatsm demo | atsm | lgssm | report | install.
+"""Fit term structure and state-space models to yield curves: xlatsm demo | atsm | lgssm | report | compare | install.
 
 The CLI is a thin shell over the core: read the input, fit with a progress bar, print the summary, write CSVs,
 PNG charts and a report into an output folder it names. Everything it prints speaks its own language: advice
@@ -147,10 +147,11 @@ def write_atsm_outputs(result, out: Path, headline: str = "10Y", report: bool = 
     """CSV files of every parameter block, factors (model units and as yields/spreads), fitted yields, pricing
     errors, term premia and loadings; the summary; charts of the factors, the fitted curve, the pricing errors
     and the headline term premium; the report (report.html; report.pdf with ``pdf``). Outputs at maturities outside the
-    fitted range carry the extrapolation mark in their column or row name."""
+    fitted range carry the extrapolation mark in their column or row name. A model without term premia (dns) gets
+    no term_premium.csv and no term-premium chart; its summary and report say why."""
     from . import extrapolation
     from .report.factors import analyst_factors
-    from .report.html import atsm_charts, atsm_document, headline_term_premium
+    from .report.html import atsm_charts, atsm_document, has_term_premium, headline_term_premium
 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -161,10 +162,13 @@ def write_atsm_outputs(result, out: Path, headline: str = "10Y", report: bool = 
     _write_frame(af.frame(), out / "factors_as_yields.csv", written)
     _write_frame(result.fitted_yields, out / "fitted_yields.csv", written)
     _write_frame(result.pricing_errors.to_frame(), out / "pricing_errors_bp.csv", written)
-    tp = result.term_premium
-    head, where = headline_term_premium(result, headline)
-    _write_frame(tp.join(head) if where.label not in tp.columns else tp, out / "term_premium.csv", written)
-    loadings = extrapolation.marked_loadings(result, list(result.panel.labels) + [where.label])
+    shown = list(result.panel.labels)
+    if has_term_premium(result):       # not for dns: it is not arbitrage-free (the summary says so)
+        tp = result.term_premium
+        head, where = headline_term_premium(result, headline)
+        _write_frame(tp.join(head) if where.label not in tp.columns else tp, out / "term_premium.csv", written)
+        shown.append(where.label)
+    loadings = extrapolation.marked_loadings(result, shown)
     _write_frame(loadings, out / "loadings.csv", written)
     _write_summary(result.summary(), out, written)
     charts = atsm_charts(result, out, headline, af)
@@ -214,10 +218,33 @@ def _fit_atsm(data, args, label: str):
         result = fit_atsm(data, n_factors=args.n_factors, method=args.method, max_iter=max_iter,
                           measurement_error=args.measurement_error, progress=update,
                           yield_units=getattr(args, "yield_units", "auto"),
-                          maturity_units=getattr(args, "maturity_units", "auto"))
+                          maturity_units=getattr(args, "maturity_units", "auto"), **_model_options(args))
         update.finish(result.n_iter, result.loglik)
     _print_caught(caught)
     return _Once(result)
+
+
+def _model_options(args) -> dict:
+    """The options of the afns and dns models, from --afns-version, --dns-method and --dns-lambda."""
+    options = {"afns_version": getattr(args, "afns_version", "independent"),
+               "dns_method": getattr(args, "dns_method", "two-step").replace("-", "_")}
+    if getattr(args, "dns_lambda", None) is not None:
+        options["dns_lambda"] = args.dns_lambda
+    return options
+
+
+def _dns_lambda(text: str):
+    """--dns-lambda: a decay per month of maturity (Diebold-Li's 0.0609) or 'profile'."""
+    if text.strip().lower() == "profile":
+        return "profile"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number (per month of maturity, e.g. 0.0609) nor "
+                                         "'profile'") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the decay must be positive")
+    return value
 
 
 def _fit_lgssm(data, args, label: str):
@@ -234,9 +261,13 @@ def _fit_lgssm(data, args, label: str):
 
 
 def _headline(result, headline: str = "10Y") -> str:
-    """The headline term premium line, with the extrapolation mark when the maturity was not fitted."""
-    from .report.html import headline_term_premium
+    """The headline term premium line, with the extrapolation mark when the maturity was not fitted; for a model
+    without term premia (dns) the line says so and why."""
+    from .report.html import headline_term_premium, no_term_premium_reason
 
+    why = no_term_premium_reason(result)
+    if why:
+        return f"Term premium: not defined; {why}"
     tp, where = headline_term_premium(result, headline)
     line = f"Term premium {where.text}: mean {tp.mean():.2f}, last {tp.iloc[-1]:.2f} ({result.units})"
     if where.extrapolated:
@@ -383,10 +414,14 @@ def cmd_report(args) -> int:
         data, name = load_sample(), "GSW US Treasury curve, 1-30 years (embedded sample)"
     from .report.html import build_document
 
+    if args.compare and args.model != "atsm":
+        raise XlatsmError("--compare compares term structure models: use it with --model atsm")
     if args.model == "atsm":
         result = _fit_atsm(data, args, "for the report")
         _headline(result, args.headline)
-        doc = build_document(result, f"Term structure model report: {name}", headline=args.headline)
+        comparison = _compare(data, args) if args.compare else None
+        doc = build_document(result, f"Term structure model report: {name}", headline=args.headline,
+                             comparison=comparison)
     else:
         result = _fit_lgssm(data, args, "for the report")
         doc = build_document(result, f"State-space model report: {name}",
@@ -398,6 +433,115 @@ def cmd_report(args) -> int:
         paths = [doc.write_html(out)] + ([doc.write_pdf(out.with_suffix(".pdf"))] if args.pdf else [])
     for path in paths:
         print(f"wrote {path.resolve()}")
+    return 0
+
+
+@contextmanager
+def step_progress(total: int, desc: str, stream=None):
+    """Progress over a few long steps (one per model): a tqdm bar on a terminal, one line per step in a log.
+    Yields ``update(label, i, n)``, called before step ``i`` of ``n``."""
+    stream = stream or sys.stderr
+    bar = None
+    if _is_terminal(stream):
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc=desc, unit="model", leave=True, file=stream, dynamic_ncols=True)
+
+    def update(label: str, i: int, n: int) -> None:
+        if bar is not None:
+            bar.n = i
+            bar.set_postfix_str(f"fitting {label}", refresh=False)
+            bar.refresh()
+        else:
+            stream.write(f"{desc}: fitting {label} ({i + 1}/{n})\n")
+            stream.flush()
+
+    try:
+        yield update
+        if bar is not None:
+            bar.n = total
+            bar.set_postfix_str("done", refresh=False)
+            bar.refresh()
+        else:
+            stream.write(f"{desc}: done, {total} models fitted\n")
+            stream.flush()
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _compare(data, args, desc: str = "compare"):
+    """:func:`xlatsm.report.comparison.compare_models` with the command line's options, progress and warnings."""
+    from .report.comparison import DEFAULT_METHODS, MODEL_LABELS, compare_models
+
+    names = [m.strip().lower() for m in (getattr(args, "methods", None) or ",".join(DEFAULT_METHODS)).split(",")
+             if m.strip()]
+    unknown = [m for m in names if m not in MODEL_LABELS or m == "auto"]
+    if unknown:
+        raise XlatsmError(f"--methods: unknown {', '.join(unknown)}; choose from jsz, kalman, em, acm, afns, dns")
+    options = _model_options(args)
+    specs = {}
+    for name in names:
+        spec = {"method": name}
+        if name == "afns":
+            spec["afns_version"] = options["afns_version"]
+        elif name == "dns":
+            spec.update({k: v for k, v in options.items() if k.startswith("dns_")})
+        elif name in ("jsz", "kalman", "em"):
+            spec["max_iter"] = args.max_iter or 500
+        specs.setdefault(MODEL_LABELS[name], spec)
+    with step_progress(len(specs), desc) as update, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        comparison = compare_models(data, specs, args.headline, yield_units=getattr(args, "yield_units", "auto"),
+                                    maturity_units=getattr(args, "maturity_units", "auto"), progress=update)
+    _print_caught(caught)
+    return comparison
+
+
+def write_comparison_outputs(comparison, out: Path, report: bool = True, title: str = "Model comparison",
+                             pdf: bool = False) -> list[Path]:
+    """comparison.txt (the table), pricing_errors_bp.csv (models x maturities, with the mean), the headline term
+    premia (term_premium_10Y.csv, dates x models), their correlations (levels and changes) and statistics, the
+    charts errors_by_maturity.png and term_premia_10y.png, and the report (report.html; report.pdf with ``pdf``)."""
+    from .report.charts_compare import comparison_charts
+    from .report.comparison import comparison_document
+
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    (out / "comparison.txt").write_text(as_command_line(comparison.table()) + "\n", encoding="utf-8")
+    written.append(out / "comparison.txt")
+    _write_frame(comparison.errors_table, out / "pricing_errors_bp.csv", written)
+    if comparison.term_premia.shape[1]:
+        head = comparison.headline
+        _write_frame(comparison.term_premia, out / f"term_premium_{head}.csv", written)
+        _write_frame(comparison.correlations, out / f"term_premium_{head}_correlations.csv", written)
+        _write_frame(comparison.change_correlations, out / f"term_premium_{head}_change_correlations.csv", written)
+        _write_frame(comparison.term_premium_stats, out / f"term_premium_{head}_stats.csv", written)
+    charts = comparison_charts(comparison, out)
+    written += [png for png, _ in charts]
+    if report:
+        doc = _speak(comparison_document(comparison, title, charts))
+        written.append(doc.write_html(out / "report.html"))
+        if pdf:
+            written.append(doc.write_pdf(out / "report.pdf"))
+    return written
+
+
+def cmd_compare(args) -> int:
+    from .data import load_sample, read_panel
+
+    out = check_output(Path(args.out), "dir")
+    _check_headline(args)
+    if args.file:
+        data, name = _read_input(args), Path(args.file).name
+        read_panel(data, yield_units=args.yield_units, maturity_units=args.maturity_units)   # input errors first
+    else:
+        data, name = load_sample().iloc[:, :DEMO_ATSM_COLUMNS], "GSW US Treasury curve, 1-12 years (embedded sample)"
+    comparison = _compare(data, args)
+    print(as_command_line(comparison.table()))
+    written = write_comparison_outputs(comparison, out, report=not args.no_report, pdf=args.pdf,
+                                       title=f"Model comparison: {name}")
+    _print_written(written, out)
     return 0
 
 
@@ -429,6 +573,9 @@ _OPTIONS = {"yield_units": "yield-units", "maturity_units": "maturity-units", "n
 _OPTION = re.compile(r"\b(" + "|".join(_OPTIONS) + r"|diagonal_R)\s*=\s*(?:'([^']*)'|\"([^\"]*)\"|([\w.+-]+))")
 #: Python attributes named in advice -> the files the command line writes
 _PYTHON_NAMES = {"result.rmse": "rmse.csv", "result.pricing_errors": "pricing_errors_bp.csv"}
+#: estimators named as Python functions -> the --method that runs them
+_METHOD_OF = re.compile(r"\bmethod '(\w+)' of fit_atsm\b")
+_FIT_FUNCTION = re.compile(r"\bfit_(afns|acm|atsm)\b")
 _BARE = re.compile(r"\b(yield_units|maturity_units|n_factors|k_states|max_iter|measurement_error|skip_rows|"
                    r"diagonal_R)\b")
 
@@ -436,7 +583,7 @@ _BARE = re.compile(r"\b(yield_units|maturity_units|n_factors|k_states|max_iter|m
 def as_command_line(message: str) -> str:
     """The core's advice in the command line's spelling: ``yield_units='bp'`` -> ``--yield-units bp``,
     ``k_states=3`` -> ``--n-factors 3``, ``diagonal_R=False`` -> ``--measurement-error full``, a bare
-    ``max_iter`` -> ``--max-iter``. Errors, warnings, notes, flags and summaries printed by the CLI go through it."""
+    ``max_iter`` -> ``--max-iter``, ``fit_afns`` -> ``--method afns``. Errors, warnings, notes, flags and summaries printed by the CLI go through it."""
     def option(m):
         value = next(v for v in m.groups()[1:] if v is not None)
         if m.group(1) == "diagonal_R":
@@ -444,6 +591,8 @@ def as_command_line(message: str) -> str:
         return f"--{_OPTIONS[m.group(1)]} {value}"
 
     message = _OPTION.sub(option, message)
+    message = _METHOD_OF.sub(r"--method \1", message)
+    message = _FIT_FUNCTION.sub(lambda m: "--method " + ("jsz" if m.group(1) == "atsm" else m.group(1)), message)
     for python, files in _PYTHON_NAMES.items():
         message = message.replace(python, files)
     return _BARE.sub(lambda m: "--" + (_OPTIONS.get(m.group(1)) or "measurement-error"), message)
@@ -488,11 +637,28 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--tol", type=float, default=1e-9,
                        help="EM stops when an EM step gains less than this per observed cell (default 1e-9)")
 
+    def compare_option(p, flag, help_text):
+        p.add_argument(flag, action="store_true", help=help_text)
+        p.add_argument("--methods", default="jsz,afns,acm,dns", metavar="LIST",
+                       help="with --compare: the models compared, comma-separated (default jsz,afns,acm,dns)")
+
+    def model_options(p):
+        p.add_argument("--afns-version", default="independent", choices=["independent", "correlated"],
+                       help="afns: independent factors (diagonal K_P and Sigma, default) or correlated ones")
+        p.add_argument("--dns-method", default="two-step", choices=["two-step", "one-step"],
+                       help="dns: Diebold-Li two-step (least squares per date, then a VAR; default) or "
+                            "Diebold-Rudebusch-Aruoba one-step (Kalman maximum likelihood, lambda estimated)")
+        p.add_argument("--dns-lambda", type=_dns_lambda, default=None, metavar="L",
+                       help="dns two-step: the Nelson-Siegel decay per month of maturity (default 0.0609, "
+                            "Diebold-Li) or 'profile' (the value that fits the cross-sections best)")
+
     def atsm_options(p):
-        p.add_argument("--method", default="auto", choices=["auto", "jsz", "kalman", "em", "acm", "afns"],
+        p.add_argument("--method", default="auto", choices=["auto", "jsz", "kalman", "em", "acm", "afns", "dns"],
                        help="estimator (default auto: jsz on a complete panel, kalman when cells are blank); acm "
                             "(Adrian-Crump-Moench, 5 factors unless --n-factors) and afns (arbitrage-free "
-                            "Nelson-Siegel) are other models with term premia")
+                            "Nelson-Siegel) are other models with term premia; dns (dynamic Nelson-Siegel) has "
+                            "no term premium: it is not arbitrage-free")
+        model_options(p)
         p.add_argument("--measurement-error", default="common", choices=["common", "per_maturity"],
                        help="pricing error standard deviation: one for all maturities (common, default) or one "
                             "per maturity")
@@ -570,7 +736,24 @@ def build_parser() -> argparse.ArgumentParser:
     iteration_option(rep)
     atsm_options(rep)
     lgssm_options(rep)
+    compare_option(rep, "--compare", "add a section comparing the models on the same panel (see 'xlatsm compare')")
     rep.set_defaults(func=cmd_report)
+
+    cmp = sub_parser("compare", "fit JSZ, AFNS, ACM and DNS to one panel and compare their pricing errors and "
+                                "term premia (default: the embedded sample)")
+    cmp.add_argument("file", nargs="?", help="CSV or XLSX of zero yields (default: the embedded sample, 1Y-12Y)")
+    cmp.add_argument("--out", default="xlatsm-compare", metavar="DIR", help="output folder (default ./xlatsm-compare)")
+    input_options(cmp)
+    yield_options(cmp)
+    cmp.add_argument("--methods", default="jsz,afns,acm,dns", metavar="LIST",
+                     help="models to compare, comma-separated, from jsz, kalman, em, acm, afns, dns (default "
+                          "jsz,afns,acm,dns)")
+    cmp.add_argument("--headline", default="10Y", metavar="TENOR",
+                     help="maturity of the term premium compared (default 10Y)")
+    model_options(cmp)
+    iteration_option(cmp)
+    report_options(cmp)
+    cmp.set_defaults(func=cmd_compare)
 
     inst = sub_parser("install", "copy the workbook to ~/Documents/xlatsm and point it at this Python")
     inst.add_argument("--target", metavar="DIR", help="folder for the workbook (default ~/Documents/xlatsm)")

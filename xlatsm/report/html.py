@@ -42,71 +42,150 @@ def headline_term_premium(result, maturity="10Y"):
     return extrapolation.term_premium(result, maturity)
 
 
+def has_term_premium(result) -> bool:
+    """Whether the model defines term premia (dynamic Nelson-Siegel does not: it is not arbitrage-free)."""
+    return not no_term_premium_reason(result)
+
+
+def no_term_premium_reason(result) -> str:
+    """The model's own words for why it has no term premium (the ModelError its ``term_premium_at`` raises), or
+    "" when it has one."""
+    from ..errors import ModelError
+
+    try:
+        result.term_premium_at(result.panel.labels[-1])
+    except ModelError as exc:
+        return str(exc)
+    return ""
+
+
+def is_jsz(result) -> bool:
+    """The JSZ canonical-form ATSM (methods jsz, kalman, em): its factors are portfolios of yields, W y."""
+    return hasattr(getattr(result, "params", None), "structure")
+
+
+def describe_model(result) -> str:
+    """One sentence naming the model, its estimator and its factors."""
+    if is_jsz(result):
+        requested = getattr(result, "method_requested", "") or result.method
+        method = result.method if requested == result.method else f"{result.method} (requested {requested})"
+        return (f"Gaussian affine term structure model, JSZ canonical form, {result.n_factors} factors, method "
+                f"{method}")
+    if result.method == "acm":
+        return (f"Adrian-Crump-Moench (2013) regression model: {result.n_factors} principal components of the "
+                "yields (standardised), VAR(1) by OLS, prices of risk from excess-return regressions; method acm")
+    if result.method == "afns":
+        return (f"arbitrage-free Nelson-Siegel model (Christensen-Diebold-Rudebusch 2011), {result.version} "
+                f"factors level, slope, curvature by Kalman maximum likelihood, lambda {result.lam:.4f} per year; "
+                "method afns")
+    if result.method in ("two_step", "one_step"):
+        how = ("Diebold-Li two-step: least squares per date, then the factors' dynamics by OLS"
+               if result.method == "two_step" else "Diebold-Rudebusch-Aruoba one-step: Kalman maximum likelihood")
+        return (f"dynamic Nelson-Siegel model ({how}), factors level, slope, curvature, lambda {result.lam:.4f} per "
+                "month of maturity; method dns, not arbitrage-free, so it has no term premium")
+    return f"{getattr(result, 'model_name', 'term structure model')}, method {result.method}"
+
+
+def _loadings_caption(result, units: str) -> str:
+    if is_jsz(result):
+        return f"y(maturity) = A + B'P; A in {units}, B unit-free"
+    if result.method == "acm":
+        return f"y(maturity) = A + B'X, X the standardised principal components; A and B in {units}"
+    if result.method == "afns":
+        return f"y(maturity) = A + B'X; A (the yield adjustment) in {units}, B the Nelson-Siegel loadings, unit-free"
+    return "y(maturity) = B'(level, slope, curvature): the Nelson-Siegel loadings, unit-free"
+
+
 def atsm_document(result, title: str = "Term structure model report", headline="10Y",
-                  charts: list | None = None) -> Document:
-    """The ATSM report; ``charts`` are :func:`atsm_charts` already drawn (else drawn in a temporary folder)."""
+                  charts: list | None = None, comparison=None) -> Document:
+    """The report of a term structure model (JSZ, ACM, AFNS or DNS); ``charts`` are :func:`atsm_charts` already
+    drawn (else drawn in a temporary folder). A model without term premia (DNS) says so in their place. With a
+    ``comparison`` (:func:`xlatsm.report.comparison.compare_models` on the same panel) its section is added."""
     units = result.units
     doc = Document(title)
-    tp, where = headline_term_premium(result, headline)
-    requested = getattr(result, "method_requested", "") or result.method
-    method = result.method if requested == result.method else f"{result.method} (requested {requested})"
-    doc.para(f"Gaussian affine term structure model, JSZ canonical form, {result.n_factors} factors, method "
-             f"{method}; {len(result.panel.dates)} dates {_period(result.panel.dates)}; fitted maturities "
-             f"{', '.join(result.panel.labels)}; yields in {units}, pricing errors in bp. Converged: "
-             f"{'yes' if result.converged else 'NO'}. Generated {dt.datetime.now():%Y-%m-%d %H:%M} by xlatsm.")
+    why_no_tp = no_term_premium_reason(result)
+    doc.para(f"{describe_model(result)}; {len(result.panel.dates)} dates {_period(result.panel.dates)}; fitted "
+             f"maturities {', '.join(result.panel.labels)}; yields in {units}, pricing errors in bp. Converged: "
+             f"{'yes' if getattr(result, 'converged', True) else 'NO'}. Generated {dt.datetime.now():%Y-%m-%d %H:%M} "
+             "by xlatsm.")
     doc.heading("Flags of the fit")
-    doc.flags(_flags_with_extrapolation(result, [headline]))
-    note = extrapolation.short_rate_note(result)
+    doc.flags(_flags_with_extrapolation(result, [] if why_no_tp else [headline]))
+    note = None if why_no_tp else extrapolation.short_rate_note(result)
     if note:
         doc.para("Note: " + note + ".")
-    doc.kpis([(f"term premium {where.text}, last", f"{tp.iloc[-1]:.2f}", units),
-              ("mean", f"{tp.mean():.2f}", units),
-              ("mean pricing error", f"{result.pricing_errors.mean():.1f}", "bp")])
+    kpis = [("mean pricing error", f"{result.pricing_errors.mean():.1f}", "bp")]
+    if why_no_tp:
+        doc.para(f"Term premia: not defined; {why_no_tp}.")
+    else:
+        tp, where = headline_term_premium(result, headline)
+        kpis = [(f"term premium {where.text}, last", f"{tp.iloc[-1]:.2f}", units),
+                ("mean", f"{tp.mean():.2f}", units)] + kpis
+    doc.kpis(kpis)
     af = analyst_factors(result)
     with tempfile.TemporaryDirectory() as tmp:
         for png, caption in charts or atsm_charts(result, Path(tmp), headline, af):
             doc.figure(png, caption)
     doc.heading("Factors")
-    doc.para("Factors are shown as the portfolios of yields they are: " + "; ".join(af.labels.values()) +
-             ". The weights (each factor's dominant side sums to one) are below; the model's parameters are in "
-             "its own factor units (unit-length principal-component weights).")
-    doc.table(af.weights, "Factor weights on the fitted yields", 3)
+    if is_jsz(result):
+        doc.para("Factors are shown as the portfolios of yields they are: " + "; ".join(af.labels.values()) +
+                 ". The weights (each factor's dominant side sums to one) are below; the model's parameters are in "
+                 "its own factor units (unit-length principal-component weights).")
+        doc.table(af.weights, "Factor weights on the fitted yields", 3)
+    else:
+        doc.para("Factors in the model's own units: " + "; ".join(af.labels.values()) + ".")
     doc.heading("Pricing errors (RMSE, bp)")
     doc.table(result.pricing_errors.to_frame().T, "", 3)
     doc.heading("Loadings")
-    loadings = extrapolation.marked_loadings(result, list(result.panel.labels) + [where.label])
-    doc.table(loadings, f"y(maturity) = A + B'P; A in {units}, B unit-free", 4)
+    shown = list(result.panel.labels) + ([] if why_no_tp else [headline_term_premium(result, headline)[1].label])
+    doc.table(extrapolation.marked_loadings(result, shown), _loadings_caption(result, units), 4)
+    if comparison is not None:
+        from .comparison import add_comparison_section
+
+        add_comparison_section(doc, comparison)
     doc.heading("Parameters")
     for name, block in result.parameter_blocks().items():
-        if name in ATSM_TABLES:
+        if name in ATSM_TABLES or not is_jsz(result):
             doc.table(block, name)
     doc.heading("Summary")
     doc.pre(result.summary())
     return doc
 
 
+def _why_no_bands(result) -> str:
+    """Why a model's factor chart has no +-2 s.e. bands ("" when it has them)."""
+    if result.method == "jsz":
+        return "observed exactly: jsz prices the factor portfolios without error, so there are no bands"
+    if result.method == "acm":
+        return "observed: acm's factors are principal components of the yields, so there are no bands"
+    if result.method == "two_step":
+        return "least squares per date (dns two-step), so there are no bands"
+    return ""
+
+
 def atsm_charts(result, folder: Path, headline="10Y", af=None) -> list[tuple[Path, str]]:
     """The ATSM's charts as PNGs in ``folder``: factors.png, fitted_curve.png, pricing_errors.png and
-    term_premium_<10y>.png (file name by the headline maturity)."""
+    term_premium_<10y>.png (file name by the headline maturity; none for a model without term premia, DNS)."""
     units = result.units
     af = af or analyst_factors(result)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tp, where = headline_term_premium(result, headline)
-    years = float(extrapolation.to_years(headline)[0])
-    why = "observed exactly: jsz prices the factor portfolios without error, so there are no bands" \
-        if result.method == "jsz" else ""
-    se = None if result.method == "jsz" else af.std_errors
-    tp_title = f"{where.label} term premium ({units})" + (f", {where.mark}: dashed" if where.extrapolated else "")
-    return [
-        (plot_factors(af.values, folder / "factors.png", se, af.labels, "Yield-curve factors", why), "factors"),
+    why = _why_no_bands(result)
+    charts = [
+        (plot_factors(af.values, folder / "factors.png", None if why else af.std_errors, af.labels,
+                      "Yield-curve factors", why), "factors"),
         (plot_curves(result.panel.maturities, result.panel.frame, result.fitted_yields, folder / "fitted_curve.png",
                      f"yield ({units})"), "fitted curve"),
         (plot_bars(result.pricing_errors, folder / "pricing_errors.png", "Pricing errors, RMSE by maturity",
                    "RMSE (bp)"), "pricing errors"),
-        (plot_lines(tp.to_frame(), folder / f"term_premium_{years:g}y.png", tp_title, f"term premium ({units})",
-                    dashed={tp.name} if where.extrapolated else set()), "term premium"),
     ]
+    if has_term_premium(result):
+        tp, where = headline_term_premium(result, headline)
+        years = float(extrapolation.to_years(headline)[0])
+        tp_title = f"{where.label} term premium ({units})" + (f", {where.mark}: dashed" if where.extrapolated else "")
+        charts.append((plot_lines(tp.to_frame(), folder / f"term_premium_{years:g}y.png", tp_title,
+                                  f"term premium ({units})", dashed={tp.name} if where.extrapolated else set()),
+                       "term premium"))
+    return charts
 
 
 def lgssm_document(result, title: str = "State-space model report", units: str = "data's units",
