@@ -19,8 +19,9 @@ eigenvalues of ``K_1^Q`` need no special case.
 
 Continuous time. ``dX = K(\theta - X)dt + \Sigma dW`` under Q, ``r = \delta_0 + \delta_1'X``; ``B(\tau)`` and
 ``A(\tau)`` solve the Riccati ODEs ``B' = -\delta_1 - K'B``, ``A' = -\delta_0 + B'K\theta + \tfrac12 B'\Sigma\Sigma'B``.
-They are solved exactly by one matrix exponential of the linear system satisfied by ``z = (B, vec(BB'), A, 1)``
-(Van Loan's construction), again with no eigen-decomposition.
+They are solved exactly by matrix exponentials of the linear system satisfied by ``z = (B, vec(BB'), int B,
+int BB', 1)`` (Van Loan's construction; :func:`continuous_loading_integrals`), again with no eigen-decomposition;
+the intercept is then ``A = (int B)'K theta + 1/2 tr(Sigma Sigma' int BB') - delta_0 tau`` for any drift.
 """
 from __future__ import annotations
 
@@ -68,36 +69,68 @@ def discrete_yield_loadings(K0Q, K1Q, Omega, rho0, rho1, periods, dt) -> tuple[n
     return a[periods] * scale, b[periods] * scale[:, None]
 
 
+def continuous_loading_integrals(K: np.ndarray, rho1: np.ndarray, taus) -> tuple[np.ndarray, np.ndarray,
+                                                                                   np.ndarray]:
+    r"""The pieces of every continuous-time Gaussian bond price, for drift ``mu_0 - K X`` and ``r = rho_0 +
+    rho_1'X``: ``b(tau)`` solving ``b' = -rho_1 - K'b``, ``b(0) = 0``, its integral ``I(tau) = int_0^tau b`` and
+    ``C(tau) = int_0^tau b b'``, so that for any ``mu_0``, ``Omega = Sigma Sigma'`` and ``rho_0``
+
+    .. math::
+
+        \log P(\tau) = a(\tau) + b(\tau)'X,\qquad a(\tau) = I(\tau)'\mu_0 + \tfrac12\,\mathrm{tr}(\Omega C(\tau))
+            - \rho_0 \tau.
+
+    Exact: ``z = (b, vec(bb'), I, vec C, 1)`` solves the linear ODE ``z' = H z`` (Van Loan's construction), so
+    ``z(tau_k) = expm(H (tau_k - tau_{k-1})) z(tau_{k-1})`` over the sorted maturities, one matrix exponential per
+    distinct gap. No eigen-decomposition: repeated, complex and zero eigenvalues of K need no special case.
+    Returns (b (J, N), I (J, N), C (J, N, N)) in the order of ``taus`` (years)."""
+    K = np.atleast_2d(np.asarray(K, float))
+    N = K.shape[0]
+    rho1 = np.asarray(rho1, float).reshape(N)
+    I = np.eye(N)
+    iB, iV, iI, iC = (slice(0, N), slice(N, N + N * N), slice(N + N * N, 2 * N + N * N),
+                      slice(2 * N + N * N, 2 * N + 2 * N * N))
+    i1 = 2 * N + 2 * N * N
+    H = np.zeros((i1 + 1, i1 + 1))
+    H[iB, iB] = -K.T
+    H[iB, i1] = -rho1
+    # d(bb')/dtau = b'b^T + b b'^T with b' = -rho1 - K'b  (vec row-major: vec(X)[i*N+j] = X[i,j])
+    H[iV, iV] = -(np.kron(K.T, I) + np.kron(I, K.T))
+    H[iV, iB] = -(np.kron(rho1[:, None], I) + np.kron(I, rho1[:, None]))
+    H[iI, iB] = I
+    H[iC, iV] = np.eye(N * N)
+    taus = np.atleast_1d(np.asarray(taus, float))
+    if np.any(taus < 0) or not np.all(np.isfinite(taus)):
+        raise ModelError(f"maturities must be non-negative and finite, got {taus}")
+    order = np.argsort(taus, kind="stable")
+    z = np.zeros(i1 + 1)
+    z[i1] = 1.0
+    out = np.empty((len(taus), i1 + 1))
+    previous, steps = 0.0, {}
+    for j in order:
+        gap = float(taus[j] - previous)
+        if gap > 0:
+            key = round(gap, 12)
+            if key not in steps:
+                steps[key] = expm(H * gap)
+            z = steps[key] @ z
+        out[j] = z
+        previous = float(taus[j])
+    return out[:, iB], out[:, iI], out[:, iC].reshape(len(taus), N, N)
+
+
 def continuous_price_loadings(KQ: np.ndarray, thetaQ: np.ndarray, Sigma: np.ndarray, delta0: float,
                               delta1: np.ndarray, taus: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(A(tau), B(tau)) of log bond prices ``A + B'X`` in continuous time, exact via one matrix exponential."""
+    """(A(tau), B(tau)) of log bond prices ``A + B'X`` in continuous time, exact via matrix exponentials
+    (:func:`continuous_loading_integrals` with ``mu_0 = K theta``)."""
     KQ = np.atleast_2d(np.asarray(KQ, float))
     N = KQ.shape[0]
     thetaQ = np.asarray(thetaQ, float).reshape(N)
-    delta1 = np.asarray(delta1, float).reshape(N)
-    Omega = Sigma @ Sigma.T
-    I = np.eye(N)
-    # z = (B, vec(BB'), A, 1); dz/dtau = M z
-    size = N + N * N + 2
-    M = np.zeros((size, size))
-    iB, iV, iA, i1 = slice(0, N), slice(N, N + N * N), N + N * N, N + N * N + 1
-    M[iB, iB] = -KQ.T
-    M[iB, i1] = -delta1
-    # d(BB')/dtau = B' B^T + B B'^T with B' = -delta1 - K'B  (vec row-major: vec(X)[i*N+j] = X[i,j])
-    M[iV, iV] = -(np.kron(KQ.T, I) + np.kron(I, KQ.T))
-    M[iV, iB] = -(np.kron(delta1[:, None], I) + np.kron(I, delta1[:, None]))
-    M[iA, iB] = KQ @ thetaQ
-    M[iA, iV] = 0.5 * Omega.reshape(-1)
-    M[iA, i1] = -delta0
-    z0 = np.zeros(size)
-    z0[i1] = 1.0
+    Omega = np.asarray(Sigma, float) @ np.asarray(Sigma, float).T
     taus = np.atleast_1d(np.asarray(taus, float))
-    A = np.empty(len(taus))
-    B = np.empty((len(taus), N))
-    for j, tau in enumerate(taus):
-        z = expm(M * tau) @ z0
-        A[j], B[j] = z[iA], z[iB]
-    return A, B
+    b, integral, C = continuous_loading_integrals(KQ, delta1, taus)
+    A = integral @ (KQ @ thetaQ) + 0.5 * np.einsum("ij,nij->n", Omega, C) - delta0 * taus
+    return A, b
 
 
 def continuous_yield_loadings(KQ, thetaQ, Sigma, delta0, delta1, taus) -> tuple[np.ndarray, np.ndarray]:
