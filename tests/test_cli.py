@@ -193,7 +193,7 @@ def _help_texts():
     yield from subparsers.choices.items()
 
 
-@pytest.mark.parametrize("name", ["xlatsm", "demo", "atsm", "lgssm", "report", "install", "uninstall"])
+@pytest.mark.parametrize("name", ["xlatsm", "demo", "atsm", "lgssm", "report", "compare", "install", "uninstall"])
 def test_help_has_no_markup_and_a_line_for_every_option(name, capsys):
     argv = ["--help"] if name == "xlatsm" else [name, "--help"]
     assert main(argv) == 0
@@ -209,7 +209,7 @@ def test_help_has_no_markup_and_a_line_for_every_option(name, capsys):
                       section, flags=re.M)
         assert m and len((m.group(1) or m.group(2)).split()) >= 2, f"{name} {action.option_strings[0]} has no help"
     if name == "xlatsm":
-        for command in ("demo", "atsm", "lgssm", "report", "install", "uninstall"):
+        for command in ("demo", "atsm", "lgssm", "report", "compare", "install", "uninstall"):
             assert re.search(rf"^\s+{command}\s+\w+|^\s+{command}\n\s+\w+", text, flags=re.M), command
 
 
@@ -270,3 +270,87 @@ def test_report_command_for_every_model(model, tmp_path, capsys, monkeypatch):
                                                                                  in text)
     assert out.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
     assert main(["report", "--model", model, "--out", str(tmp_path / "r.txt")]) == 2
+
+
+def test_atsm_command_fits_dns_and_says_it_has_no_term_premium(tmp_path, capsys):
+    """dns on the command line: its factors, fitted yields, errors and loadings; no term_premium.csv and no term
+    premium chart; the summary, the printed line and the report say why, in the command line's spelling."""
+    from xlatsm.atsm.nelson_siegel import fit_dns
+
+    frame = xlatsm.load_sample().iloc[:120, :8]
+    frame.to_csv(tmp_path / "c.csv")
+    assert main(["atsm", str(tmp_path / "c.csv"), "--method", "dns", "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "Term premium: not defined; the dynamic Nelson-Siegel model is not arbitrage-free" in out
+    assert "--method afns" in out and "fit_afns" not in out
+    written = {p.name for p in (tmp_path / "o").iterdir()}
+    assert {"factors.csv", "fitted_yields.csv", "pricing_errors_bp.csv", "loadings.csv", "param_lambda.csv",
+            "summary.txt", "report.html", "factors.png"} <= written
+    assert not any(name.startswith("term_premium") for name in written)
+    direct = fit_dns(frame)
+    errors = pd.read_csv(tmp_path / "o" / "pricing_errors_bp.csv", index_col=0).iloc[:, 0].to_numpy()
+    np.testing.assert_allclose(errors, direct.pricing_errors.to_numpy(), rtol=1e-9)
+    loadings = pd.read_csv(tmp_path / "o" / "loadings.csv", index_col=0)
+    assert list(loadings.index) == list(frame.columns.str.replace("SVENY0", "").str.replace("SVENY", "") + "Y")
+    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert "dynamic Nelson-Siegel model (Diebold-Li two-step" in page and "Term premia: not defined" in page
+    assert page.count("data:image/png;base64,") == 3          # factors, fitted curve, errors; no term premium
+    # the one-step estimator and a profiled lambda are options
+    assert main(["atsm", str(tmp_path / "c.csv"), "--method", "dns", "--dns-method", "one-step", "--no-report",
+                 "--out", str(tmp_path / "one")]) == 0
+    one = pd.read_csv(tmp_path / "one" / "param_lambda.csv", index_col=0)["per_month"].iloc[0]
+    assert one == pytest.approx(fit_dns(frame, method="one_step").lam, rel=1e-6)
+    assert main(["atsm", str(tmp_path / "c.csv"), "--method", "dns", "--dns-lambda", "profile", "--no-report",
+                 "--out", str(tmp_path / "prof")]) == 0
+    prof = pd.read_csv(tmp_path / "prof" / "param_lambda.csv", index_col=0)["per_month"].iloc[0]
+    assert prof == pytest.approx(fit_dns(frame, lam="profile").lam, rel=1e-9)
+    capsys.readouterr()
+    assert main(["atsm", str(tmp_path / "c.csv"), "--method", "dns", "--dns-lambda", "-1"]) == 2
+    assert capsys.readouterr().err.startswith("xlatsm: argument --dns-lambda")
+
+
+def test_compare_command_writes_the_table_and_its_numbers_are_the_fits(tmp_path, capsys, monkeypatch):
+    """xlatsm compare: the table printed and written; pricing_errors_bp.csv rows are each model's own errors (fitted
+    here one by one); the correlations are pandas' on the written term premia; DNS is said to have none."""
+    monkeypatch.setattr("xlatsm.report.document.find_browser", lambda: None)
+    frame = xlatsm.load_sample().iloc[:120, :8]
+    frame.to_csv(tmp_path / "c.csv")
+    assert main(["compare", str(tmp_path / "c.csv"), "--out", str(tmp_path / "o"), "--pdf"]) == 0
+    captured = capsys.readouterr()
+    assert "Pricing errors, RMSE by maturity (bp)" in captured.out and "DNS: no term premium" in captured.out
+    assert "compare: fitting AFNS (2/4)" in captured.err
+    o = tmp_path / "o"
+    errors = pd.read_csv(o / "pricing_errors_bp.csv", index_col=0)
+    assert list(errors.index) == ["JSZ", "AFNS", "ACM", "DNS"] and errors.columns[-1] == "mean"
+    for label, method in [("JSZ", "jsz"), ("AFNS", "afns"), ("ACM", "acm"), ("DNS", "dns")]:
+        np.testing.assert_allclose(errors.loc[label].iloc[:-1].to_numpy(),
+                                   xlatsm.fit_atsm(frame, method=method).pricing_errors.to_numpy(), rtol=1e-9)
+    premia = pd.read_csv(o / "term_premium_10Y.csv", index_col=0)
+    assert list(premia.columns) == ["JSZ", "AFNS", "ACM"]
+    corr = pd.read_csv(o / "term_premium_10Y_correlations.csv", index_col=0)
+    np.testing.assert_allclose(corr.to_numpy(), premia.corr().to_numpy(), atol=1e-9)
+    for name in ("errors_by_maturity.png", "term_premia_10y.png"):
+        assert (o / name).read_bytes()[:4] == b"\x89PNG"
+    assert (o / "report.pdf").read_bytes()[:5] == b"%PDF-"
+    assert "Model comparison: JSZ, AFNS, ACM, DNS" in (o / "report.html").read_text(encoding="utf-8")
+    assert "DNS: no term premium" in (o / "comparison.txt").read_text()
+    # a chosen subset; an unknown model is one line
+    assert main(["compare", str(tmp_path / "c.csv"), "--methods", "jsz,dns", "--no-report",
+                 "--out", str(tmp_path / "two")]) == 0
+    assert list(pd.read_csv(tmp_path / "two" / "pricing_errors_bp.csv", index_col=0).index) == ["JSZ", "DNS"]
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "c.csv"), "--methods", "jsz,nss"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == ["xlatsm: --methods: unknown nss; choose from jsz, "
+                                                             "kalman, em, acm, afns, dns"]
+
+
+def test_report_command_with_the_comparison_section(tmp_path, capsys):
+    frame = xlatsm.load_sample().iloc[:120, :8]
+    frame.to_csv(tmp_path / "c.csv")
+    out = tmp_path / "r.html"
+    assert main(["report", str(tmp_path / "c.csv"), "--method", "afns", "--compare", "--methods", "afns,dns",
+                 "--out", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "arbitrage-free Nelson-Siegel model (Christensen-Diebold-Rudebusch 2011)" in page
+    assert "Model comparison: AFNS, DNS on the same panel" in page and "DNS: no term premium" in page
+    assert main(["report", "--model", "lgssm", "--compare", "--out", str(out)]) == 2

@@ -267,7 +267,7 @@ def _headline(result, headline: str = "10Y") -> str:
 
     why = no_term_premium_reason(result)
     if why:
-        return f"Term premium: not defined; {why}"
+        return as_command_line(f"Term premium: not defined; {why}")
     tp, where = headline_term_premium(result, headline)
     line = f"Term premium {where.text}: mean {tp.mean():.2f}, last {tp.iloc[-1]:.2f} ({result.units})"
     if where.extrapolated:
