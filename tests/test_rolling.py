@@ -1,0 +1,147 @@
+"""Rolling re-estimation (xlatsm.rolling): windows, forecasts equal to direct refits, the random walk's RMSE against
+a direct computation, Dask and local processes equal to a serial run, and the Diebold-Li (2006) recursive
+out-of-sample exercise against their published random-walk numbers."""
+import numpy as np
+import pandas as pd
+import pytest
+
+import xlatsm
+from xlatsm import InputError, ModelError
+from xlatsm.atsm.nelson_siegel import fit_dns
+from xlatsm.forecast import forecast
+from xlatsm.rolling import rolling, window_bounds
+
+
+@pytest.fixture(scope="module")
+def sample():
+    # columns deliberately out of maturity order: the RMSE table keeps the input's order
+    return xlatsm.load_sample()[["SVENY05", "SVENY01", "SVENY02", "SVENY03", "SVENY09", "SVENY06"]].iloc[-90:]
+
+
+@pytest.fixture(scope="module")
+def serial(sample):
+    return rolling(sample, method="dns", horizons=(1, 3), forecast_start=-12, step=2, client="serial",
+                   progress=False, dynamics="ar")
+
+
+def test_windows():
+    dates = pd.date_range("2000-01-31", periods=40, freq="ME")
+    bounds, target = window_bounds(dates, window=None, step=1, forecast_start="2002-01", max_horizon=6)
+    assert target == 24 and bounds[0] == (0, 18) and bounds[-1] == (0, 39) and len(bounds) == 22
+    bounds, target = window_bounds(dates, window=10, step=5)
+    assert bounds[0] == (0, 9) and all(e - s + 1 == 10 for s, e in bounds) and [e for _, e in bounds] == [9, 14, 19,
+                                                                                                          24, 29, 34, 39]
+    with pytest.raises(InputError, match="longer than the sample"):
+        window_bounds(dates, window=41)
+    with pytest.raises(InputError, match="leave 6 date"):
+        window_bounds(dates, forecast_start="2000-03", max_horizon=6)
+
+
+def test_forecasts_are_direct_refits(serial, sample):
+    assert serial.columns == ["5Y", "1Y", "2Y", "3Y", "9Y", "6Y"]
+    assert list(serial.forecast_rmse.columns) == serial.columns
+    assert list(serial.forecast_rmse.index) == [("model", 1), ("model", 3), ("random walk", 1), ("random walk", 3)]
+    origin = serial.windows["end"].iloc[2]
+    direct = fit_dns(sample.loc[:origin], dynamics="ar")
+    fc = forecast(direct, 3).yields[serial.columns]
+    np.testing.assert_allclose(serial.forecasts.xs(origin, level="origin").to_numpy(), fc.to_numpy(), rtol=1e-12)
+    assert serial.fits[origin].A[0, 1] == 0.0 and np.allclose(serial.fits[origin].F, direct.F)
+    # parameters: one row per window, the fit's parameter blocks flattened
+    assert serial.parameters.loc[origin, "A[level,level]"] == pytest.approx(direct.A[0, 0], rel=1e-12)
+    with pytest.raises(ModelError, match="not arbitrage-free"):
+        serial.term_premium
+
+
+def test_rmse_against_direct_computation(serial, sample):
+    Y = sample.to_numpy()                     # the input order, as the RMSE table
+    dates = list(sample.index)
+    first_target = len(dates) - 12
+    for h in (1, 3):
+        origins = [dates.index(o) for o in serial.windows["end"] if first_target <= dates.index(o) + h < len(dates)]
+        rw = np.array([Y[e + h] - Y[e] for e in origins])
+        np.testing.assert_allclose(serial.forecast_rmse.loc[("random walk", h)].to_numpy(),
+                                   np.sqrt(np.mean(rw ** 2, axis=0)), rtol=1e-12)
+        model = np.array([Y[e + h] - serial.forecasts.xs((dates[e], h), level=("origin", "horizon")).to_numpy()[0]
+                          for e in origins])
+        np.testing.assert_allclose(serial.forecast_rmse.loc[("model", h)].to_numpy(),
+                                   np.sqrt(np.mean(model ** 2, axis=0)), rtol=1e-12)
+        assert (serial.forecast_counts.loc[("model", h)] == len(origins)).all()
+    assert "Out-of-sample RMSE" in serial.summary()
+
+
+@pytest.mark.parametrize("processes", [False, True])
+def test_dask_local_cluster_equals_serial(serial, sample, processes):
+    pytest.importorskip("dask.distributed")
+    run = rolling(sample, method="dns", horizons=(1, 3), forecast_start=-12, step=2, n_workers=2,
+                  processes=processes, progress=False, dynamics="ar")
+    assert run.engine.startswith("dask.distributed local cluster (2 worker")
+    for name in ("forecasts", "errors", "random_walk_errors", "forecast_rmse", "parameters"):
+        pd.testing.assert_frame_equal(getattr(run, name), getattr(serial, name), check_exact=True)
+
+
+def test_jsz_dask_client_equals_serial(sample):
+    distributed = pytest.importorskip("dask.distributed")
+    kwargs = dict(method="jsz", horizons=(2,), forecast_start=-4, step=2, progress=False)
+    one = rolling(sample, client="serial", **kwargs)
+    with distributed.Client(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as client:
+        two = rolling(sample, client=client, **kwargs)
+    pd.testing.assert_frame_equal(one.forecasts, two.forecasts, check_exact=True)
+    pd.testing.assert_frame_equal(one.term_premium, two.term_premium, check_exact=True)
+    tp = one.fits[one.windows["end"].iloc[-1]].term_premium.iloc[-1][one.columns]
+    np.testing.assert_allclose(one.term_premium.iloc[-1].to_numpy(), tp.to_numpy(), rtol=1e-12)
+
+
+def test_local_processes_without_dask(serial, sample, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)          # as if the extra were not installed
+    with pytest.warns(UserWarning, match="dask.distributed is not installed"):
+        run = rolling(sample, method="dns", horizons=(1, 3), forecast_start=-12, step=2, n_workers=2,
+                      progress=False, dynamics="ar")
+    assert "local processes" in run.engine and "not installed" in run.engine
+    pd.testing.assert_frame_equal(run.forecasts, serial.forecasts, check_exact=True)
+
+
+def test_bad_input(sample):
+    with pytest.raises(InputError, match="method must be"):
+        rolling(sample, method="magic", client="serial")
+    with pytest.raises(InputError, match="horizons"):
+        rolling(sample, method="dns", horizons=(0,), client="serial")
+    with pytest.raises(InputError, match="client must be"):
+        rolling(sample, method="dns", forecast_start=-2, horizons=(1,), client=42, progress=False)
+    with pytest.raises(InputError, match="after the last date"):
+        rolling(sample, method="dns", forecast_start="2030-01", client="serial")
+
+
+# Diebold and Li (2006), Table 5 (6-month-ahead, forecasts for 1994:01-2000:12): the random walk's mean error and
+# RMSE at 3M, 1Y, 3Y, 5Y, 10Y (model-free); and the Nelson-Siegel AR(1) RMSE (their direct h-step regressions)
+DL_RW_6M_MEAN = [0.220, 0.181, 0.099, 0.048, -0.020]
+DL_RW_6M_RMSE = [0.605, 0.779, 0.879, 0.861, 0.758]
+DL_NS_6M_RMSE = [0.517, 0.669, 0.750, 0.777, 0.721]
+
+
+def test_diebold_li_recursive_exercise(shared_data):
+    frame = pd.read_csv(shared_data / "diebold_li_1972_2000_bonds.csv", sep=";", index_col=0)
+    dl = frame.loc["1985:01":]
+    out = rolling(dl, method="dns", horizons=(1, 6, 12), forecast_start="1994-01", client="serial",
+                  progress=False, dynamics="ar", lam=0.0609)
+    cols = ["3M", "1Y", "3Y", "5Y", "10Y"]
+    assert (out.forecast_counts[cols] == 84).all().all()          # 1994:01-2000:12 for every horizon
+    Y = dl[["M3", "M12", "M36", "M60", "M120"]].to_numpy()
+    start = list(dl.index).index("1994:01")
+    for h in (1, 6, 12):
+        rw = Y[start:] - Y[start - h:len(Y) - h]
+        np.testing.assert_allclose(out.forecast_rmse.loc[("random walk", h), cols].to_numpy(),
+                                   np.sqrt(np.mean(rw ** 2, axis=0)), rtol=1e-12)
+    # Diebold-Li report RMSE = sqrt(mean^2 + sd^2) with the n-1 standard deviation
+    e = out.random_walk_errors.xs(6, level="horizon")[cols].to_numpy()
+    published = np.sqrt(e.mean(axis=0) ** 2 + e.std(axis=0, ddof=1) ** 2)
+    np.testing.assert_allclose(e.mean(axis=0), DL_RW_6M_MEAN, atol=6e-4)
+    np.testing.assert_allclose(published, DL_RW_6M_RMSE, atol=1e-3)     # printed to 3 decimals, some truncated
+    # the model (iterated AR(1) forecasts; theirs are direct h-step regressions): close to the published RMSE and,
+    # as in the paper, better than the random walk at 6 and 12 months
+    e = out.errors.xs(6, level="horizon")[cols].to_numpy()
+    np.testing.assert_allclose(np.sqrt(e.mean(axis=0) ** 2 + e.std(axis=0, ddof=1) ** 2), DL_NS_6M_RMSE, atol=0.04)
+    ratio = out.rmse_ratio[cols]
+    assert (ratio.loc[[6, 12]] < 1).all().all()
+    assert (ratio.loc[1] < 1.05).all()
