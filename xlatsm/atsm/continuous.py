@@ -47,10 +47,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.linalg import expm
-
 from ..errors import ModelError
-from .loadings import continuous_loading_integrals
+from .loadings import continuous_loading_integrals, expm
 from .model import ATSMStructure, Loadings, latent_K1Q, matrix_log_rate, q_eigenvalues, q_roots
 
 

@@ -395,7 +395,7 @@ def _m_step(model: ContinuousYieldModel, theta: np.ndarray, m) -> np.ndarray:
     fg = lambda x: (model.ecdll(x, m), model.ecdll_grad_info(x, m))  # noqa: E731
     info = lambda x: model.ecdll_grad_info(x, m, info=True)[1]  # noqa: E731
     try:
-        return maximise(fg, theta, info, max_iter=50, tol=1e-12, max_restarts=1).x
+        return maximise(fg, theta, info, max_iter=50, tol=1e-15, max_restarts=1).x
     except EstimationError:
         return theta
 
