@@ -57,12 +57,14 @@ def test_term_premium_correlations_are_pandas_on_the_models_own_premia(compariso
     np.testing.assert_allclose(stats.iloc[:, -1], premia.iloc[-1], rtol=1e-9)
 
 
-def test_dns_has_no_term_premium_and_says_why(comparison):
+def test_dns_has_no_term_premium_and_says_why(comparison, direct):
     assert "DNS" in comparison.pricing_errors.index and "DNS" not in comparison.term_premia.columns
     assert "not arbitrage-free" in comparison.no_term_premium["DNS"]
     text = comparison.table()
     assert "DNS: no term premium" in text and "correlations of levels" in text
     assert any("shortest fitted maturity is 1Y" in n for n in comparison.notes)        # no short end in the sample
+    assert [(label, f.code) for label, f in comparison.flags] == \
+        [(label, f.code) for label, fit in direct.items() for f in fit.flags]            # none hidden
     markdown = comparison.markdown()
     assert markdown.splitlines()[0].startswith("| RMSE (bp) | 1Y |") and "| ACM |" in markdown
 

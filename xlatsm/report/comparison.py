@@ -21,7 +21,7 @@ No matplotlib here (charts: :mod:`xlatsm.report.charts_compare`).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -81,6 +81,11 @@ class ComparisonResult:
         return table
 
     @property
+    def flags(self) -> list[tuple[str, object]]:
+        """``(label, Flag)`` for every flag of every fit: a comparison hides none of them."""
+        return [(label, flag) for label, fit in self.fits.items() for flag in getattr(fit, "flags", []) or []]
+
+    @property
     def panel(self):
         return next(iter(self.fits.values())).panel
 
@@ -101,6 +106,7 @@ class ComparisonResult:
                       f"{head}: correlations of changes", _text(self.change_correlations, "{:.3f}"), "",
                       f"{head}: statistics", _text(self.term_premium_stats, "{:.3f}"), ""]
         lines += [f"{label}: no term premium; {why}" for label, why in self.no_term_premium.items()]
+        lines += [f"FLAG {label} {flag.code}: {flag.message}" for label, flag in self.flags]
         lines += [f"Note: {n}" for n in self.notes]
         lines.append("Fit time (s): " + ", ".join(f"{k} {v:.2f}" for k, v in self.seconds.items()))
         return "\n".join(lines)
@@ -242,14 +248,17 @@ def add_comparison_section(doc, comparison: ComparisonResult, charts: list | Non
         doc.table(cmp.term_premium_stats, f"{cmp.headline} term premium ({cmp.units}): statistics", 3)
     for label, why in cmp.no_term_premium.items():
         doc.para(f"{label}: no term premium; {why}.")
+    if cmp.flags:
+        doc.para("Flags of the compared fits (each model's own, as in its report):")
+        doc.flags([replace(flag, message=f"{label}: {flag.message}") for label, flag in cmp.flags])
     for note in cmp.notes:
         doc.para(f"Note: {note}.")
 
 
 def comparison_document(comparison: ComparisonResult, title: str = "Model comparison",
                         charts: list | None = None):
-    """A report of its own for a comparison: the comparison section, then each model's flags and one-line
-    description."""
+    """A report of its own for a comparison: the comparison section (with every fit's flags), then each model's
+    one-line description and the comparison as text."""
     from .document import Document
     from .html import describe_model
 
@@ -259,7 +268,6 @@ def comparison_document(comparison: ComparisonResult, title: str = "Model compar
     for label, fit in comparison.fits.items():
         doc.para(f"{label}: {describe_model(fit)}; mean pricing error {fit.pricing_errors.mean():.2f} bp; fitted in "
                  f"{comparison.seconds.get(label, float('nan')):.2f} s.")
-        doc.flags(list(getattr(fit, "flags", []) or []))
     doc.heading("Comparison as text")
     doc.pre(comparison.table())
     return doc
