@@ -1,7 +1,8 @@
 """What the ribbon's Refit button runs: read the Yields sheet, fit, write the result blocks and a status line.
 
 The Excel I/O sits behind a small interface (:class:`BookIO`) so the logic is testable without Excel:
-:class:`XlwingsBook` talks to the running workbook (and its status bar), :class:`OpenpyxlBook` to a file.
+:class:`XlwingsBook` talks to the running workbook (and its status bar), :class:`LiteBook` to the workbook an
+xlwings Lite script gets (the Refit script in :mod:`xlatsm.excel.lite`), :class:`OpenpyxlBook` to a file.
 
 The data is the Excel Table ``YieldTable`` on the ``Yields`` sheet. Its current region (the block around A1, up to
 the first blank row and the first blank header cell) is what Refit fits, and the table is resized to it first: a
@@ -19,7 +20,7 @@ from typing import Any, Protocol
 
 from ..atsm import fit_atsm
 from ..data import read_observations
-from ..errors import XlatsmError
+from ..errors import InputError, XlatsmError
 from . import layout
 
 TABLE = "YieldTable"
@@ -108,6 +109,84 @@ class XlwingsBook:
         self.book.app.status_bar = text if text else False
 
 
+def data_block(rows: list[list[Any]]) -> list[list[Any]]:
+    """The block at A1 of a sheet's cells, as Excel's current region sees it: the header row's columns up to its
+    first blank cell, the rows down to the first fully blank one."""
+    if not rows:
+        return []
+    header_width = next((i for i, v in enumerate(rows[0]) if v is None), len(rows[0]))
+    block = []
+    for r in rows:
+        if all(v is None for v in r[:header_width]):
+            break
+        block.append(list(r[:header_width]))
+    return block
+
+
+def _address(block: list[list[Any]]) -> str:
+    """The A1-style address of a block written at A1 (no openpyxl: Lite may not have it)."""
+    column, letters = len(block[0]), ""
+    while column:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return f"A1:{letters}{len(block)}"
+
+
+class LiteBook(XlwingsBook):
+    """BookIO over the workbook an xlwings Lite script receives (``book: xw.Book``). What differs from a COM
+    workbook: Lite reads a range's current region only asynchronously and has no status bar, and its writes are
+    applied when the script returns, so progress goes to the output pane (``print``) at most once a second. A
+    workbook made for Lite has no result sheets yet: they are added."""
+
+    def __init__(self, book, clock=time.monotonic):
+        super().__init__(book)
+        self._clock = clock
+        self._last_print = None
+
+    def _sheet(self, name):
+        for sheet in self.book.sheets:
+            if sheet.name == name:
+                return sheet
+        return None
+
+    def read(self, sheet):
+        found = self._sheet(sheet)
+        if found is None:
+            raise InputError(f"the workbook has no sheet named {sheet}")
+        return data_block(found.used_range.options(ndim=2).value)
+
+    def read_data(self):
+        sheet = self._sheet(DATA_SHEET)
+        if sheet is None:
+            raise InputError(f"put the yields on a sheet named {DATA_SHEET}: dates down column A from A2, "
+                             "maturities across row 1 from B1 (e.g. 1Y, 2Y, 5Y, 10Y)")
+        block = data_block(sheet.used_range.options(ndim=2).value)
+        if not block:
+            raise InputError(f"the {DATA_SHEET} sheet is empty: paste the yields at A1 (header row of maturities)")
+        try:
+            table = sheet.tables[TABLE]
+        except Exception:  # noqa: BLE001 - a workbook made for Lite usually has no table: nothing to resize
+            table = None
+        if table is not None and table.range.address.replace("$", "") != _address(block):
+            table.resize(sheet.range(_address(block)))
+        return block
+
+    def write(self, sheet, anchor, block):
+        if self._sheet(sheet) is None:
+            self.book.sheets.add(name=sheet, after=self.book.sheets[len(self.book.sheets) - 1])
+        super().write(sheet, anchor, block)
+
+    def clear(self, sheet):
+        if self._sheet(sheet) is not None:
+            super().clear(sheet)
+
+    def status(self, text):
+        now = self._clock()
+        if text and (self._last_print is None or now - self._last_print >= 1.0):
+            print(text)
+            self._last_print = now
+
+
 class OpenpyxlBook:
     """BookIO over a workbook file (tests, or refitting a saved copy without Excel)."""
 
@@ -124,10 +203,8 @@ class OpenpyxlBook:
         block = self.read(DATA_SHEET)
         ws = self.wb[DATA_SHEET]
         if TABLE in ws.tables and block:
-            from openpyxl.utils.cell import get_column_letter
-
             table = ws.tables[TABLE]
-            ref = f"A1:{get_column_letter(len(block[0]))}{len(block)}"
+            ref = _address(block)
             if table.ref != ref:
                 table.ref = ref
                 if table.autoFilter is not None:
@@ -136,17 +213,7 @@ class OpenpyxlBook:
         return block
 
     def read(self, sheet):
-        ws = self.wb[sheet]
-        rows = [list(r) for r in ws.iter_rows(values_only=True)]
-        width = max((max((i for i, v in enumerate(r) if v is not None), default=-1) for r in rows), default=-1) + 1
-        # the data block: rows until the first fully blank one, columns of the header row
-        header_width = next((i for i, v in enumerate(rows[0]) if v is None), width) if rows else 0
-        block = []
-        for r in rows:
-            if all(v is None for v in r[:header_width]):
-                break
-            block.append(list(r[:header_width]))
-        return block
+        return data_block([list(r) for r in self.wb[sheet].iter_rows(values_only=True)])
 
     def read_name(self, name, default):
         defined = self.wb.defined_names.get(name)
