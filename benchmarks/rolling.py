@@ -88,9 +88,10 @@ def speed_up(yields: pd.DataFrame, workers: int, step: int) -> None:
           f"{os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at the end (a shared machine: other jobs run "
           "beside this one, so only the ratios of this run count)")
     print(f"  serial, this process:                         {t_serial:7.1f} s")
-    print(f"  local Dask cluster, {workers} worker processes:       {t_dask:7.1f} s   speed-up {t_serial / t_dask:.2f}x "
-          "(cluster start-up included)")
-    print(f"  running Dask cluster, {workers} worker processes:     {t_warm:7.1f} s   speed-up {t_serial / t_warm:.2f}x")
+    print(f"  local Dask cluster, {workers} worker processes:       {t_dask:7.1f} s   "
+          f"speed-up {t_serial / t_dask:.2f}x (cluster start-up included)")
+    print(f"  running Dask cluster, {workers} worker processes:     {t_warm:7.1f} s   "
+          f"speed-up {t_serial / t_warm:.2f}x")
     print(f"  identical to the serial run (forecasts, parameters, term premia, RMSE): {'yes' if same else 'NO'}")
     print(f"  engine: {local.engine}")
 

@@ -29,8 +29,8 @@ def test_windows():
     bounds, target = window_bounds(dates, window=None, step=1, forecast_start="2002-01", max_horizon=6)
     assert target == 24 and bounds[0] == (0, 18) and bounds[-1] == (0, 39) and len(bounds) == 22
     bounds, target = window_bounds(dates, window=10, step=5)
-    assert bounds[0] == (0, 9) and all(e - s + 1 == 10 for s, e in bounds) and [e for _, e in bounds] == [9, 14, 19,
-                                                                                                          24, 29, 34, 39]
+    assert bounds[0] == (0, 9) and all(e - s + 1 == 10 for s, e in bounds)
+    assert [e for _, e in bounds] == [9, 14, 19, 24, 29, 34, 39]
     with pytest.raises(InputError, match="longer than the sample"):
         window_bounds(dates, window=41)
     with pytest.raises(InputError, match="leave 6 date"):
@@ -145,3 +145,30 @@ def test_diebold_li_recursive_exercise(shared_data):
     ratio = out.rmse_ratio[cols]
     assert (ratio.loc[[6, 12]] < 1).all().all()
     assert (ratio.loc[1] < 1.05).all()
+
+
+def test_command_line(tmp_path, capsys):
+    import argparse
+
+    from xlatsm.rolling_cli import add_rolling_parser
+
+    path = tmp_path / "yields.csv"
+    xlatsm.load_sample()[["SVENY05", "SVENY01", "SVENY02", "SVENY03", "SVENY09"]].iloc[-80:].to_csv(path)
+    parser = argparse.ArgumentParser(prog="xlatsm")
+    add_rolling_parser(parser.add_subparsers(dest="command"))
+    out = tmp_path / "out"
+    args = parser.parse_args(["rolling", str(path), "--method", "dns", "--dns-dynamics", "ar", "--horizons", "1,2",
+                              "--step", "3", "--serial", "--out", str(out)])
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out
+    assert "Out-of-sample RMSE" in printed and "no term premium" in printed
+    rmse = pd.read_csv(out / "forecast_rmse.csv", index_col=[0, 1])
+    assert list(rmse.columns) == ["5Y", "1Y", "2Y", "3Y", "9Y"]
+    direct = rolling(pd.read_csv(path, index_col=0), method="dns", horizons=(1, 2), step=3, client="serial",
+                     progress=False, dynamics="ar")
+    np.testing.assert_allclose(rmse.to_numpy(), direct.forecast_rmse.to_numpy(), rtol=1e-12)
+    assert not (out / "term_premium.csv").exists()
+    with pytest.raises(InputError, match="options of --method dns"):
+        bad = parser.parse_args(["rolling", str(path), "--method", "jsz", "--dns-dynamics", "ar", "--serial",
+                                 "--out", str(out)])
+        bad.func(bad)

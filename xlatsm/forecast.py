@@ -52,7 +52,8 @@ import pandas as pd
 
 from .errors import InputError, ModelError
 
-__all__ = ["forecast", "ForecastResult", "StateSpaceForecast", "state_space_of", "plot_forecast"]
+__all__ = ["forecast", "ForecastResult", "StateSpaceForecast", "state_space_of", "plot_forecast",
+           "write_forecast_outputs", "target_dates"]
 
 PARAMETERS_NOTE = ("bands hold the state-space forecast uncertainty only: the parameters are taken as known "
                    "(their estimation error is not in the bands)")
@@ -523,3 +524,25 @@ def plot_forecast(fc: ForecastResult, path, series=None, block: str = "yields"):
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def write_forecast_outputs(fc: ForecastResult, out, prefix: str = "forecast") -> list:
+    """Write a forecast's tables and chart into the folder ``out``: ``<prefix>_yields.csv``, ``_factors.csv``,
+    ``_short_rate.csv`` and ``_term_premium.csv`` (where the model has them; :meth:`ForecastResult.table`
+    layout: target date, then mean, lower and upper per series), ``<prefix>.png`` (:func:`plot_forecast`) and
+    ``<prefix>_summary.txt``. Returns the paths written."""
+    from pathlib import Path
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in _BLOCK_NAMES:
+        if name in fc.blocks:
+            path = out / f"{prefix}_{name}.csv"
+            fc.table(name).to_csv(path)
+            written.append(path)
+    written.append(Path(plot_forecast(fc, out / f"{prefix}.png")))
+    path = out / f"{prefix}_summary.txt"
+    path.write_text(fc.summary() + "\n", encoding="utf-8")
+    written.append(path)
+    return written

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, ModelError, XlatsmError
+from .errors import EstimationError, InputError, ModelError, XlatsmError
 
 __all__ = ["rolling", "RollingResult", "window_bounds"]
 
@@ -295,9 +295,15 @@ def _execute(chunks: list, client, n_workers, processes: bool, progress, total: 
             import logging
 
             workers = int(n_workers or os.cpu_count() or 1)
-            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                              dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
-                    Client(cluster) as local:
+            try:
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
+            except (RuntimeError, OSError) as exc:
+                raise EstimationError(
+                    f"could not start a local Dask cluster ({exc}); worker processes import the calling script, so "
+                    "in a script put the call under `if __name__ == '__main__':`, or use processes=False, "
+                    "client='processes' or client='serial'") from exc
+            with cluster, Client(cluster) as local:
                 records = _dask(local, chunks, tick)
             kind = "processes" if processes else "threads"
             return records, f"dask.distributed local cluster ({workers} worker {kind}, 1 thread each)"
@@ -356,7 +362,7 @@ def _input_order(yields, panel, maturities, maturity_units) -> list:
     from .data import maturities_to_years
 
     columns = list(maturities) if maturities is not None else (
-        list(yields.columns) if isinstance(yields, pd.DataFrame) else None)
+        list(yields.columns) if isinstance(yields, pd.DataFrame) or hasattr(yields, "row_names") else None)
     if columns is None or len(columns) != len(panel.labels):
         return list(panel.labels)
     try:
@@ -395,7 +401,8 @@ def rolling(yields, method: str = "auto", window: int | None = None, step: int =
     processes : local Dask cluster of processes (True) or threads (False).
     keep_fits : keep every window's fit in ``.fits`` (memory grows with the windows).
     progress : True (a progress bar), False, or a callable ``progress(done, total)``.
-    fit_options : passed to every window's fit (e.g. ``n_factors=3``; dns: ``dynamics="ar"``, ``lam=0.0609``).
+    fit_options : passed to every window's fit (e.g. ``n_factors=3``; dns: ``dynamics="ar"``, ``lam=0.0609``,
+        ``dns_method="one_step"``; lgssm: ``k_states=2``, ``lags=1``).
     """
     from .atsm.results_other import read_yields
 
