@@ -76,3 +76,27 @@ def test_command_line_fits_acm(tmp_path, capsys):
     np.testing.assert_allclose(errors, fit_acm(frame).pricing_errors.to_numpy(), rtol=1e-9)
     assert "Adrian-Crump-Moench" in (tmp_path / "o" / "summary.txt").read_text()
     assert (tmp_path / "o" / "report.html").exists()
+
+
+@pytest.mark.parametrize("method", ["acm", "afns", "dns"])
+def test_evaluate_frames_on_the_fits_own_curves_give_the_fits_outputs(curve, method):
+    """What SMOOTH_STATES shows for acm/afns/dns handles: the fit's own curves (columns reversed, in decimals)
+    give back the fit's factors, fitted yields and term premia (DNS: none, it says why)."""
+    fit = xlatsm.fit_atsm(curve, method=method)
+    frames = fit.evaluate_frames(curve.iloc[:, ::-1] / 100, yield_units="decimal")
+    np.testing.assert_allclose(frames["factors"].to_numpy(), fit.factors.to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(frames["fitted_yields"].to_numpy(), fit.fitted_yields.to_numpy(), atol=1e-9)
+    assert list(frames["fitted_yields"].columns) == list(fit.panel.labels)
+    if method == "dns":
+        assert "term_premium" not in frames
+        with pytest.raises(XlatsmError, match="not arbitrage-free"):
+            fit.term_premium_at("10Y")
+    else:
+        np.testing.assert_allclose(frames["term_premium"].to_numpy(), fit.term_premium.to_numpy(), atol=1e-9)
+    if method == "afns":     # smoothed on the same data with the same parameters: the same uncertainty
+        np.testing.assert_allclose(frames["factor_std_errors"].to_numpy(), fit.factor_std_errors.to_numpy(),
+                                   atol=1e-9)
+    else:                    # per-date computations: any subset of dates gives those dates' rows
+        part = fit.evaluate_frames(curve.iloc[40:50])
+        np.testing.assert_allclose(part["fitted_yields"].to_numpy(), fit.fitted_yields.iloc[40:50].to_numpy(),
+                                   atol=1e-9)

@@ -304,6 +304,13 @@ class ACMResult(CurveResult):
         X = (Y - self.pc_mean) @ self.pc_weights
         return ACMEvaluation(self, X, frame.index)
 
+    def evaluate_frames(self, new_yields, yield_units: str = "auto", maturity_units: str = "auto") -> dict:
+        """Other dates' curves under the fitted model, as the fit's own outputs (what ``SMOOTH_STATES`` shows):
+        ``factors`` (standardised principal components, unit-free), ``fitted_yields`` and ``term_premium`` at the
+        fitted maturities in this fit's yield units (:meth:`evaluate`)."""
+        ev = self.evaluate(new_yields, yield_units, maturity_units)
+        return {"factors": ev.factors, "fitted_yields": ev.fitted_yields, "term_premium": ev.term_premium}
+
     # -- reporting -----------------------------------------------------------------------------------------------
     def parameter_blocks(self) -> dict[str, pd.DataFrame]:
         """Every parameter block, labelled. Factor-space blocks are unit-free; delta_0 (per year) and delta_1

@@ -285,18 +285,37 @@ class AFNSResult(CurveResult):
         frame.insert(0, "A", a * self.scale)
         return frame
 
-    def evaluate(self, new_yields, yield_units: str = "auto", maturity_units: str = "auto") -> pd.DataFrame:
-        """Kalman-smoothed factors and the 10-year term premium of other dates' curves with the fitted parameters
-        (columns matched by maturity; the fitted maturities are needed, blanks allowed), in this fit's units."""
+    def _smooth_new(self, new_yields, yield_units: str, maturity_units: str):
+        """The Kalman smoother at the fitted parameters on other dates' curves: (dates, smoothed result)."""
         obs = read_observations(new_yields)
         frame = align_yields(obs, self.panel.maturities, self.panel.labels, self.units, yield_units,
                              maturity_units)
         Y = frame.to_numpy(float) / self.scale
         build = _Build(self.panel.maturities, self.dt, self.version, self.h_floor)
-        sm = GaussianSSM(Y, build).smooth(self.theta)
-        out = pd.DataFrame(sm.states * self.scale, index=frame.index, columns=FACTOR_NAMES)
+        return frame.index, GaussianSSM(Y, build).smooth(self.theta)
+
+    def evaluate(self, new_yields, yield_units: str = "auto", maturity_units: str = "auto") -> pd.DataFrame:
+        """Kalman-smoothed factors and the 10-year term premium of other dates' curves with the fitted parameters
+        (columns matched by maturity; the fitted maturities are needed, blanks allowed), in this fit's units."""
+        dates, sm = self._smooth_new(new_yields, yield_units, maturity_units)
+        out = pd.DataFrame(sm.states * self.scale, index=dates, columns=FACTOR_NAMES)
         out["term_premium_10Y"] = self._tp(sm.states, 10.0)[0] * self.scale
         return out
+
+    def evaluate_frames(self, new_yields, yield_units: str = "auto", maturity_units: str = "auto") -> dict:
+        """Other dates' curves under the fitted model, as the fit's own outputs (what ``SMOOTH_STATES`` shows):
+        ``factors`` and ``factor_std_errors`` (Kalman-smoothed), ``fitted_yields`` and ``term_premium`` at the
+        fitted maturities, all in this fit's yield units; dates x columns frames."""
+        dates, sm = self._smooth_new(new_yields, yield_units, maturity_units)
+        X, s = sm.states, self.scale
+        a, Z = self._q_loadings(self.panel.maturities)
+        A, B = self._p_loadings(self.panel.maturities)
+        frame = lambda values, columns: pd.DataFrame(values, index=dates, columns=list(columns))  # noqa: E731
+        return {"factors": frame(X * s, FACTOR_NAMES),
+                "factor_std_errors": frame(np.sqrt(np.maximum(np.diagonal(sm.cov, axis1=1, axis2=2), 0)) * s,
+                                           FACTOR_NAMES),
+                "fitted_yields": frame((a + X @ Z.T) * s, self.panel.labels),
+                "term_premium": frame((a + X @ Z.T - A - X @ B.T) * s, self.panel.labels)}
 
     def parameter_blocks(self) -> dict[str, pd.DataFrame]:
         s, names = self.scale, FACTOR_NAMES

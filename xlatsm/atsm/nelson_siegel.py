@@ -225,6 +225,17 @@ class DNSResult(CurveResult):
         F = cross_section_ols(Y, ns_loadings(years_new, self.lam_per_year))
         return pd.DataFrame(F * self.scale, index=frame.index, columns=FACTOR_NAMES)
 
+    def evaluate_frames(self, new_yields, yield_units: str = "auto", maturity_units: str = "auto") -> dict:
+        """Other dates' curves under the fitted model, as the fit's own outputs (what ``SMOOTH_STATES`` shows):
+        ``factors`` (least squares per date with the fitted lambda, :meth:`evaluate`) and ``fitted_yields`` at the
+        fitted maturities, in this fit's yield units. No ``term_premium``: DNS has none (``term_premium_at`` says
+        why)."""
+        factors = self.evaluate(new_yields, yield_units, maturity_units)
+        Lam = ns_loadings(self.panel.maturities, self.lam_per_year)
+        return {"factors": factors,
+                "fitted_yields": pd.DataFrame(factors.to_numpy() @ Lam.T, index=factors.index,
+                                              columns=list(self.panel.labels))}
+
     def parameter_blocks(self) -> dict[str, pd.DataFrame]:
         s, names = self.scale, FACTOR_NAMES
         blocks = {
