@@ -172,3 +172,11 @@ def test_command_line(tmp_path, capsys):
         bad = parser.parse_args(["rolling", str(path), "--method", "jsz", "--dns-dynamics", "ar", "--serial",
                                  "--out", str(out)])
         bad.func(bad)
+
+
+def test_module_is_callable_as_the_function(sample):
+    """``xlatsm.rolling(...)`` works even after ``xlatsm.rolling`` was imported as a module."""
+    import xlatsm.rolling as module
+
+    out = module(sample, method="dns", horizons=(1,), forecast_start=-2, client="serial", progress=False)
+    assert isinstance(out, module.RollingResult) and len(out.windows) == 3
