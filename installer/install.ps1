@@ -64,13 +64,13 @@ try {
     }
     $sourceDir = Split-Path -Parent $PSScriptRoot
     if ($Wheel -ne "") {
-        Invoke-Checked $py @("-m", "pip", "install", "--quiet", "--upgrade", $Wheel)
+        Invoke-Checked $py @("-m", "pip", "install", "--quiet", "--upgrade", ($Wheel + "[excel]"))
     } elseif ((Test-Path "$sourceDir\pyproject.toml") -and
               (Select-String -Path "$sourceDir\pyproject.toml" -Pattern '^name = "xlatsm"' -Quiet)) {
         Write-Host "Installing xlatsm from $sourceDir ..."
-        Invoke-Checked $py @("-m", "pip", "install", "--quiet", "--upgrade", $sourceDir)
+        Invoke-Checked $py @("-m", "pip", "install", "--quiet", "--upgrade", ($sourceDir + "[excel]"))
     } else {
-        Invoke-Checked $py @("-m", "pip", "install", "--quiet", "--upgrade", "xlatsm")
+        Invoke-Checked $py @("-m", "pip", "install", "--quiet", "--upgrade", "xlatsm[excel]")
     }
     $installed = $true
     Invoke-Checked "$venv\Scripts\xlatsm.exe" @("install")

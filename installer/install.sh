@@ -67,12 +67,12 @@ fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 if [ -n "$wheel" ]; then
   echo "Installing $wheel ..."
-  "$venv/bin/python" -m pip install --quiet --upgrade "$wheel"
+  "$venv/bin/python" -m pip install --quiet --upgrade "$wheel[excel]"
 elif [ -n "$source_dir" ]; then
   echo "Installing xlatsm from $source_dir ..."
-  "$venv/bin/python" -m pip install --quiet --upgrade "$source_dir"
+  "$venv/bin/python" -m pip install --quiet --upgrade "$source_dir[excel]"
 else
-  "$venv/bin/python" -m pip install --quiet --upgrade xlatsm
+  "$venv/bin/python" -m pip install --quiet --upgrade "xlatsm[excel]"
 fi
 installed=1
 "$venv/bin/xlatsm" install

@@ -229,3 +229,25 @@ def test_shell_installer_rolls_back_a_failed_install(tmp_path):
                          env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode != 0 and "removing what this run created" in run.stderr
     assert not (tmp_path / "base").exists() and not (home / "Documents").exists()
+
+
+def test_install_without_xlwings_says_which_extra_to_install(tmp_path, monkeypatch, capsys):
+    """xlwings is the classic route's extra, not a base dependency: installing the workbook into a Python without
+    it would leave a workbook whose Python cannot answer, so `xlatsm install` refuses in one line."""
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "xlwings" else real(name, *a))
+    assert _run_install(tmp_path) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("xlatsm:") and 'pip install "xlatsm[excel]"' in err
+    assert not (tmp_path / "Documents").exists()
+
+
+def _run_install(home: Path) -> int:
+    old = os.environ.get("HOME")
+    os.environ["HOME"] = str(home)
+    try:
+        return main(["install", "--no-trusted-location"])
+    finally:
+        if old is not None:
+            os.environ["HOME"] = old

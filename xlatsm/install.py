@@ -201,6 +201,11 @@ def default_target(home: Path) -> Path:
 
 def install(home: Path | None = None, target: Path | None = None, *, trusted_location: bool | None = None,
             platform: str | None = None, environ: Mapping[str, str] | None = None, registry=None) -> dict:
+    import importlib.util
+    if importlib.util.find_spec("xlwings") is None:     # the workbook would start a Python that cannot answer it
+        from .errors import InputError
+        raise InputError('the Excel workbook needs xlwings in this Python: pip install "xlatsm[excel]", then run '
+                         "xlatsm install again")
     home = Path(home or Path.home())
     target = Path(target or default_target(home))
     windows = _windows(platform)
