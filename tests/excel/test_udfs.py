@@ -339,3 +339,27 @@ def test_importing_the_udf_module_leaves_the_estimators_for_later():
             "print(int(c._core.cache_info().currsize == 0))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "1"
+
+
+@pytest.mark.parametrize("method", ["acm", "afns", "dns"])
+def test_smoothing_with_models_that_have_their_own_evaluation(curve, method):
+    """SMOOTH_STATES on an acm/afns/dns handle: the model's own evaluation of the curves (result.evaluate_frames).
+    On the fit's own curves it gives the fit's own factors and fitted yields; on the last 60 dates alone, acm and
+    dns (one date at a time) give those dates' rows."""
+    rows = as_range(curve)
+    handle = udfs.ATSM_FIT(rows, None, None, "handle", method)[0][0]
+    assert handle.startswith("ATSM#")
+    factors = udfs.SMOOTH_STATES(rows, handle)
+    assert is_block(factors) and factors == udfs.XLATSM_GET(handle, "factors")
+    fitted = udfs.SMOOTH_STATES(rows, handle, "fitted")
+    np.testing.assert_allclose(np.array([r[1:] for r in fitted[1:]], float),
+                               np.array([r[1:8] for r in udfs.XLATSM_GET(handle, "fitted")[1:]], float),
+                               rtol=1e-12, atol=1e-12)
+    assert fitted[0][1] == "1Y (percent)"
+    if method != "dns":
+        assert udfs.SMOOTH_STATES(rows, handle, "term_premium")[0][1] == "1Y (percent)"
+    else:
+        assert "choose one of factors, fitted" in udfs.SMOOTH_STATES(rows, handle, "term_premium")[0][0]
+    if method != "afns":   # the Kalman smoother (afns) uses every date; the others read each date on its own
+        tail = udfs.SMOOTH_STATES([rows[0]] + rows[-60:], handle)
+        assert tail[1:] == factors[-60:] and tail[0] == factors[0]

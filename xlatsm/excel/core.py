@@ -264,28 +264,30 @@ def LGSSM_EM(data, k_states=None, lags=1, output="summary", max_iter=5000, measu
     False,
     Arg("data", "observations with the same columns the model was fitted to", RANGE),
     Arg("model", "a model handle from ATSM_FIT(...,\"handle\") or LGSSM_EM(...,\"handle\")"),
-    Arg("output", "factors (default), std_errors, factors_se, fitted or loglik"),
+    Arg("output", "factors (default), std_errors, factors_se, fitted, loglik; acm/afns: term_premium"),
     Arg("yield_units", "auto (default), percent, decimal or bp: the units of these yields (ATSM models)"))
 @never_raise
 def SMOOTH_STATES(data, model=None, output="factors", yield_units="auto"):
-    """Kalman-smoothed factors of (new) data under a fitted model. Columns are matched to the model's by label
+    """Factors of (new) data under a fitted model: Kalman-smoothed (jsz/kalman/em, afns, LGSSM), the model's own
+    rule otherwise (acm: principal components, dns: least squares). Columns are matched to the model's by label
     (any order); yields are converted to the model's units."""
     text = _handle(model)
     result = CACHE.lookup(text)
     obs = _range(data)
     align_yields, align_series = _core()[3:5]
-    if text.upper().startswith("ATSM#") and not hasattr(result, "smooth"):
-        raise InputError(f"{text} is an {type(result).__name__.replace('Result', '')} model, which has no Kalman "
-                         "smoother to run on new data: SMOOTH_STATES takes jsz/kalman/em and LGSSM_EM handles; "
-                         "read this model's blocks with XLATSM_GET")
-    if text.upper().startswith("ATSM#"):
+    is_atsm = text.upper().startswith("ATSM#")
+    if is_atsm and not hasattr(result, "smooth"):
+        # ACM, AFNS, DNS: the model's own evaluation of other dates' curves (AFNS: its Kalman smoother)
+        frames = result.evaluate_frames(obs, yield_units=_text(yield_units, "auto"))
+        return layout.choose(layout.evaluation_outputs(frames, result), _text(output, "factors"))
+    if is_atsm:
         panel = result.panel
         frame = align_yields(obs, panel.maturities, panel.labels, panel.yield_units, _text(yield_units, "auto"),
                              model_level=panel.median_level)
     else:
         frame = align_series(obs, result.columns).frame
     smoothed = result.smooth(frame)
-    unit = result.units if text.upper().startswith("ATSM#") else None
+    unit = result.units if is_atsm else None
     return layout.choose(layout.smooth_outputs(smoothed, unit, result), _text(output, "factors"))
 
 

@@ -198,3 +198,21 @@ def smooth_outputs(smoothed, unit: str | None = None, model=None) -> dict[str, A
         "fitted": lambda: frame_block(said(fitted)),
         "loglik": lambda: [["loglik"], [smoothed.loglik]],
     }
+
+
+def evaluation_outputs(frames: dict[str, pd.DataFrame], model) -> dict[str, Any]:
+    """Blocks of a model without a Kalman smoother of its own (ACM, AFNS, DNS) evaluated on other dates' curves
+    (``model.evaluate_frames``): its factors in the fit's factor units, and what it gives of their standard
+    errors, fitted yields and term premia, in the fit's yield units."""
+    unit, factor_unit = model.units, model.factor_units
+    factors = with_unit(frames["factors"], factor_unit)
+    outputs = {"factors": lambda: frame_block(factors)}
+    if "factor_std_errors" in frames:
+        errors = with_unit(frames["factor_std_errors"].add_suffix("_se"), factor_unit)
+        outputs["std_errors"] = lambda: frame_block(errors)
+        outputs["factors_se"] = lambda: frame_block(factors.join(errors))
+    outputs["fitted"] = lambda: frame_block(with_unit(frames["fitted_yields"], unit))
+    if "term_premium" in frames:
+        outputs["term_premium"] = lambda: frame_block(with_unit(frames["term_premium"], unit))
+    return outputs
+
