@@ -263,3 +263,51 @@ def test_table_and_chart(jsz, tmp_path):
     assert (tmp_path / "forecast.png").stat().st_size > 10000 and out == tmp_path / "forecast.png"
     with pytest.raises(InputError, match="no series"):
         plot_forecast(fc, tmp_path / "x.png", series="99Y")
+
+
+def _continuous_moments(KP, thetaP, Omega, x, P, dt, H):
+    """Continuous-time closed form over h dt: E = theta + e^{-K h dt}(x - theta), Var = e^{-K h dt} P e^{-K' h dt}
+    + int_0^{h dt} e^{-Ks} Omega e^{-K's} ds (Van Loan, by scipy's expm)."""
+    from scipy.linalg import expm
+
+    m = len(x)
+    means, covs = [], []
+    for h in range(1, H + 1):
+        E = expm(-KP * h * dt)
+        M = np.zeros((2 * m, 2 * m))
+        M[:m, :m], M[:m, m:], M[m:, m:] = KP, Omega, -KP.T
+        V = expm(M * h * dt)
+        Phi = V[m:, m:].T
+        means.append(thetaP + E @ (x - thetaP))
+        covs.append(E @ P @ E.T + Phi @ V[:m, m:])
+    return np.array(means), np.array(covs)
+
+
+def test_continuous_jsz_forecast_is_the_continuous_time_closed_form(sample):
+    fit = xlatsm.fit_atsm(sample, method="jsz", time="continuous")
+    p = fit.params
+    H, dt = 6, p.structure.dt
+    fc = fit.forecast(H)
+    x = p.structure.W @ (sample.to_numpy()[-1] / 100)
+    means, covs = _continuous_moments(p.KP, p.thetaP, p.Omega, x, np.zeros((3, 3)), dt, H)
+    np.testing.assert_allclose(fc.factors.to_numpy(), means * 100, rtol=1e-8)
+    np.testing.assert_allclose(fc.factors_std.to_numpy(), np.sqrt(np.diagonal(covs, axis1=1, axis2=2)) * 100,
+                               rtol=1e-7)
+    path = fit.expected_short_rate_path(H).iloc[-1].to_numpy()[1:]
+    np.testing.assert_allclose(fc.short_rate["short_rate"].to_numpy(), path, rtol=1e-10)
+
+
+def test_afns_forecast_is_the_continuous_time_closed_form(sample):
+    fit = xlatsm.fit_atsm(sample.iloc[-60:], method="afns")
+    H = 6
+    fc = fit.forecast(H)
+    means, covs = _continuous_moments(fit.KP, fit.thetaP, fit.Omega, fit.X[-1], fit.X_cov[-1], fit.dt, H)
+    np.testing.assert_allclose(fc.factors.to_numpy(), means * 100, rtol=1e-8)
+    np.testing.assert_allclose(fc.factors_std.to_numpy(), np.sqrt(np.diagonal(covs, axis1=1, axis2=2)) * 100,
+                               rtol=1e-7)
+    np.testing.assert_allclose(fc.short_rate["short_rate"].to_numpy(), (means[:, 0] + means[:, 1]) * 100,
+                               rtol=1e-10)
+    # term premia: the result's own term-premium function at the forecast factors
+    for label in ("2Y", "9Y"):
+        tp, _ = fit._tp(means, label)
+        np.testing.assert_allclose(fc.term_premium[label].to_numpy(), tp * 100, rtol=1e-8, atol=1e-12)

@@ -105,7 +105,9 @@ def _atsm(result) -> StateSpaceForecast:
     how = ("the yield portfolios W y_T, priced exactly (jsz)" if result.method == "jsz"
            else "the Kalman filter at the fitted parameters")
     return StateSpaceForecast(
-        model=f"Gaussian ATSM ({result.method})", T=p.K1P, d=p.K0P, Qs=p.Omega_P, Z=ld.B_P, c=ld.A_P,
+        model=f"Gaussian ATSM ({result.method}"
+              + (", continuous time, exactly discretised)" if getattr(result, "time", "") == "continuous" else ")"),
+        T=p.K1P, d=p.K0P, Qs=p.Omega_P, Z=ld.B_P, c=ld.A_P,
         H=np.diag(p.sigma_e ** 2), a=X[-1], P=cov[-1], labels=list(result.panel.labels),
         factor_names=list(result.factor_names), scale=result.scale, factor_scale=result.scale,
         units=result.units, factor_units=result.units, dates=result.panel.dates,
