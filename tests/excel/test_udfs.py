@@ -357,9 +357,21 @@ def test_smoothing_with_models_that_have_their_own_evaluation(curve, method):
                                rtol=1e-12, atol=1e-12)
     assert fitted[0][1] == "1Y (percent)"
     if method != "dns":
-        assert udfs.SMOOTH_STATES(rows, handle, "term_premium")[0][1] == "1Y (percent)"
+        premia = udfs.SMOOTH_STATES(rows, handle, "term_premium")
+        assert premia[0][1] == "1Y (percent)"
+        fit = xlatsm.fit_atsm(curve, method=method)
+        np.testing.assert_allclose(np.array([r[1:] for r in premia[1:]], float), fit.term_premium.to_numpy(),
+                                   rtol=1e-9, atol=1e-12)
     else:
-        assert "choose one of factors, fitted" in udfs.SMOOTH_STATES(rows, handle, "term_premium")[0][0]
+        message = udfs.SMOOTH_STATES(rows, handle, "term_premium")[0][0]
+        assert message.startswith("#xlatsm:") and "not arbitrage-free" in message
+    if method == "afns":
+        se = udfs.SMOOTH_STATES(rows, handle, "factors_se")
+        assert len(se[0]) == 7 and se[0][4].endswith("_se (percent)")
+    else:
+        message = udfs.SMOOTH_STATES(rows, handle, "std_errors")[0][0]
+        assert message.startswith(f"#xlatsm: {method}'s factors are") and "no standard errors" in message
+    assert "no likelihood of new curves" in udfs.SMOOTH_STATES(rows, handle, "loglik")[0][0]
     if method != "afns":   # the Kalman smoother (afns) uses every date; the others read each date on its own
         tail = udfs.SMOOTH_STATES([rows[0]] + rows[-60:], handle)
         assert tail[1:] == factors[-60:] and tail[0] == factors[0]

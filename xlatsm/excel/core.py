@@ -279,7 +279,8 @@ def SMOOTH_STATES(data, model=None, output="factors", yield_units="auto"):
     if is_atsm and not hasattr(result, "smooth"):
         # ACM, AFNS, DNS: the model's own evaluation of other dates' curves (AFNS: its Kalman smoother)
         frames = result.evaluate_frames(obs, yield_units=_text(yield_units, "auto"))
-        return layout.choose(layout.evaluation_outputs(frames, result), _text(output, "factors"))
+        method = type(result).__name__.replace("Result", "").lower()          # acm, afns, dns
+        return layout.choose(layout.evaluation_outputs(frames, result, method), _text(output, "factors"))
     if is_atsm:
         panel = result.panel
         frame = align_yields(obs, panel.maturities, panel.labels, panel.yield_units, _text(yield_units, "auto"),

@@ -200,19 +200,36 @@ def smooth_outputs(smoothed, unit: str | None = None, model=None) -> dict[str, A
     }
 
 
-def evaluation_outputs(frames: dict[str, pd.DataFrame], model) -> dict[str, Any]:
+def evaluation_outputs(frames: dict[str, pd.DataFrame], model, method: str) -> dict[str, Any]:
     """Blocks of a model without a Kalman smoother of its own (ACM, AFNS, DNS) evaluated on other dates' curves
-    (``model.evaluate_frames``): its factors in the fit's factor units, and what it gives of their standard
-    errors, fitted yields and term premia, in the fit's yield units."""
+    (``model.evaluate_frames``): its factors in the fit's factor units, labelled as the fit's own factors block,
+    and what it gives of their standard errors, fitted yields and term premia, in the fit's yield units. An output
+    the model does not have says why."""
     unit, factor_unit = model.units, model.factor_units
     factors = with_unit(frames["factors"], factor_unit)
+
+    def refuse(reason: str):
+        def make():
+            raise InputError(reason)
+        return make
+
     outputs = {"factors": lambda: frame_block(factors)}
     if "factor_std_errors" in frames:
         errors = with_unit(frames["factor_std_errors"].add_suffix("_se"), factor_unit)
         outputs["std_errors"] = lambda: frame_block(errors)
         outputs["factors_se"] = lambda: frame_block(factors.join(errors))
+    else:
+        kind = ("principal components of the curves" if method == "acm" else "least squares per date")
+        outputs["std_errors"] = outputs["factors_se"] = refuse(
+            f"{method}'s factors are {kind}: they carry no standard errors (afns and jsz/kalman/em handles do)")
     outputs["fitted"] = lambda: frame_block(with_unit(frames["fitted_yields"], unit))
     if "term_premium" in frames:
         outputs["term_premium"] = lambda: frame_block(with_unit(frames["term_premium"], unit))
+    else:
+        def no_term_premium():
+            model.term_premium_at("10Y")          # raises the model's own reason (DNS: not arbitrage-free)
+            raise InputError(f"{method} gives no term premium of new curves")
+        outputs["term_premium"] = no_term_premium
+    outputs["loglik"] = refuse(f"no likelihood of new curves for {method}: use XLATSM_GET(handle, \"loglik\") "
+                               "for the fit's own")
     return outputs
-
