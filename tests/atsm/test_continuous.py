@@ -174,6 +174,20 @@ def test_kalman_score_is_exact_at_degenerate_roots(case):
         assert p.rinfQ == pytest.approx(p.kinfQ / p.q_coefs[0])
 
 
+@pytest.mark.parametrize("case", ["complex", "zero_root"])
+def test_fits_recover_complex_and_zero_q_roots(case):
+    """Yields simulated from a model with a complex pair of Q-roots, or a root at zero (a risk-neutral unit root),
+    are fitted (jsz) without a flag and the roots come back (the cross-section pins them to ~0.01 per year)."""
+    structure = structure_3((3, 6, 12, 24, 36, 60, 84, 120))
+    truth = _params(case, structure)
+    Y, _ = simulate_yields(truth, 360, np.random.default_rng(5))
+    fit = xlatsm.fit_atsm(Y, method="jsz", yield_units="decimal", time="continuous")
+    assert fit.converged and not fit.flags
+    np.testing.assert_allclose(fit.params.kappaQ, truth.kappaQ, atol=0.03)
+    if case == "complex":
+        assert np.abs(np.imag(fit.params.kappaQ)).max() > 0.3
+
+
 def test_term_premium_is_zero_when_prices_of_risk_are():
     """With K_P = K_Q and K_P theta_P = K_Q theta_Q (lambda_0 = lambda_1 = 0) the physical-measure yields computed
     by the generic loadings in the P rotation equal the canonical ones: every term premium is zero."""

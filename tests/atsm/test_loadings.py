@@ -121,6 +121,20 @@ def test_published_jsz_loadings(shared_data):
     np.testing.assert_allclose(ld.A_P, np.array(ref["AcP"]).ravel(), rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("scale", [1e-3, 0.3, 4.0, 60.0])
+def test_pade_expm_matches_scipy(scale):
+    """The numpy Pade-13 exponential of the continuous loadings equals scipy's, real and complex (complex steps)."""
+    from scipy.linalg import expm as scipy_expm
+
+    from xlatsm.atsm.loadings import expm
+
+    rng = np.random.default_rng(4)
+    M = rng.normal(size=(12, 12)) * scale / 3
+    np.testing.assert_allclose(expm(M), scipy_expm(M), rtol=1e-12, atol=1e-13 * np.abs(scipy_expm(M)).max())
+    Z = M + 1j * rng.normal(size=(12, 12)) * scale / 3
+    np.testing.assert_allclose(expm(Z), scipy_expm(Z), rtol=1e-12, atol=1e-13 * np.abs(scipy_expm(Z)).max())
+
+
 def test_matrix_log_is_not_elementwise():
     K = np.array([[0.6, 0.3], [0.1, 0.4]])
     K1 = np.real(__import__("scipy.linalg", fromlist=["expm"]).expm(-K / 12))

@@ -13,7 +13,10 @@ def simulate_yields(params: ATSMParams, n_periods: int, rng: np.random.Generator
     """(yields (T, J) in decimals with month-end dates and tenor labels, factors P (T, N)).
 
     P_t follows the physical VAR(1); y_t = A_P + B_P P_t + e_t, e_t ~ N(0, diag(sigma_e^2)) (every yield observed
-    with error, the ``kalman``/``em`` model)."""
+    with error, the ``kalman``/``em`` model). With continuous-time parameters
+    (:class:`~xlatsm.atsm.continuous.ContinuousParams`) ``K0P, K1P, Sigma_P`` are the exact discretisation of the
+    OU process at the data's period, so this is an exact simulation of ``dP = K_P(theta_P - P)dt + Sigma dW``
+    sampled every period (no Euler error), priced with the continuous-time loadings."""
     ld = params.loadings()
     N = len(params.K0P)
     P = np.zeros((n_periods + burn, N))
