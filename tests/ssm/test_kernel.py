@@ -185,3 +185,30 @@ def test_environment_switch_turns_numba_off():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         assert float(lines[2]) == pytest.approx(fit_lgssm(y, 1, max_iter=5, tol=0).loglik, abs=2e-6)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.05, 0.4])
+@pytest.mark.parametrize("by_date", [True, False])
+def test_vectorised_observation_moments_equal_the_pattern_loop(share, by_date):
+    """The M-step's completed-data moments (diagonal R; per missing cell or per pattern) equal the general
+    pattern-by-pattern computation (which conditions each missing block on the observed cells through R)."""
+    from xlatsm.ssm import em
+
+    rng = np.random.default_rng(int(share * 100) + by_date)
+    params = random_params(rng, 3, 12, 1, known_init=True)
+    n = 150
+    y = rng.normal(size=(n, 12))
+    y[rng.random(y.shape) < share] = np.nan
+    if share:
+        y[7] = np.nan
+    missing = np.isnan(y)
+    groups = em._missing_groups(missing)
+    M = rng.normal(size=(n, 3))
+    B = rng.normal(size=(n, 3, 3))
+    P = B @ B.transpose(0, 2, 1)
+    data = em.ObservedData(y, missing, groups)
+    data.by_date = by_date
+    fast = em._obs_moments(y, missing, groups, M, P, params, True, data)
+    general = em._obs_moments_full_R(y, missing, groups, M, P, params, True)
+    for a, b in zip(fast[:3], general[:3]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())

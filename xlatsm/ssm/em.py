@@ -101,9 +101,14 @@ def _state_moments(es: SmoothedStates, k: int, lags: int, intercept: bool):
     if es.lag_cov is not None:
         S, P = es.states, es.cov
         X, Z = S[lags:, :k], S[lags - 1:-1]
-        Psum_x = P[lags:, :k, :k].sum(0)
-        Pxz = es.lag_cov[lags:, :k, :].sum(0)
-        Pzz = P[lags - 1:-1].sum(0)
+        if es.cov_sum is not None and es.sums_from == lags - 1:   # the kernel's sums over t >= L-1
+            Psum_x = es.cov_sum[:k, :k] - P[lags - 1, :k, :k]
+            Pxz = es.lag_sum[:k, :]
+            Pzz = es.cov_sum - P[-1]
+        else:
+            Psum_x = P[lags:, :k, :k].sum(0)
+            Pxz = es.lag_cov[lags:, :k, :].sum(0)
+            Pzz = P[lags - 1:-1].sum(0)
     else:
         S, P = es.states[lags:], es.cov[lags:]
         X, Z = S[:, :k], S[:, k:]
@@ -121,12 +126,100 @@ def _add_constant(S_yw, S_ww, sum_y, sum_w, n, intercept: bool):
     """Moments for regressors z = (1, w) from those of w (unchanged without an intercept): (S_yz, S_zz)."""
     if not intercept:
         return S_yw, S_ww
-    S_zz = np.block([[np.array([[n]]), sum_w[None, :]], [sum_w[:, None], S_ww]])
-    return np.column_stack([sum_y, S_yw]), S_zz
+    d = len(sum_w)
+    S_zz = np.empty((d + 1, d + 1))     # (assembled by hand: np.block costs more than the rest of the M-step)
+    S_zz[0, 0] = n
+    S_zz[0, 1:] = sum_w
+    S_zz[1:, 0] = sum_w
+    S_zz[1:, 1:] = S_ww
+    S_yz = np.empty((len(sum_y), d + 1))
+    S_yz[:, 0] = sum_y
+    S_yz[:, 1:] = S_yw
+    return S_yz, S_zz
 
 
-def _obs_moments(y, missing, groups, M, P, params: LGSSMParams, intercept: bool):
-    """Expected moments of the completed observations: (Syy, Syz, Szz, n); M, P = E[x_t|Y], Var(x_t|Y)."""
+class ObservedData:
+    """What the observation M-step needs of the data alone, computed once per fit: ``y0`` (y with 0 in missing
+    cells), ``Y0'Y0``, column sums, and the missing cells by date (for :func:`_obs_moments`)."""
+
+    def __init__(self, y: np.ndarray, missing: np.ndarray, groups):
+        self.missing, self.groups = missing, groups
+        self.y0 = np.where(missing, 0.0, y)
+        self.complete = not missing.any()
+        self.y0ty0 = self.y0.T @ self.y0
+        self.y0_sum = self.y0.sum(0)
+        self.n_missing = missing.sum(0).astype(float)
+        rows, self.cols = np.nonzero(missing)              # row-major: grouped by date
+        self.ptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(y)))]).astype(np.int64)
+        self.cols = self.cols.astype(np.int64)
+        counts = missing.sum(1)
+        # per date costs (missing cells x p + their pairs) against per pattern costs (patterns x p x missing)
+        n_pat = sum(1 for pattern, _ in groups if pattern.any())
+        per_date = float(counts.sum()) * missing.shape[1] + float(np.sum(counts.astype(float) ** 2))
+        per_pattern = sum(float(missing.shape[1]) * pattern.sum() + 2e4 for pattern, _ in groups if pattern.any())
+        self.by_date = per_date < per_pattern and n_pat > 0
+
+
+def _obs_moments(y, missing, groups, M, P, params: LGSSMParams, intercept: bool, data: ObservedData | None = None,
+                 Psum: np.ndarray | None = None):
+    r"""Expected moments of the completed observations: (Syy, Syz, Szz, n); M, P = E[x_t|Y], Var(x_t|Y).
+
+    With diagonal R a missing cell is ``c_i + C_i x_t + e_ti``, so with ``U = Y0 + Delta`` (the data with zeros in
+    the missing cells plus the cells' expected values)
+
+    .. math::
+
+        S_{yy} = Y_0'Y_0 + Y_0'\Delta + \Delta'Y_0 + \Delta'\Delta
+                 + \sum_t \sum_{i,j \in m_t} C_i P_t C_j' + \mathrm{diag}(n_i R_{ii}),\qquad
+        S_{yx} = U'M + \sum_t \sum_{i \in m_t} e_i C_i P_t,
+
+    computed per pattern of missing cells (few patterns: GEMMs on k-column blocks) or per missing cell (many
+    patterns: the compiled :func:`xlatsm.ssm.kernel.missing_cell_moments`); ``Y0'Y0`` once per fit. A full R
+    (the missing cells then also depend on the observed ones) goes pattern by pattern."""
+    C, c, R = params.C, params.obs_intercept, params.R
+    n_obs, p = y.shape
+    if data is None:
+        data = ObservedData(y, missing, groups)
+    if Psum is None:
+        Psum = P.sum(0)
+    if not kernel._is_diagonal(R):
+        return _obs_moments_full_R(y, missing, groups, M, P, params, intercept)
+    Syy = data.y0ty0.copy()
+    Syx = data.y0.T @ M
+    usum = data.y0_sum.copy()
+    if not data.complete:
+        if data.by_date and kernel.ENABLED:
+            extra_yy = np.zeros((p, p))
+            kernel.missing_cell_moments(data.y0, data.ptr, data.cols, np.ascontiguousarray(M),
+                                        np.ascontiguousarray(P), np.ascontiguousarray(C), c, extra_yy, Syx, usum)
+            Syy += extra_yy
+        else:
+            for pattern, rows in groups:
+                if not pattern.any():
+                    continue
+                Cm, cm = C[pattern], c[pattern]
+                Mg = M[rows]
+                n_g = len(rows)
+                sM = Mg.sum(0)
+                MM = Mg.T @ Mg
+                Ps = P[rows].sum(0)
+                Y0r = data.y0[rows]
+                cross = np.outer(Y0r.sum(0), cm) + (Y0r.T @ Mg) @ Cm.T          # Y0' Delta, (p, p_m)
+                Syy[:, pattern] += cross
+                Syy[pattern, :] += cross.T
+                CsM = Cm @ sM
+                Syy[np.ix_(pattern, pattern)] += (n_g * np.outer(cm, cm) + np.outer(cm, CsM) + np.outer(CsM, cm)
+                                                  + Cm @ (MM + Ps) @ Cm.T)
+                Syx[pattern] += np.outer(cm, sM) + Cm @ (MM + Ps)
+                usum[pattern] += n_g * cm + CsM
+        Syy[np.diag_indices(p)] += data.n_missing * np.diag(R)
+    Sxx = M.T @ M + Psum
+    Syz, Szz = _add_constant(Syx, Sxx, usum, M.sum(0), n_obs, intercept)
+    return Syy, Syz, Szz, n_obs
+
+
+def _obs_moments_full_R(y, missing, groups, M, P, params: LGSSMParams, intercept: bool):
+    """:func:`_obs_moments` for any R, pattern by pattern."""
     k = params.k_states
     C, c, R = params.C, params.obs_intercept, params.R
     n_obs, p = y.shape
@@ -210,7 +303,7 @@ def _update_initial_factors(y, missing, es: SmoothedStates, params: LGSSMParams)
 
 def m_step(y, missing, groups, es: SmoothedStates, params: LGSSMParams, *, intercepts: bool,
            measurement_error: str, fixed: frozenset, initial_state: str, r_floor: np.ndarray,
-           q_floor: np.ndarray) -> LGSSMParams:
+           q_floor: np.ndarray, obs_data: ObservedData | None = None) -> LGSSMParams:
     """One closed-form M-step (see the module docstring): CM-steps for the state equation, the observation
     equation and, with ``initial_state="estimated"``, the first L factors, all from the same E-step."""
     k, L = params.k_states, params.lags
@@ -229,7 +322,10 @@ def m_step(y, missing, groups, es: SmoothedStates, params: LGSSMParams, *, inter
     new["Q"] = _clip_cov(Q, q_floor, diagonal=False)
     # observation equation
     M, P = params.factor_moments(es.states, es.cov)
-    Syy, Syz, Szz_o, n_o = _obs_moments(y, missing, groups, M, P, params, intercepts)
+    Psum = None
+    if es.cov_sum is not None and es.sums_from == L - 1:   # the kernel's sum over t >= L-1, plus the held dates
+        Psum = es.cov_sum[:k, :k] + P[:L - 1].sum(0)
+    Syy, Syz, Szz_o, n_o = _obs_moments(y, missing, groups, M, P, params, intercepts, obs_data, Psum)
     G, R = _regression_update(Syy, Syz, Szz_o, n_o, intercept=intercepts,
                               coef_fixed_part=params.C if "C" in fixed else None)
     new["C"] = G[:, 1:] if intercepts else G
@@ -614,6 +710,7 @@ def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, measu
     values = (raw - shift) / scale
     jacobian = n_cells * np.log(scale)   # log p(y) = log p*(y*) - n_cells log(scale)
     fixed_int = _scale_fixed(fixed, shift, scale)
+    obs_data = ObservedData(values, missing, groups)
 
     default_start = initial_params(values, k_states, lags, intercepts, fixed_int)
     if start is not None:
@@ -674,7 +771,8 @@ def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, measu
 
     def em_map(p: LGSSMParams, es_: SmoothedStates) -> LGSSMParams:
         new = m_step(values, missing, groups, es_, p, intercepts=intercepts, measurement_error=measurement_error,
-                     fixed=fixed_names, initial_state=initial_state, r_floor=r_floor, q_floor=q_floor)
+                     fixed=fixed_names, initial_state=initial_state, r_floor=r_floor, q_floor=q_floor,
+                     obs_data=obs_data)
         if free_rotation:
             # The likelihood is invariant to x* = M x, so rotating every iterate to orthonormal loadings changes
             # nothing EM guarantees, but keeps the factors well scaled: left alone they can drift to tiny

@@ -55,7 +55,9 @@ class SmoothedStates:
 
     ``states[t] = E[s_t | y_1..y_n]``, ``cov[t] = Var(s_t | y)``, ``lag_cov[t] = Cov(s_t, s_{t-1} | y)`` for
     ``t >= 1`` (``lag_cov[0]`` is NaN: there is no ``s_0``), ``loglik`` = log p(y_1..y_n) (the diffuse
-    log-likelihood under a diffuse start), ``loglik_obs[t]`` its terms.
+    log-likelihood under a diffuse start), ``loglik_obs[t]`` its terms. The compiled kernel also returns
+    ``cov_sum`` = sum of ``cov[t]`` over ``t >= sums_from`` and ``lag_sum`` = sum of ``lag_cov[t]`` over
+    ``t > sums_from`` (what the M-step needs, without summing (n, m, m) arrays again).
     """
 
     states: np.ndarray
@@ -63,6 +65,9 @@ class SmoothedStates:
     lag_cov: np.ndarray | None
     loglik: float
     loglik_obs: np.ndarray
+    cov_sum: np.ndarray | None = None
+    lag_sum: np.ndarray | None = None
+    sums_from: int = 0
 
 
 class KalmanSmootherRunner:

@@ -160,7 +160,9 @@ def filter_smooth(W, widx, b, Tc, dc, GQG, a1, P1, n_hold, k, steady_tol):
     the state is held (identity, no noise) and date t reads block ``n_hold - t`` (the VAR(L) start, L = n_hold+1).
 
     Returns smoothed states (n, m), covariances (n, m, m), lag-one covariances Cov(s_t, s_{t-1}|Y) (n, m, m;
-    row 0 NaN) and the state-dependent part of each date's log-likelihood (n,): -(log det M + v'F^-1 v - e)/2.
+    row 0 NaN), the state-dependent part of each date's log-likelihood (n,): -(log det M + v'F^-1 v - e)/2, and
+    the sums the M-step needs: of the covariances over t >= n_hold and of the lag-one covariances over
+    t >= n_hold + 1 (m, m each).
     """
     n = widx.shape[0]
     m = Tc.shape[0]
@@ -287,6 +289,8 @@ def filter_smooth(W, widx, b, Tc, dc, GQG, a1, P1, n_hold, k, steady_tol):
     cov = np.empty((n, m, m))
     lag = np.empty((n, m, m))
     lag[0] = np.nan
+    cov_sum = np.zeros((m, m))
+    lag_sum = np.zeros((m, m))
     r = np.zeros(m)
     N = np.zeros((m, m))
     rn = np.empty(m)
@@ -365,9 +369,58 @@ def filter_smooth(W, widx, b, Tc, dc, GQG, a1, P1, n_hold, k, steady_tol):
                 _mm(tmp2, Pt, tmp)
                 lag[t + 1] = tmp
             N_conv = _close(Nn, N, steady_tol)
+        if t >= n_hold:
+            for i in range(m):
+                for j in range(m):
+                    cov_sum[i, j] += cov[t, i, j]
+                    if t + 1 < n:
+                        lag_sum[i, j] += lag[t + 1, i, j]
         r[:] = rn
         N[:, :] = Nn
-    return states, cov, lag, ll
+    return states, cov, lag, ll, cov_sum, lag_sum
+
+
+@_jit
+def missing_cell_moments(y0, ptr, cols, M, P, C, c, Syy, Syx, usum):
+    """Add to Syy (p, p), Syx (p, k), usum (p,) what the missing cells of the completed data contribute (diagonal
+    R: a missing cell is c_i + C_i x_t + noise). Date t's missing columns are cols[ptr[t]:ptr[t+1]]; y0 holds 0 in
+    missing cells. With U = Y0 + Delta (Delta non-zero in missing cells only, delta_ti = c_i + C_i M_t):
+    U'U = Y0'Y0 + Y0'Delta + Delta'Y0 + Delta'Delta, and E[.|Y] adds C_i P_t C_j for two missing cells of one date
+    (the measurement noise n_i R_ii is added by the caller). Cost: (missing cells) x p + sum_t (missing at t)^2."""
+    n, p = y0.shape
+    k = M.shape[1]
+    delta = np.empty(p)
+    CP = np.empty((p, k))
+    for t in range(n):
+        s0 = ptr[t]
+        s1 = ptr[t + 1]
+        if s0 == s1:
+            continue
+        for q in range(s0, s1):
+            i = cols[q]
+            d = c[i]
+            for a in range(k):
+                d += C[i, a] * M[t, a]
+            delta[q - s0] = d
+            usum[i] += d
+            for a in range(k):
+                acc = 0.0
+                for b_ in range(k):
+                    acc += C[i, b_] * P[t, b_, a]
+                CP[q - s0, a] = acc
+                Syx[i, a] += d * M[t, a] + acc
+            for j in range(p):
+                v = d * y0[t, j]
+                Syy[i, j] += v
+                Syy[j, i] += v
+        for q1 in range(s0, s1):
+            i = cols[q1]
+            for q2 in range(s0, s1):
+                j = cols[q2]
+                acc = delta[q1 - s0] * delta[q2 - s0]
+                for a in range(k):
+                    acc += CP[q1 - s0, a] * C[j, a]
+                Syy[i, j] += acc
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -389,32 +442,34 @@ def _is_diagonal(R: np.ndarray) -> bool:
 
 
 def collapse(y0: np.ndarray, observed: np.ndarray, pattern_index: np.ndarray, patterns: np.ndarray,
-             C: np.ndarray, c: np.ndarray, R: np.ndarray) -> Collapsed:
+             C: np.ndarray, c: np.ndarray, R: np.ndarray, complete: bool | None = None) -> Collapsed:
     """Collapse the observations (module docstring). ``y0`` (n, p) is the data with 0 in missing cells,
     ``observed`` (n, p) float 0/1, ``patterns`` (n_pat, p) bool missing patterns and ``pattern_index`` (n,) the
-    pattern of each date. Diagonal R is computed per series, vectorised over dates and patterns; a full R per
-    pattern (one Cholesky factor each)."""
+    pattern of each date. Diagonal R is computed per series, vectorised over dates and patterns (no loop over
+    patterns); a full R per pattern (one Cholesky factor each)."""
     n, p = y0.shape
     k = C.shape[1]
-    dev = (y0 - c) * observed
+    if complete is None:
+        complete = bool(observed.all())
+    dev = y0 - c
+    if not complete:
+        dev *= observed
+    n_obs = np.full(n, float(p)) if complete else observed.sum(1)
     if _is_diagonal(R):
         r = np.diag(R)
         if np.any(r <= 0):
             raise EstimationError("a measurement-error variance is not positive")
         inv_r = 1.0 / r
-        dw = dev * inv_r
-        b = dw @ C
-        e = np.einsum("ij,ij->i", dev, dw)
-        logdet = observed @ np.log(r)
+        b = dev @ (C * inv_r[:, None])
+        e = (dev * dev) @ inv_r
+        logdet = np.full(n, np.sum(np.log(r))) if complete else observed @ np.log(r)
         CC = (C[:, :, None] * C[:, None, :]).reshape(p, k * k) * inv_r[:, None]
         W = ((~patterns).astype(float) @ CC).reshape(len(patterns), k, k)
-        n_obs = observed.sum(1)
     else:
         W = np.zeros((len(patterns), k, k))
         b = np.zeros((n, k))
         e = np.zeros(n)
         logdet = np.zeros(n)
-        n_obs = observed.sum(1)
         for i, pattern in enumerate(patterns):
             obs = ~pattern
             if not obs.any():
@@ -459,6 +514,7 @@ class KernelSmoother:
         self.y0 = np.where(self.missing, 0.0, y)
         self.patterns, inverse = np.unique(self.missing, axis=0, return_inverse=True)
         self.pattern_index = np.asarray(inverse).ravel().astype(np.int64)
+        self.complete = not self.missing.any()
 
     @staticmethod
     def usable(missing: np.ndarray, k_states: int, lags: int, diffuse: bool) -> bool:
@@ -473,7 +529,7 @@ class KernelSmoother:
         k, L, n = self.k, self.L, self.n
         m = k * L
         col = collapse(self.y0, self.observed, self.pattern_index, self.patterns, params.C, params.obs_intercept,
-                       params.R)
+                       params.R, self.complete)
         Tc = params.companion_transition()
         dc = np.zeros(m)
         dc[:k] = params.state_intercept
@@ -505,7 +561,7 @@ class KernelSmoother:
         else:
             a1 = np.asarray(params.initial_mean, float)
             P1 = 0.5 * (params.initial_cov + params.initial_cov.T)
-        states, cov, lag, ll = filter_smooth(
+        states, cov, lag, ll, cov_sum, lag_sum = filter_smooth(
             np.ascontiguousarray(W), widx, np.ascontiguousarray(b), np.ascontiguousarray(Tc), dc, GQG,
             np.ascontiguousarray(a1, dtype=float), np.ascontiguousarray(P1, dtype=float), L - 1, k, STEADY_TOL)
         loglik_obs += ll
@@ -513,4 +569,5 @@ class KernelSmoother:
         if not np.isfinite(llf):
             raise EstimationError("the Kalman filter's log-likelihood is not finite at these parameters "
                                   "(a covariance matrix may have lost positive definiteness)")
-        return SmoothedStates(states=states, cov=cov, lag_cov=lag, loglik=llf, loglik_obs=loglik_obs)
+        return SmoothedStates(states=states, cov=cov, lag_cov=lag, loglik=llf, loglik_obs=loglik_obs,
+                              cov_sum=cov_sum, lag_sum=lag_sum, sums_from=L - 1)
