@@ -53,3 +53,30 @@ def pricing_error_table(errors) -> list[str]:
     """The summaries' pricing errors: RMSE per maturity, basis points."""
     return format_matrix("Pricing errors, RMSE in basis points", errors.to_numpy()[None, :], ["RMSE_bp"],
                          list(errors.index), fmt="{:>11.2f}")
+
+
+def estimate_table(title: str, estimate, std_error) -> list[str]:
+    """A parameter block in long form: one row per entry with its estimate, standard error and t = estimate / s.e.
+    (blank where the s.e. is zero or not available). Entries of a matrix are labelled ``row,column``; a column
+    vector's by its row; a 1 x 1 block by its title."""
+    est = estimate.to_numpy(dtype=float)
+    se = std_error.to_numpy(dtype=float)
+    rows = []
+    for i, r in enumerate(estimate.index):
+        for j, c in enumerate(estimate.columns):
+            if est.shape == (1, 1):
+                label = str(r)
+            elif est.shape[1] == 1:
+                label = str(r)
+            else:
+                label = f"{r},{c}"
+            rows.append((label, est[i, j], se[i, j]))
+    width = max([len(label) for label, _, _ in rows] + [10])
+    lines = [title, f"{'':<{width}}{'estimate':>13}{'s.e.':>13}{'t':>9}"]
+    for label, e, s in rows:
+        t = e / s if np.isfinite(s) and s > 0 and np.isfinite(e) else np.nan
+        se_text = f"{s:>13.4g}" if np.isfinite(s) else f"{'n/a':>13}"
+        t_text = f"{t:>9.2f}" if np.isfinite(t) else f"{'':>9}"
+        lines.append(f"{label:<{width}}{e:>13.5g}{se_text}{t_text}".rstrip())
+    lines.append("")
+    return lines

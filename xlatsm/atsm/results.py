@@ -16,7 +16,7 @@ from ..data import YieldPanel, maturities_to_years, years_to_label
 from ..diagnostics import Flag, flag_lines
 from ..extrapolation import flag as extrapolation_flag, summary_lines
 from ..extrapolation import term_premium as extrapolated_term_premium
-from ..textfmt import frame_table, header_block, pricing_error_table, term_premium_table
+from ..textfmt import estimate_table, frame_table, header_block, pricing_error_table, term_premium_table
 from .collapsed import CollapsedYields
 from .loadings import discrete_yield_loadings
 from .model import ATSMParams, jsz_loadings
@@ -232,22 +232,24 @@ class ATSMResult(CurveResult):
         return self._inference_cache[key]
 
     def term_premium_bands(self, level: float = 0.9, maturity="10Y", method: str = "delta", *,
-                           robust: bool = False, n_boot: int = 199, seed: int = 0, progress=True) -> pd.DataFrame:
+                           robust: bool = False, n_boot: int = 199, seed: int = 0, progress=True,
+                           interval: str = "basic") -> pd.DataFrame:
         """Bands on the term premium at ``maturity`` (default 10Y), one row per date: columns ``estimate``,
         ``lower``, ``upper`` (the ``level`` band, default 90%) and ``std_error``, in the yields' units.
 
         ``method="delta"``: estimate -+ z s.e., the s.e. from the delta method on the parameters' covariance
-        (plus, for kalman/em, the smoothed factors' own variance); ``"bootstrap"``: percentile interval of
-        ``n_boot`` parametric-bootstrap refits (``seed``; a tqdm bar unless ``progress=False``). The frame's
-        ``attrs`` say units, level, method and what is held fixed."""
+        (plus, for kalman/em, the smoothed factors' own variance); ``"bootstrap"``: ``n_boot`` parametric-bootstrap
+        refits (``seed``; a tqdm bar unless ``progress=False``), ``interval="basic"`` (2 estimate - quantiles:
+        corrects the estimator's bias as the bootstrap sees it) or ``"percentile"``. The frame's ``attrs`` say
+        units, level, method and what is held fixed."""
         from ..inference.bands import term_premium_bands
 
         return term_premium_bands(self, level, maturity, method, robust=robust, n_boot=n_boot, seed=seed,
-                                  progress=progress)
+                                  progress=progress, interval=interval)
 
     def expected_short_rate_bands(self, horizon: int = 120, level: float = 0.9, date=None, method: str = "delta",
                                   *, robust: bool = False, n_boot: int = 199, seed: int = 0,
-                                  progress=True) -> pd.DataFrame:
+                                  progress=True, interval: str = "basic") -> pd.DataFrame:
         """Bands on the expected short-rate path E_t[r_{t+h}], h = 0..horizon periods, at one date (default the
         last; a date or a row number): columns ``estimate``, ``lower``, ``upper``, ``std_error`` in the yields'
         units; ``method`` as :meth:`term_premium_bands`. ``estimate`` is the row of
@@ -255,7 +257,7 @@ class ATSMResult(CurveResult):
         from ..inference.bands import short_rate_bands
 
         return short_rate_bands(self, horizon, level, date, method, robust=robust, n_boot=n_boot, seed=seed,
-                                progress=progress)
+                                progress=progress, interval=interval)
 
     def summary(self) -> str:
         p = self.params
@@ -280,14 +282,22 @@ class ATSMResult(CurveResult):
         lines.append(f"Units: yield-like parameters in {self.units}; K1, lambda, rho1, lambda_0/1 unit-free; "
                      "maturities in years; pricing errors in bp.")
         lines += [f"Note: {n}" for n in list(self.panel.notes) + list(self.notes)]
+        se_blocks, se_notes = self._summary_standard_errors()
+        lines += [f"Standard errors: {n}" for n in se_notes]
         lines.append("")
         for name, block in self.parameter_blocks().items():
+            se = se_blocks.get(name) if se_blocks else None
             if name == "sigma_e" and self.measurement_error == "common":
                 block = block.iloc[:1].rename(index={block.index[0]: "all"})
-            lines += frame_table(name, block)
+                se = None if se is None else se.iloc[:1].rename(index={se.index[0]: "all"})
+            lines += frame_table(name, block) if se is None else estimate_table(name, block, se)
         errors = self.pricing_errors
         lines += pricing_error_table(errors)
         lines += term_premium_table(self.term_premium, self.units)
+        if se_blocks:
+            band = self.term_premium_bands(0.9, "10Y")
+            lines.append(f"Term premium 10Y, last date, 90% band (delta method): {band['lower'].iloc[-1]:.3f} .. "
+                         f"{band['upper'].iloc[-1]:.3f} ({self.units}; s.e. {band['std_error'].iloc[-1]:.3f})")
         tp10, _ = extrapolated_term_premium(self, "10Y")
         lines += summary_lines(self, [("Term premium", "10Y",
                                        f"mean {tp10.mean():.3f}, last {tp10.iloc[-1]:.3f} ({self.units})")])
@@ -295,6 +305,17 @@ class ATSMResult(CurveResult):
 
     def __str__(self) -> str:
         return self.summary()
+
+    def _summary_standard_errors(self):
+        """(standard-error blocks or None, note lines) for the summary: what was computed, or why not."""
+        from ..errors import XlatsmError
+
+        try:
+            inference = self.inference()
+            blocks = self.standard_errors
+        except (XlatsmError, ArithmeticError, np.linalg.LinAlgError, ValueError) as exc:
+            return None, [f"not available ({exc})"]
+        return (blocks if inference.ok else None), list(inference.notes)
 
 
 def parameter_blocks_of(p: ATSMParams, scale: float, names: list[str], labels) -> dict[str, pd.DataFrame]:

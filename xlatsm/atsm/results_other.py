@@ -100,6 +100,29 @@ class CurveResult:
         from ..forecast import forecast
         return forecast(self, horizon, level=level, **options)
 
+    # -- uncertainty: ATSMResult (jsz/kalman/em) overrides these; the regression and Nelson-Siegel estimators have
+    # no likelihood-based inference in xlatsm, and say so rather than return numbers that would look like it
+    def _no_inference(self, what: str):
+        method = getattr(self, "method", "") or self.model_name
+        raise InputError(f"{what} are not available for {self.model_name} ({method}): xlatsm computes them for the "
+                         "JSZ-canonical ATSM; fit with method='jsz', 'kalman' or 'em' (or 'auto') for standard errors "
+                         "and bands")
+
+    @property
+    def standard_errors(self) -> dict:
+        """Not available for this model (raises :class:`~xlatsm.errors.InputError` saying so)."""
+        self._no_inference("standard errors")
+
+    def parameter_standard_errors(self, *args, **kwargs) -> dict:
+        self._no_inference("standard errors")
+
+    def term_premium_bands(self, *args, **kwargs) -> pd.DataFrame:
+        """Not available for this model (raises :class:`~xlatsm.errors.InputError` saying so)."""
+        self._no_inference("term-premium bands")
+
+    def expected_short_rate_bands(self, *args, **kwargs) -> pd.DataFrame:
+        self._no_inference("expected short-rate bands")
+
     @property
     def fitted_yields(self) -> pd.DataFrame:
         """Model-implied yields at the fitted maturities, in yield units."""

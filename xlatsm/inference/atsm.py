@@ -107,7 +107,8 @@ class JSZLikelihood:
         return value if np.isfinite(value) else -np.inf
 
     def information(self, theta) -> Information:
-        return information_from_values(self.loglik, theta, typical=_typical(theta, self.blocks))
+        return information_from_values(self.loglik, theta, typical=_typical(theta, self.blocks),
+                                       contributions=self.contributions)
 
     def factors(self, theta) -> np.ndarray:
         """The factors are observed (W y_t) whatever theta is."""
@@ -373,9 +374,11 @@ def maturity_periods(result, maturity) -> tuple[np.ndarray, str]:
 
 
 def band_frame(index, estimate, lower, upper, se, *, units: str, level: float, method: str, what: str,
-               notes: list) -> pd.DataFrame:
+               notes: list, date=None) -> pd.DataFrame:
     frame = pd.DataFrame({"estimate": estimate, "lower": lower, "upper": upper, "std_error": se}, index=index)
     frame.attrs.update({"units": units, "level": level, "method": method, "what": what, "notes": list(notes)})
+    if date is not None:
+        frame.attrs["date"] = str(date)
     return frame
 
 

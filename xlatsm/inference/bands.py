@@ -4,7 +4,8 @@ Bands (DataFrames; ``attrs`` carry ``units``, ``level``, ``method``, ``what`` an
 
 * :func:`term_premium_bands`: one row per date, ``estimate``, ``lower``, ``upper``, ``std_error`` of the term
   premium at one maturity, in the yields' units. Delta method: ``estimate -+ z_{(1+level)/2} std_error``;
-  bootstrap: the percentile interval of the bootstrap draws (``std_error`` their standard deviation).
+  bootstrap: the basic (reverse-percentile, bias-correcting) or percentile interval of the bootstrap draws
+  (``std_error`` their standard deviation).
 * :func:`short_rate_bands`: one row per horizon ``h = 0..horizon`` periods, the same columns, for the physical
   expectation ``E_t[r_{t+h}]`` at one date (default the last).
 """
@@ -21,10 +22,10 @@ from .bootstrap import draw_factors, noise_rng
 SE_METHODS = ("observed", "bootstrap")
 
 
-def _check_method(method: str, allowed=BAND_METHODS) -> str:
+def _check_method(method: str, allowed=BAND_METHODS, what: str = "method") -> str:
     name = str(method).strip().lower()
     if name not in allowed:
-        raise InputError(f"method must be one of {', '.join(allowed)}, not {method!r}")
+        raise InputError(f"{what} must be one of {', '.join(allowed)}, not {method!r}")
     return name
 
 
@@ -47,17 +48,26 @@ def parameter_standard_errors(result, robust: bool = False, method: str = "obser
                                columns=template[name].columns) for name in template}
 
 
-def _percentile_band(draws: np.ndarray, level: float):
+INTERVALS = ("basic", "percentile")
+
+
+def _bootstrap_band(draws: np.ndarray, estimate: np.ndarray, level: float, interval: str):
+    """(lower, upper, std) of a bootstrap band. ``"percentile"``: the draws' quantiles ``q_(a/2), q_(1-a/2)``;
+    ``"basic"`` (reverse percentile): ``2 est - q_(1-a/2), 2 est - q_(a/2)``, which moves the band against the
+    estimator's bias as the bootstrap measures it (the draws' centre minus the estimate)."""
     alpha = 1.0 - level
-    lower = np.nanquantile(draws, alpha / 2, axis=0)
-    upper = np.nanquantile(draws, 1 - alpha / 2, axis=0)
-    return lower, upper, np.nanstd(draws, axis=0, ddof=1)
+    low = np.nanquantile(draws, alpha / 2, axis=0)
+    high = np.nanquantile(draws, 1 - alpha / 2, axis=0)
+    if interval == "basic":
+        low, high = 2 * estimate - high, 2 * estimate - low
+    return low, high, np.nanstd(draws, axis=0, ddof=1)
 
 
 def term_premium_bands(result, level: float = 0.9, maturity="10Y", method: str = "delta", *, robust: bool = False,
-                       n_boot: int = 199, seed: int = 0, progress=True) -> pd.DataFrame:
+                       n_boot: int = 199, seed: int = 0, progress=True, interval: str = "basic") -> pd.DataFrame:
     level = check_level(level)
     method = _check_method(method)
+    interval = _check_method(interval, INTERVALS, "interval")
     periods, label = maturity_periods(result, maturity)
     s = result.scale
     what = f"term premium {label}"
@@ -79,9 +89,9 @@ def term_premium_bands(result, level: float = 0.9, maturity="10Y", method: str =
         if V is not None:
             b = term_premium_factor_loading(draw, periods)[0]
             draws[i] += np.sqrt(np.maximum(np.einsum("i,tij,j->t", b, V, b), 0.0)) * rng.standard_normal(len(X))
-    lower, upper, se = _percentile_band(draws, level)
     estimate = term_premium_values(result.params, result._smoothed[0], periods)[:, 0]
-    notes = list(boot.notes) + [f"percentile interval of the {boot.n_draws} draws"]
+    lower, upper, se = _bootstrap_band(draws, estimate, level, interval)
+    notes = list(boot.notes) + [f"{interval} bootstrap interval of the {boot.n_draws} draws"]
     return band_frame(result.panel.dates, estimate * s, lower * s, upper * s, se * s, units=result.units,
                       level=level, method="bootstrap", what=what, notes=notes)
 
@@ -105,23 +115,28 @@ def _date_row(result, date) -> int:
 
 
 def short_rate_bands(result, horizon: int = 120, level: float = 0.9, date=None, method: str = "delta", *,
-                     robust: bool = False, n_boot: int = 199, seed: int = 0, progress=True) -> pd.DataFrame:
+                     robust: bool = False, n_boot: int = 199, seed: int = 0, progress=True,
+                     interval: str = "basic") -> pd.DataFrame:
     level = check_level(level)
     method = _check_method(method)
+    interval = _check_method(interval, INTERVALS, "interval")
     if not isinstance(horizon, (int, np.integer)) or isinstance(horizon, bool) or horizon < 0:
         raise InputError(f"horizon must be a whole number of periods >= 0, not {horizon!r}")
     row = _date_row(result, date)
     s = result.scale
-    index = pd.Index(np.arange(horizon + 1), name="h (periods ahead)")
+    per_year = round(1.0 / result.params.structure.dt)
+    unit = {12: "months", 4: "quarters", 52: "weeks", 252: "business days"}.get(per_year, "periods")
+    index = pd.Index(np.arange(horizon + 1), name=f"h ({unit} ahead)")
     when = result.panel.dates[row]
-    what = f"expected short rate E_t[r_(t+h)] at {getattr(when, 'date', lambda: when)()}"
+    when = when.date() if hasattr(when, "date") else when
+    what = "expected short rate E_t[r_(t+h)]"
     if method == "delta":
         inf = result.inference(robust=robust)
         estimate, se = inf.short_rate_delta(horizon, row)
         z = z_value(level)
         notes = list(inf.notes) + [f"delta method, {level:.0%} band: estimate -+ {z:.3f} s.e."]
         return band_frame(index, estimate * s, (estimate - z * se) * s, (estimate + z * se) * s, se * s,
-                          units=result.units, level=level, method="delta", what=what, notes=notes)
+                          units=result.units, level=level, method="delta", what=what, notes=notes, date=when)
     boot = result.bootstrap(n_boot=n_boot, seed=seed, progress=progress)
     rng = noise_rng(boot, 100000 + row)
     draws = np.empty((boot.n_draws, horizon + 1))
@@ -132,8 +147,8 @@ def short_rate_bands(result, horizon: int = 120, level: float = 0.9, date=None, 
             lam, vec = np.linalg.eigh(0.5 * (V[row] + V[row].T))
             x = x + vec @ (np.sqrt(np.maximum(lam, 0.0)) * rng.standard_normal(len(x)))
         draws[i] = expected_short_rate_values(draw, x[None, :], horizon)[0]
-    lower, upper, se = _percentile_band(draws, level)
     estimate = expected_short_rate_values(result.params, result._smoothed[0][row:row + 1], horizon)[0]
-    notes = list(boot.notes) + [f"percentile interval of the {boot.n_draws} draws"]
+    lower, upper, se = _bootstrap_band(draws, estimate, level, interval)
+    notes = list(boot.notes) + [f"{interval} bootstrap interval of the {boot.n_draws} draws"]
     return band_frame(index, estimate * s, lower * s, upper * s, se * s, units=result.units, level=level,
-                      method="bootstrap", what=what, notes=notes)
+                      method="bootstrap", what=what, notes=notes, date=when)

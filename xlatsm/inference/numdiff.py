@@ -84,20 +84,36 @@ class Information:
 
 
 def information_from_values(loglik: Callable[[np.ndarray], float], theta: np.ndarray,
-                            typical: np.ndarray | None = None, step: float = WHITENED_STEP) -> Information:
-    """Observed information from log-likelihood *values* alone: a first Hessian by central differences with
-    per-coordinate steps that move the log-likelihood by ~0.01 (:func:`xlatsm.atsm.optim.curvature_steps`), then
-    the Hessian again by central differences of ``step`` standard errors along that first Hessian's whitening."""
+                            typical: np.ndarray | None = None, step: float = WHITENED_STEP,
+                            contributions: Callable[[np.ndarray], np.ndarray] | None = None) -> Information:
+    """Observed information from log-likelihood *values* alone: a first, rough curvature, then the Hessian by
+    central differences of ``step`` standard errors along that curvature's whitening.
+
+    The rough curvature is the outer product of the per-observation scores (BHHH) when ``contributions`` (the
+    per-observation log-likelihood terms) is given and the refined information confirms it (whitened eigenvalues
+    within 0.1..10), else a Hessian by central differences; both use
+    per-coordinate steps that move the log-likelihood by ~0.01 (:func:`xlatsm.atsm.optim.curvature_steps`)."""
     theta = np.asarray(theta, float)
     f = lambda x: -loglik(x)  # noqa: E731
     if typical is None:
         typical = np.maximum(np.abs(theta), 1e-2)
     steps = curvature_steps(f, theta, typical)
-    H0 = fd_hessian(f, theta, steps)
-    T, _ = positive_factor(H0)
-    g = lambda u: f(theta + T @ u)  # noqa: E731
-    H_u = fd_hessian(g, np.zeros(len(theta)), np.full(len(theta), step))
-    return Information(theta=theta, T=T, H_u=0.5 * (H_u + H_u.T))
+
+    def refine(H0):
+        T, _ = positive_factor(H0)
+        g = lambda u: f(theta + T @ u)  # noqa: E731
+        H_u = fd_hessian(g, np.zeros(len(theta)), np.full(len(theta), step))
+        return Information(theta=theta, T=T, H_u=0.5 * (H_u + H_u.T))
+
+    if contributions is not None:
+        G = whitened_jacobian(contributions, theta, np.diag(steps), step=1.0) / steps
+        info = refine(G.T @ G)
+        # BHHH is only a guess of the curvature: where it is far off (whitened eigenvalues far from 1) its unit
+        # steps are not one standard error, and the differences measure the function far from the estimate
+        lam = np.linalg.eigvalsh(info.H_u)
+        if lam[0] > 0.1 and lam[-1] < 10.0:
+            return info
+    return refine(fd_hessian(f, theta, steps))
 
 
 def information_from_score(score: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, H0: np.ndarray,

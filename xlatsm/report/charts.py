@@ -156,6 +156,42 @@ def _wrap(text: str, width: int = 22) -> str:
     return "\n".join(lines + [cur])
 
 
+def band_figure(bands: pd.DataFrame, title: str | None = None, ylabel: str | None = None, dashed: bool = False):
+    """The estimate with its confidence band shaded between ``lower`` and ``upper``: a frame of
+    :meth:`ATSMResult.term_premium_bands` (dates on the x axis) or :meth:`ATSMResult.expected_short_rate_bands`
+    (periods ahead). The legend says the level and the method (from the frame's ``attrs``); a band too thin to see
+    is said to be so in the title, with its median width."""
+    attrs = bands.attrs
+    level, method = attrs.get("level"), attrs.get("method", "")
+    units = attrs.get("units", "")
+    what = attrs.get("what", "estimate")
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    x = bands.index
+    line, = ax.plot(x, bands["estimate"], lw=1.3, ls="--" if dashed else "-", label=what)
+    band_name = (f"{level:.0%} band" if isinstance(level, float) else "band") + (f" ({method})" if method else "")
+    ax.fill_between(x, bands["lower"], bands["upper"], color=line.get_color(), alpha=0.25, lw=0, label=band_name)
+    ax.set_title(title or (f"{what} at {attrs['date']}" if "date" in attrs else what))
+    ax.set_ylabel(ylabel or (f"{what} ({units})" if units else what))
+    if isinstance(x, pd.DatetimeIndex):
+        _date_axis(ax, x)
+    else:
+        ax.set_xlabel(str(x.name or "horizon"))
+    ax.grid(alpha=0.3)
+    half = 0.5 * (bands["upper"] - bands["lower"]).to_numpy()
+    if band_pixels(ax, half) < MIN_BAND_PIXELS:
+        ax.set_title(f"{ax.get_title()}\n({band_name} thinner than the line: median width "
+                     f"{np.nanmedian(2 * half):.2g} {units})", fontsize=10)
+    _legend_outside(ax, ncol=2)
+    return fig
+
+
+def plot_bands(bands: pd.DataFrame, path: str | Path, title: str | None = None, ylabel: str | None = None,
+               dashed: bool = False) -> Path:
+    """:func:`band_figure` saved as a PNG (the term-premium chart with its bands, or an expected short-rate
+    path with its bands)."""
+    return save(band_figure(bands, title, ylabel, dashed), path)
+
+
 # -- curves and bars -----------------------------------------------------------------------------------------
 def curves_figure(maturities: np.ndarray, observed: pd.DataFrame, fitted: pd.DataFrame, ylabel: str,
                   dates: list | None = None, title: str = "Yield curve: observed (dots) and fitted (lines)"):
