@@ -280,7 +280,9 @@ def test_atsm_command_fits_dns_and_says_it_has_no_term_premium(tmp_path, capsys)
     frame = xlatsm.load_sample().iloc[:120, :8]
     frame.to_csv(tmp_path / "c.csv")
     assert main(["atsm", str(tmp_path / "c.csv"), "--method", "dns", "--out", str(tmp_path / "o")]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "ATSM dns c.csv: done (least-squares regressions, no iterations)" in captured.err     # not "0 iterations"
     assert "Term premium: not defined; the dynamic Nelson-Siegel model is not arbitrage-free" in out
     assert "--method afns" in out and "fit_afns" not in out
     written = {p.name for p in (tmp_path / "o").iterdir()}

@@ -55,7 +55,16 @@ class Progress:
             self._last_t = now
             self._write(f"{self.desc}: iteration {iteration}, loglik {loglik:.3f}")
 
-    def finish(self, n_iter: int | None = None, loglik: float | None = None) -> None:
+    def finish(self, n_iter: int | None = None, loglik: float | None = None, how: str | None = None) -> None:
+        """End where the fit ended; ``how`` says how a fit without iterations ended (e.g. regressions)."""
+        if how is not None:
+            if self.bar is not None:
+                self.bar.total, self.bar.n = 1, 1
+                self.bar.set_postfix_str(f"done: {how}", refresh=False)
+                self.bar.refresh()
+            else:
+                self._write(f"{self.desc}: done ({how})")
+            return
         n = self.n if n_iter is None else int(n_iter)
         ll = self.loglik if loglik is None else float(loglik)
         if self.bar is not None:
@@ -219,7 +228,10 @@ def _fit_atsm(data, args, label: str):
                           measurement_error=args.measurement_error, progress=update,
                           yield_units=getattr(args, "yield_units", "auto"),
                           maturity_units=getattr(args, "maturity_units", "auto"), **_model_options(args))
-        update.finish(result.n_iter, result.loglik)
+        if getattr(result, "loglik", None) is None:     # acm, dns two-step: least squares, nothing iterated
+            update.finish(how="least-squares regressions, no iterations")
+        else:
+            update.finish(result.n_iter, result.loglik)
     _print_caught(caught)
     return _Once(result)
 
