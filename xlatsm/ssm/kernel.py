@@ -426,6 +426,26 @@ def missing_cell_moments(y0, ptr, cols, M, P, C, c, Syy, Syx, usum):
 # ----------------------------------------------------------------------------------------------------------------
 # collapse of the observations and the LGSSM wrapper
 # ----------------------------------------------------------------------------------------------------------------
+@_jit
+def _collapse_diagonal(y0, observed, C, c, inv_r, b, e):
+    """b[t] = C' R^-1 (y_t - c) and e[t] = (y_t - c)' R^-1 (y_t - c) over the observed cells, one pass."""
+    n, p = y0.shape
+    k = C.shape[1]
+    for t in range(n):
+        et = 0.0
+        for a in range(k):
+            b[t, a] = 0.0
+        for i in range(p):
+            if observed[t, i] == 0.0:
+                continue
+            d = y0[t, i] - c[i]
+            dw = d * inv_r[i]
+            et += d * dw
+            for a in range(k):
+                b[t, a] += dw * C[i, a]
+        e[t] = et
+
+
 @dataclass
 class Collapsed:
     """The observations collapsed onto the factors: W[widx[t]] (k, k), b (n, k), and ``const[t]`` =
@@ -451,21 +471,28 @@ def collapse(y0: np.ndarray, observed: np.ndarray, pattern_index: np.ndarray, pa
     k = C.shape[1]
     if complete is None:
         complete = bool(observed.all())
-    dev = y0 - c
-    if not complete:
-        dev *= observed
     n_obs = np.full(n, float(p)) if complete else observed.sum(1)
     if _is_diagonal(R):
         r = np.diag(R)
         if np.any(r <= 0):
             raise EstimationError("a measurement-error variance is not positive")
         inv_r = 1.0 / r
-        b = dev @ (C * inv_r[:, None])
-        e = (dev * dev) @ inv_r
+        if ENABLED:
+            b, e = np.empty((n, k)), np.empty(n)
+            _collapse_diagonal(y0, observed, np.ascontiguousarray(C), c, inv_r, b, e)
+        else:
+            dev = y0 - c
+            if not complete:
+                dev *= observed
+            b = dev @ (C * inv_r[:, None])
+            e = (dev * dev) @ inv_r
         logdet = np.full(n, np.sum(np.log(r))) if complete else observed @ np.log(r)
         CC = (C[:, :, None] * C[:, None, :]).reshape(p, k * k) * inv_r[:, None]
         W = ((~patterns).astype(float) @ CC).reshape(len(patterns), k, k)
     else:
+        dev = y0 - c
+        if not complete:
+            dev *= observed
         W = np.zeros((len(patterns), k, k))
         b = np.zeros((n, k))
         e = np.zeros(n)
