@@ -108,10 +108,11 @@ def test_exact_discretisation_against_quadrature_and_monte_carlo():
     Q_quad = quad_vec(lambda s: expm(-K * s) @ Omega @ expm(-K.T * s), 0, dt, epsabs=1e-18, epsrel=1e-13)[0]
     np.testing.assert_allclose(Q, Q_quad, rtol=1e-10, atol=1e-18)
     np.testing.assert_allclose(S, quad_vec(lambda s: expm(-K * s), 0, dt, epsrel=1e-13)[0], atol=1e-14)
-    # Monte Carlo: one month of the SDE by 200 Euler substeps from x0, 40,000 paths
+    # Monte Carlo: one month of the SDE by 100 Euler substeps from x0 (bias ~ K h ~ 0.1%, below the 0.7% sampling
+    # error of a covariance entry), 40,000 paths
     rng = np.random.default_rng(3)
     x0 = np.array([0.05, 0.01, -0.02])
-    paths, sub = 40_000, 200
+    paths, sub = 40_000, 100
     h = dt / sub
     X = np.tile(x0, (paths, 1))
     for _ in range(sub):

@@ -110,8 +110,8 @@ def continuous_loading_integrals(K: np.ndarray, rho1: np.ndarray, taus) -> tuple
             - \rho_0 \tau.
 
     Exact: ``z = (b, vec(bb'), I, vec C, 1)`` solves the linear ODE ``z' = H z`` (Van Loan's construction), so
-    ``z(tau_k) = expm(H (tau_k - tau_{k-1})) z(tau_{k-1})`` over the sorted maturities, one matrix exponential per
-    distinct gap. No eigen-decomposition: repeated, complex and zero eigenvalues of K need no special case.
+    ``z(tau_k) = expm(H (tau_k - tau_{k-1})) z(tau_{k-1})`` over the sorted maturities: one matrix exponential and
+    its powers when the maturities are whole multiples of a common step (months), else one per distinct gap. No eigen-decomposition: repeated, complex and zero eigenvalues of K need no special case.
     Returns (b (J, N), I (J, N), C (J, N, N)) in the order of ``taus`` (years)."""
     K = np.atleast_2d(np.asarray(K, float))
     N = K.shape[0]
@@ -123,9 +123,12 @@ def continuous_loading_integrals(K: np.ndarray, rho1: np.ndarray, taus) -> tuple
     H = np.zeros((i1 + 1, i1 + 1))
     H[iB, iB] = -K.T
     H[iB, i1] = -rho1
-    # d(bb')/dtau = b'b^T + b b'^T with b' = -rho1 - K'b  (vec row-major: vec(X)[i*N+j] = X[i,j])
-    H[iV, iV] = -(np.kron(K.T, I) + np.kron(I, K.T))
-    H[iV, iB] = -(np.kron(rho1[:, None], I) + np.kron(I, rho1[:, None]))
+    # d(bb')/dtau = b'b^T + b b'^T with b' = -rho1 - K'b  (vec row-major: vec(X)[i*N+j] = X[i,j]); the Kronecker
+    # products kron(K', I) + kron(I, K') and kron(rho1, I) + kron(I, rho1) written as broadcasts
+    Kt = K.T
+    H[iV, iV] = -(Kt[:, None, :, None] * I[None, :, None, :] + I[:, None, :, None] * Kt[None, :, None, :]).reshape(
+        N * N, N * N)
+    H[iV, iB] = -(rho1[:, None, None] * I[None, :, :] + I[:, None, :] * rho1[None, :, None]).reshape(N * N, N)
     H[iI, iB] = I
     H[iC, iV] = np.eye(N * N)
     taus = np.atleast_1d(np.asarray(taus, float))
@@ -135,17 +138,53 @@ def continuous_loading_integrals(K: np.ndarray, rho1: np.ndarray, taus) -> tuple
     z = np.zeros(i1 + 1)
     z[i1] = 1.0
     out = np.empty((len(taus), i1 + 1))
-    previous, steps = 0.0, {}
+    steps = _StepExponentials(H, taus)
+    previous = 0.0
     for j in order:
         gap = float(taus[j] - previous)
         if gap > 0:
-            key = round(gap, 12)
-            if key not in steps:
-                steps[key] = expm(H * gap)
-            z = steps[key] @ z
+            z = steps(gap) @ z
         out[j] = z
         previous = float(taus[j])
     return out[:, iB], out[:, iI], out[:, iC].reshape(len(taus), N, N)
+
+
+class _StepExponentials:
+    """expm(H gap) for the gaps between sorted maturities. When every maturity is a whole multiple of a common step
+    h (whole months, say), one exponential expm(H h) is taken and the others are its powers (by squaring); else
+    one exponential per distinct gap."""
+
+    def __init__(self, H: np.ndarray, taus: np.ndarray):
+        self.H = H
+        self.cache: dict = {}
+        self.unit = None
+        positive = np.unique(taus[taus > 0])
+        if len(positive):
+            h = float(positive.min())
+            for candidate in (h, h / 2, h / 3, h / 4, h / 6, h / 12):
+                ratio = positive / candidate
+                if np.all(np.abs(ratio - np.round(ratio)) < 1e-9 * ratio) and ratio.max() < 1e5:
+                    self.unit = candidate
+                    break
+        if self.unit is not None:
+            self.powers = {1: expm(H * self.unit)}
+
+    def _power(self, k: int) -> np.ndarray:
+        if k not in self.powers:
+            half = self._power(k // 2)
+            square = half @ half
+            self.powers[k] = square @ self.powers[1] if k % 2 else square
+        return self.powers[k]
+
+    def __call__(self, gap: float) -> np.ndarray:
+        if self.unit is not None:
+            k = int(round(gap / self.unit))
+            if k >= 1 and abs(k * self.unit - gap) <= 1e-9 * gap:
+                return self._power(k)
+        key = round(gap, 12)
+        if key not in self.cache:
+            self.cache[key] = expm(self.H * gap)
+        return self.cache[key]
 
 
 def continuous_price_loadings(KQ: np.ndarray, thetaQ: np.ndarray, Sigma: np.ndarray, delta0: float,
