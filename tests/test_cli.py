@@ -193,7 +193,8 @@ def _help_texts():
     yield from subparsers.choices.items()
 
 
-@pytest.mark.parametrize("name", ["xlatsm", "demo", "atsm", "lgssm", "report", "compare", "install", "uninstall"])
+@pytest.mark.parametrize("name", ["xlatsm", "demo", "atsm", "lgssm", "report", "compare", "rolling", "install",
+                                  "uninstall"])
 def test_help_has_no_markup_and_a_line_for_every_option(name, capsys):
     argv = ["--help"] if name == "xlatsm" else [name, "--help"]
     assert main(argv) == 0
@@ -209,7 +210,7 @@ def test_help_has_no_markup_and_a_line_for_every_option(name, capsys):
                       section, flags=re.M)
         assert m and len((m.group(1) or m.group(2)).split()) >= 2, f"{name} {action.option_strings[0]} has no help"
     if name == "xlatsm":
-        for command in ("demo", "atsm", "lgssm", "report", "compare", "install", "uninstall"):
+        for command in ("demo", "atsm", "lgssm", "report", "compare", "rolling", "install", "uninstall"):
             assert re.search(rf"^\s+{command}\s+\w+|^\s+{command}\n\s+\w+", text, flags=re.M), command
 
 
@@ -356,3 +357,72 @@ def test_report_command_with_the_comparison_section(tmp_path, capsys):
     assert "arbitrage-free Nelson-Siegel model (Christensen-Diebold-Rudebusch 2011)" in page
     assert "Model comparison: AFNS, DNS on the same panel" in page and "DNS: no term premium" in page
     assert main(["report", "--model", "lgssm", "--compare", "--out", str(out)]) == 2
+
+
+def test_forecast_option_writes_the_forecasts_and_a_report_section(tmp_path, capsys, monkeypatch):
+    """--forecast H on atsm and lgssm: the forecast files hold xlatsm.forecast's numbers for the same fit; the
+    report gets a Forecasts section; dns forecasts yields and says it has no term premia to forecast."""
+    from xlatsm.forecast import forecast
+
+    frame = xlatsm.load_sample().iloc[:120, :8]
+    frame.to_csv(tmp_path / "c.csv")
+    assert main(["atsm", str(tmp_path / "c.csv"), "--forecast", "6", "--forecast-level", "0.8",
+                 "--out", str(tmp_path / "o")]) == 0
+    assert "Forecasts" in capsys.readouterr().out
+    direct = forecast(xlatsm.fit_atsm(frame), 6, level=0.8)
+    written = pd.read_csv(tmp_path / "o" / "forecast_yields.csv", index_col=0)
+    expected = direct.table("yields")
+    np.testing.assert_allclose(written[list(expected.columns[1:])].to_numpy(float),
+                               expected.iloc[:, 1:].to_numpy(float), rtol=1e-8)
+    assert "10Y lower 80%" not in written.columns and "12Y lower 80%" in written.columns
+    assert (tmp_path / "o" / "forecast.png").read_bytes()[:4] == b"\x89PNG"
+    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Forecasts</h2>" in page and "Term premia: forecast means and 80% bands" in page
+    assert main(["atsm", str(tmp_path / "c.csv"), "--method", "dns", "--forecast", "3", "--out",
+                 str(tmp_path / "d")]) == 0
+    assert not (tmp_path / "d" / "forecast_term_premium.csv").exists()
+    assert (tmp_path / "d" / "forecast_yields.csv").exists()
+    page = (tmp_path / "d" / "report.html").read_text(encoding="utf-8")
+    assert "Term premia: not forecast" in page and "fit_afns" not in page
+    assert main(["lgssm", str(tmp_path / "c.csv"), "--n-factors", "2", "--max-iter", "30", "--forecast", "4",
+                 "--no-report", "--out", str(tmp_path / "l")]) == 0
+    assert len(pd.read_csv(tmp_path / "l" / "forecast_yields.csv", index_col=0)) == 4
+    capsys.readouterr()
+    assert main(["atsm", str(tmp_path / "c.csv"), "--forecast", "0"]) == 2
+    assert main(["atsm", str(tmp_path / "c.csv"), "--forecast", "3", "--forecast-level", "90"]) == 2
+    assert all(line.startswith("xlatsm: argument --forecast") for line in capsys.readouterr().err.splitlines())
+
+
+def test_time_option_fits_the_continuous_time_model(tmp_path, capsys):
+    frame = xlatsm.load_sample().iloc[:120, :8]
+    frame.to_csv(tmp_path / "c.csv")
+    assert main(["atsm", str(tmp_path / "c.csv"), "--time", "continuous", "--out", str(tmp_path / "o")]) == 0
+    assert "continuous time" in capsys.readouterr().out
+    direct = xlatsm.fit_atsm(frame, time="continuous")
+    errors = pd.read_csv(tmp_path / "o" / "pricing_errors_bp.csv", index_col=0).iloc[:, 0].to_numpy()
+    np.testing.assert_allclose(errors, direct.pricing_errors.to_numpy(), rtol=1e-6)
+    assert "JSZ canonical form, continuous time" in (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert main(["atsm", str(tmp_path / "c.csv"), "--time", "continuous", "--method", "acm"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("xlatsm: --time continuous fits the JSZ model")
+
+
+def test_rolling_command(tmp_path, capsys):
+    """xlatsm rolling (xlatsm/rolling_cli.py) through main: its files, the first window's forecast equals a fit of
+    that window's data, and what it prints speaks the command line's spelling."""
+    from xlatsm.atsm.nelson_siegel import fit_dns
+
+    frame = xlatsm.load_sample().iloc[:72, :8]
+    frame.to_csv(tmp_path / "c.csv")
+    assert main(["rolling", str(tmp_path / "c.csv"), "--method", "dns", "--serial", "--horizons", "1,3",
+                 "--step", "12", "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "not arbitrage-free" in out and "fit_afns" not in out and "--method afns" in out
+    for name in ("forecast_rmse.csv", "forecasts.csv", "errors.csv", "windows.csv", "summary.txt"):
+        assert (tmp_path / "o" / name).exists(), name
+    forecasts = pd.read_csv(tmp_path / "o" / "forecasts.csv", parse_dates=["origin"])
+    first = forecasts[forecasts["horizon"] == 1].iloc[0]
+    window = frame.loc[:first["origin"]]
+    expected = fit_dns(window).forecast(1).iloc[0]
+    np.testing.assert_allclose(first[list(expected.index)].to_numpy(float), expected.to_numpy(), rtol=1e-8)
+    assert main(["rolling", str(tmp_path / "c.csv"), "--horizons", "0"]) == 2

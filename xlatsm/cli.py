@@ -118,13 +118,35 @@ def _write_summary(text: str, out: Path, written: list[Path]) -> None:
     written.append(out / "summary.txt")
 
 
+def _forecast(result, args):
+    """The fit's forecast when --forecast H was given (None otherwise), its summary printed."""
+    if getattr(args, "forecast", None) is None:
+        return None
+    from .forecast import forecast
+
+    fc = forecast(getattr(result, "_result", result), args.forecast, level=args.forecast_level)
+    print("\n" + as_command_line(fc.summary()))
+    return fc
+
+
+def _write_forecast(fc, out: Path, written: list[Path]) -> list[tuple[Path, str]]:
+    """forecast_*.csv, forecast.png and forecast_summary.txt; returns the chart for the report."""
+    from .forecast import write_forecast_outputs
+
+    if fc is None:
+        return []
+    paths = [Path(p) for p in write_forecast_outputs(fc, out)]
+    written += paths
+    return [(p, "forecast") for p in paths if p.suffix == ".png"]
+
+
 def write_lgssm_outputs(result, out: Path, units: str = "data's units", report: bool = True,
-                        pdf: bool = False) -> list[Path]:
+                        pdf: bool = False, forecast=None) -> list[Path]:
     """CSV files of every parameter block, the smoothed factors (model units and as yields/spreads), fit and RMSE,
     the summary, charts (smoothed_factors.png, rmse.png, fitted_curve.png when the series are maturities) and the
     report (report.html; report.pdf with ``pdf``)."""
     from .report.factors import analyst_factors
-    from .report.html import lgssm_charts, lgssm_document
+    from .report.html import add_forecast_section, lgssm_charts, lgssm_document
 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -143,8 +165,12 @@ def write_lgssm_outputs(result, out: Path, units: str = "data's units", report: 
     _write_summary(result.summary(), out, written)
     charts = lgssm_charts(result, out, units, af)
     written += [png for png, _ in charts]
+    forecast_chart = _write_forecast(forecast, out, written)
     if report:
-        doc = _speak(lgssm_document(result, "State-space model report", units, charts=charts))
+        doc = lgssm_document(result, "State-space model report", units, charts=charts)
+        if forecast is not None:
+            add_forecast_section(doc, forecast, forecast_chart)
+        doc = _speak(doc)
         written.append(doc.write_html(out / "report.html"))
         if pdf:
             written.append(doc.write_pdf(out / "report.pdf"))
@@ -152,7 +178,7 @@ def write_lgssm_outputs(result, out: Path, units: str = "data's units", report: 
 
 
 def write_atsm_outputs(result, out: Path, headline: str = "10Y", report: bool = True,
-                       title: str = "Term structure model report", pdf: bool = False) -> list[Path]:
+                       title: str = "Term structure model report", pdf: bool = False, forecast=None) -> list[Path]:
     """CSV files of every parameter block, factors (model units and as yields/spreads), fitted yields, pricing
     errors, term premia and loadings; the summary; charts of the factors, the fitted curve, the pricing errors
     and the headline term premium; the report (report.html; report.pdf with ``pdf``). Outputs at maturities outside the
@@ -160,7 +186,8 @@ def write_atsm_outputs(result, out: Path, headline: str = "10Y", report: bool = 
     no term_premium.csv and no term-premium chart; its summary and report say why."""
     from . import extrapolation
     from .report.factors import analyst_factors
-    from .report.html import atsm_charts, atsm_document, has_term_premium, headline_term_premium
+    from .report.html import (add_forecast_section, atsm_charts, atsm_document, has_term_premium,
+                              headline_term_premium)
 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -182,8 +209,12 @@ def write_atsm_outputs(result, out: Path, headline: str = "10Y", report: bool = 
     _write_summary(result.summary(), out, written)
     charts = atsm_charts(result, out, headline, af)
     written += [png for png, _ in charts]
+    forecast_chart = _write_forecast(forecast, out, written)
     if report:
-        doc = _speak(atsm_document(result, title, headline, charts=charts))
+        doc = atsm_document(result, title, headline, charts=charts)
+        if forecast is not None:
+            add_forecast_section(doc, forecast, forecast_chart)
+        doc = _speak(doc)
         written.append(doc.write_html(out / "report.html"))
         if pdf:
             written.append(doc.write_pdf(out / "report.pdf"))
@@ -227,7 +258,8 @@ def _fit_atsm(data, args, label: str):
         result = fit_atsm(data, n_factors=args.n_factors, method=args.method, max_iter=max_iter,
                           measurement_error=args.measurement_error, progress=update,
                           yield_units=getattr(args, "yield_units", "auto"),
-                          maturity_units=getattr(args, "maturity_units", "auto"), **_model_options(args))
+                          maturity_units=getattr(args, "maturity_units", "auto"),
+                          time=getattr(args, "time", "discrete"), **_model_options(args))
         if getattr(result, "loglik", None) is None:     # acm, dns two-step: least squares, nothing iterated
             update.finish(how="least-squares regressions, no iterations")
         else:
@@ -243,6 +275,28 @@ def _model_options(args) -> dict:
     if getattr(args, "dns_lambda", None) is not None:
         options["dns_lambda"] = args.dns_lambda
     return options
+
+
+def _whole_periods(text: str) -> int:
+    """--forecast H: a whole number of periods >= 1, checked before any fitting."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of periods >= 1, e.g. 12") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of periods >= 1, e.g. 12")
+    return value
+
+
+def _probability(text: str) -> float:
+    """--forecast-level P: strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a probability strictly between 0 and 1, e.g. 0.9")
+    return value
 
 
 def _dns_lambda(text: str):
@@ -394,8 +448,9 @@ def cmd_atsm(args) -> int:
     result = _fit_atsm(obs, args, Path(args.file).name)
     print(as_command_line(result.summary()))
     print("\n" + _headline(result, args.headline))
+    fc = _forecast(result, args)
     written = write_atsm_outputs(result, out, args.headline, report=not args.no_report, pdf=args.pdf,
-                                 title=f"Term structure model report: {Path(args.file).name}")
+                                 title=f"Term structure model report: {Path(args.file).name}", forecast=fc)
     _print_written(written, out)
     return 0
 
@@ -405,7 +460,8 @@ def cmd_lgssm(args) -> int:
     obs = _read_input(args)
     result = _fit_lgssm(obs, args, Path(args.file).name)
     print(as_command_line(result.summary()))
-    written = write_lgssm_outputs(result, out, report=not args.no_report, pdf=args.pdf)
+    fc = _forecast(result, args)
+    written = write_lgssm_outputs(result, out, report=not args.no_report, pdf=args.pdf, forecast=fc)
     _print_written(written, out)
     return 0
 
@@ -557,6 +613,24 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_rolling(args) -> int:
+    """xlatsm rolling (:func:`xlatsm.rolling_cli.run_rolling`), what it prints restated in the command line's
+    spelling like every other command (its progress goes to stderr as it runs; the summary comes at the end)."""
+    import io
+    from contextlib import redirect_stdout
+
+    from .rolling_cli import run_rolling
+
+    printed = io.StringIO()
+    try:
+        with redirect_stdout(printed):
+            code = run_rolling(args)
+    finally:
+        if printed.getvalue():
+            sys.stdout.write(as_command_line(printed.getvalue()))
+    return code
+
+
 def cmd_install(args) -> int:
     from .install import install
 
@@ -581,7 +655,8 @@ def cmd_uninstall(args) -> int:
 #: Python argument -> command-line option (and how a value is restated)
 _OPTIONS = {"yield_units": "yield-units", "maturity_units": "maturity-units", "n_factors": "n-factors",
             "k_states": "n-factors", "method": "method", "max_iter": "max-iter", "measurement_error":
-            "measurement-error", "lags": "lags", "tol": "tol", "sheet": "sheet", "skip_rows": "skip-rows"}
+            "measurement-error", "lags": "lags", "tol": "tol", "sheet": "sheet", "skip_rows": "skip-rows",
+            "time": "time"}
 _OPTION = re.compile(r"\b(" + "|".join(_OPTIONS) + r"|diagonal_R)\s*=\s*(?:'([^']*)'|\"([^\"]*)\"|([\w.+-]+))")
 #: Python attributes named in advice -> the files the command line writes
 _PYTHON_NAMES = {"result.rmse": "rmse.csv", "result.pricing_errors": "pricing_errors_bp.csv"}
@@ -671,6 +746,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "Nelson-Siegel) are other models with term premia; dns (dynamic Nelson-Siegel) has "
                             "no term premium: it is not arbitrage-free")
         model_options(p)
+        p.add_argument("--time", default="discrete", choices=["discrete", "continuous"],
+                       help="the JSZ model in discrete (per data period, default) or continuous time "
+                            "(dX = K(theta - X)dt + Sigma dW; K, theta, Sigma per year); continuous: methods "
+                            "auto, jsz, kalman, em")
         p.add_argument("--measurement-error", default="common", choices=["common", "per_maturity"],
                        help="pricing error standard deviation: one for all maturities (common, default) or one "
                             "per maturity")
@@ -697,6 +776,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--maturity-units", default="auto", choices=["auto", "months", "years"],
                        help="how numeric maturity headers are meant (default auto: asks when unclear)")
 
+    def forecast_options(p):
+        p.add_argument("--forecast", type=_whole_periods, default=None, metavar="H",
+                       help="also forecast H periods ahead from the last date (yields, factors, short rate and "
+                            "term premia with bands; forecast_*.csv, forecast.png, a section in the report)")
+        p.add_argument("--forecast-level", type=_probability, default=0.9, metavar="P",
+                       help="central probability of the forecast bands (default 0.9)")
+
     def report_options(p):
         p.add_argument("--pdf", action="store_true", help="also write report.pdf, the report for sending around")
         p.add_argument("--no-report", action="store_true", help="skip report.html (CSV files and charts only)")
@@ -722,6 +808,7 @@ def build_parser() -> argparse.ArgumentParser:
     factors_option(at, default=None)
     iteration_option(at)
     atsm_options(at)
+    forecast_options(at)
     report_options(at)
     at.set_defaults(func=cmd_atsm)
 
@@ -732,6 +819,7 @@ def build_parser() -> argparse.ArgumentParser:
     factors_option(lg)
     iteration_option(lg)
     lgssm_options(lg)
+    forecast_options(lg)
     report_options(lg)
     lg.set_defaults(func=cmd_lgssm)
 
@@ -766,6 +854,10 @@ def build_parser() -> argparse.ArgumentParser:
     iteration_option(cmp)
     report_options(cmp)
     cmp.set_defaults(func=cmd_compare)
+
+    from .rolling_cli import add_rolling_parser    # xlatsm rolling: its options and body live in rolling_cli
+
+    add_rolling_parser(sub).set_defaults(func=cmd_rolling)
 
     inst = sub_parser("install", "copy the workbook to ~/Documents/xlatsm and point it at this Python")
     inst.add_argument("--target", metavar="DIR", help="folder for the workbook (default ~/Documents/xlatsm)")

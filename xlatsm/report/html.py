@@ -69,8 +69,9 @@ def describe_model(result) -> str:
     if is_jsz(result):
         requested = getattr(result, "method_requested", "") or result.method
         method = result.method if requested == result.method else f"{result.method} (requested {requested})"
-        return (f"Gaussian affine term structure model, JSZ canonical form, {result.n_factors} factors, method "
-                f"{method}")
+        clock = ", continuous time (K, theta, Sigma per year)" if getattr(result, "time", "") == "continuous" else ""
+        return (f"Gaussian affine term structure model, JSZ canonical form{clock}, {result.n_factors} factors, "
+                f"method {method}")
     if result.method == "acm":
         return (f"Adrian-Crump-Moench (2013) regression model: {result.n_factors} principal components of the "
                 "yields (standardised), VAR(1) by OLS, prices of risk from excess-return regressions; method acm")
@@ -149,6 +150,36 @@ def atsm_document(result, title: str = "Term structure model report", headline="
     doc.heading("Summary")
     doc.pre(result.summary())
     return doc
+
+
+def add_forecast_section(doc: Document, fc, charts: list | None = None) -> None:
+    """A forecast's section (:func:`xlatsm.forecast.forecast`): what was forecast from where, the chart
+    (:func:`xlatsm.forecast.plot_forecast`, drawn here unless given), the yield forecasts' means and bands and, where
+    the model has them, the term premia's means."""
+    from ..forecast import plot_forecast
+
+    pct = f"{fc.level * 100:g}%"
+    doc.heading("Forecasts")
+    doc.para(f"{fc.model}: forecasts 1 to {fc.horizon} periods ahead from {_date_label(fc.origin)}, means with "
+             f"central {pct} bands (normal forecast distribution of the fitted dynamics); yields in {fc.units}.")
+    with tempfile.TemporaryDirectory() as tmp:
+        for png, caption in charts or [(Path(plot_forecast(fc, Path(tmp) / "forecast.png")), "forecast")]:
+            doc.figure(png, caption)
+    for name, what in (("yields", "Yields"), ("term_premium", "Term premia")):
+        if name in fc.blocks:
+            mean, lower, upper = fc.mean(name), fc.lower(name), fc.upper(name)
+            table = pd.concat({"mean": mean, f"lower {pct}": lower, f"upper {pct}": upper}, axis=1)
+            table = table.swaplevel(axis=1)[list(mean.columns)]
+            table.index = [_date_label(d) for d in fc.target_dates]
+            doc.table(table, f"{what}: forecast means and {pct} bands ({fc.units})", 4)
+    if fc.no_term_premium:
+        doc.para(f"Term premia: not forecast; {fc.no_term_premium}.")
+    for note in getattr(fc, "notes", []) or []:
+        doc.para(f"Note: {note}.")
+
+
+def _date_label(value) -> str:
+    return value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else str(value)
 
 
 def _why_no_bands(result) -> str:
