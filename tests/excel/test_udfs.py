@@ -375,3 +375,47 @@ def test_smoothing_with_models_that_have_their_own_evaluation(curve, method):
     if method != "afns":   # the Kalman smoother (afns) uses every date; the others read each date on its own
         tail = udfs.SMOOTH_STATES([rows[0]] + rows[-60:], handle)
         assert tail[1:] == factors[-60:] and tail[0] == factors[0]
+
+
+def test_forecast_blocks(curve):
+    """output "forecast" (and _factors, _short_rate, _term_premium): xlatsm.forecast's table, each header with its
+    unit, the notes under it; a longer horizon is the same fit (no refit); LGSSM has no short rate."""
+    from xlatsm.forecast import forecast
+
+    rows = as_range(curve)
+    block = udfs.ATSM_FIT(rows, None, 3, "forecast")
+    fc = forecast(xlatsm.fit_atsm(curve), 12)
+    table = fc.table("yields")
+    assert block[0] == ["h", "date"] + [f"{c} (percent)" for c in table.columns[1:]]
+    assert [r[0] for r in block[1:13]] == list(range(1, 13)) and block[1][1] == table["date"].iloc[0]
+    np.testing.assert_allclose(np.array([r[2:] for r in block[1:13]], float), table.iloc[:, 1:].to_numpy(float),
+                               rtol=1e-10, atol=1e-12)
+    assert block[13] == [""] * len(block[0]) and block[-1][0].startswith("note: bands hold")
+    longer = udfs.ATSM_FIT(rows, None, 3, "forecast", None, None, None, None, 24.0)
+    assert len(longer) == 24 + 1 + 1 + len(fc.notes) and longer[1:13] == block[1:13]
+    assert CACHE.fits_run == 1
+    short_rate = udfs.ATSM_FIT(rows, None, 3, "forecast_short_rate", None, None, None, None, 3)
+    assert short_rate[0][2:] == ["short_rate (percent)", "short_rate lower 90% (percent)",
+                                 "short_rate upper 90% (percent)"]
+    handle = udfs.ATSM_FIT(rows, None, 3, "handle")[0][0]
+    assert udfs.XLATSM_GET(handle, "forecast_term_premium", 3)[:4] == \
+        udfs.ATSM_FIT(rows, None, 3, "forecast_term_premium", None, None, None, None, 3)[:4]
+    assert "horizon must be a whole number" in udfs.ATSM_FIT(rows, None, 3, "forecast", None, None, None, None,
+                                                             0)[0][0]
+    lgssm = as_range(xlatsm.load_sample())
+    assert udfs.LGSSM_EM(lgssm, 3, 1, "forecast", 30)[0][2] == "SVENY01 (the data's units)"
+    assert "no pricing model" in udfs.LGSSM_EM(lgssm, 3, 1, "forecast_short_rate", 30)[0][0]
+
+
+def test_continuous_time_from_the_cell(curve):
+    rows = as_range(curve)
+    summary = dict((r[0], r[1]) for r in udfs.ATSM_FIT(rows, None, 3, "summary", "jsz", None, None,
+                                                       "continuous")[1:])
+    fit = xlatsm.fit_atsm(curve, method="jsz", time="continuous")
+    assert summary["log-likelihood"] == fit.loglik and summary["time"].startswith("continuous")
+    assert "continuous time" in summary["model"]
+    discrete = udfs.ATSM_FIT(rows, None, 3, "handle", "jsz")[0][0]
+    assert udfs.ATSM_FIT(rows, None, 3, "handle", "jsz", None, None, "continuous")[0][0] != discrete
+    assert "discrete only" in udfs.ATSM_FIT(rows, None, 3, "summary", "acm", None, None, "continuous")[0][0]
+    assert "time must be 'discrete' or 'continuous'" in udfs.ATSM_FIT(rows, None, 3, "summary", "jsz", None, None,
+                                                                      "weekly")[0][0]

@@ -183,18 +183,27 @@ def _maturities(value):
     return cells or None
 
 
-def _cached_block(kind: str, cells, options: dict, output: str, fit, outputs):
+def _cached_block(kind: str, cells, options: dict, output: str, fit, outputs, horizon: int | None = None):
     """One block of a cached fit. The cache is found from a hash of the raw cells and options *before* any
-    parsing; a block already laid out is returned as it is (a recalculation is a hash and a look-up)."""
+    parsing; a block already laid out is returned as it is (a recalculation is a hash and a look-up). The
+    forecast horizon is not a fit option (a longer forecast needs no refit): it is part of the block's name."""
     raw = raw_key(kind, cells, options)
-    block = CACHE.block(raw, output)
+    name = f"{output} h={horizon}" if output.strip().lower() in layout.FORECAST_BLOCKS else output
+    block = CACHE.block(raw, name)
     if block is not None:
         return block
     found = CACHE.result_for_raw(raw)
     result, key = found if found is not None else fit()
-    block = layout.choose(CACHE.outputs(key, lambda: outputs(result, CACHE.handle(kind, key))), output)
-    CACHE.remember(raw, key, output, block)
+    makers = CACHE.outputs(key, lambda: outputs(result, CACHE.handle(kind, key)))
+    if horizon is not None:
+        makers = {**makers, **layout.forecast_outputs(result, horizon)}
+    block = layout.choose(makers, output)
+    CACHE.remember(raw, key, name, block)
     return block
+
+
+def _horizon(value) -> int:
+    return _whole(value, "horizon", 1, 1200, 12)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -206,20 +215,24 @@ def _cached_block(kind: str, cells, options: dict, output: str, fit, outputs):
     Arg("maturities", "optional maturities if the range has no header (tenors or months)", LABELS),
     Arg("n_factors", "number of factors, 1-5 (default 3; acm: 5)"),
     Arg("output", "block to return: summary, params, factors, fitted, errors, term_premium, loadings, K1_P, "
-                  "Sigma_P, K1_Q, lambda_1, ..., handle"),
+                  "Sigma_P, K1_Q, lambda_1, ..., forecast, forecast_factors, forecast_short_rate, "
+                  "forecast_term_premium, handle"),
     Arg("method", "auto (default: jsz, or kalman when cells are blank), jsz, kalman, em, acm, afns or dns"),
     Arg("yield_units", "auto (default), percent, decimal or bp"),
-    Arg("maturity_units", "auto (default), months or years: how numeric maturities are meant"))
+    Arg("maturity_units", "auto (default), months or years: how numeric maturities are meant"),
+    Arg("time", "discrete (default: the model in periods of the data) or continuous (jsz, kalman, em)"),
+    Arg("horizon", "periods ahead for the forecast outputs (default 12)"))
 @never_raise
 def ATSM_FIT(yields, maturities=None, n_factors=None, output="summary", method="auto", yield_units="auto",
-             maturity_units="auto"):
+             maturity_units="auto", time="discrete", horizon=12):
     """Fit a Gaussian affine term structure model (JSZ canonical form) and return one labelled block."""
     _check_range(yields)
     method = _text(method, "auto").lower()
     options = dict(maturities=_maturities(maturities),
                    n_factors=_whole(n_factors, "n_factors", 1, 10 if method == "acm" else 5, None),
                    method=method, yield_units=_text(yield_units, "auto").lower(),
-                   maturity_units=_text(maturity_units, "auto").lower())
+                   maturity_units=_text(maturity_units, "auto").lower(), time=_text(time, "discrete").lower())
+    horizon = _horizon(horizon)
 
     def fit():
         obs = _range(yields)
@@ -228,9 +241,9 @@ def ATSM_FIT(yields, maturities=None, n_factors=None, output="summary", method="
                              "columns: give one maturity per column")
         return CACHE.get_or_fit_key("ATSM", obs.frame, options, lambda: fit_atsm(
             obs, maturities=options["maturities"], n_factors=options["n_factors"], method=options["method"],
-            yield_units=options["yield_units"], maturity_units=options["maturity_units"]))
+            yield_units=options["yield_units"], maturity_units=options["maturity_units"], time=options["time"]))
 
-    return _cached_block("ATSM", yields, options, _text(output, "summary"), fit, layout.atsm_outputs)
+    return _cached_block("ATSM", yields, options, _text(output, "summary"), fit, layout.atsm_outputs, horizon)
 
 
 @declared(
@@ -238,11 +251,14 @@ def ATSM_FIT(yields, maturities=None, n_factors=None, output="summary", method="
     Arg("data", "observations: dates down, series across", RANGE),
     Arg("k_states", "number of factors (fewer than series)"),
     Arg("lags", "VAR lags of the factors (default 1)"),
-    Arg("output", "block to return: summary, params, A_1, C, Q, R, d, c, factors, fitted, rmse, loglik, handle"),
+    Arg("output", "block to return: summary, params, A_1, C, Q, R, d, c, factors, fitted, rmse, loglik, "
+                  "forecast, forecast_factors, handle"),
     Arg("max_iter", "EM iteration cap (default 5000)"),
-    Arg("measurement_error", "diagonal (default: one variance per series), common (one for all) or full"))
+    Arg("measurement_error", "diagonal (default: one variance per series), common (one for all) or full"),
+    Arg("horizon", "periods ahead for the forecast outputs (default 12)"))
 @never_raise
-def LGSSM_EM(data, k_states=None, lags=1, output="summary", max_iter=5000, measurement_error="diagonal"):
+def LGSSM_EM(data, k_states=None, lags=1, output="summary", max_iter=5000, measurement_error="diagonal",
+             horizon=12):
     """Fit a linear Gaussian state-space model with VAR(L) factors by exact EM and return one labelled block."""
     _check_range(data)
     if convert.scalar(k_states) is None:
@@ -250,6 +266,7 @@ def LGSSM_EM(data, k_states=None, lags=1, output="summary", max_iter=5000, measu
     options = dict(k_states=_whole(k_states, "k_states", 1, 50, 1), lags=_whole(lags, "lags", 1, 12, 1),
                    max_iter=_whole(max_iter, "max_iter", 1, 100000, 5000),
                    measurement_error=_text(measurement_error, "diagonal").lower())
+    horizon = _horizon(horizon)
 
     def fit():
         obs = _range(data)
@@ -257,7 +274,7 @@ def LGSSM_EM(data, k_states=None, lags=1, output="summary", max_iter=5000, measu
             obs, options["k_states"], lags=options["lags"], max_iter=options["max_iter"],
             measurement_error=options["measurement_error"]))
 
-    return _cached_block("LGSSM", data, options, _text(output, "summary"), fit, layout.lgssm_outputs)
+    return _cached_block("LGSSM", data, options, _text(output, "summary"), fit, layout.lgssm_outputs, horizon)
 
 
 @declared(
@@ -295,16 +312,18 @@ def SMOOTH_STATES(data, model=None, output="factors", yield_units="auto"):
 @declared(
     False,
     Arg("model", "a model handle such as ATSM#3f9a1c"),
-    Arg("output", "the block to return (as in ATSM_FIT / LGSSM_EM)"))
+    Arg("output", "the block to return (as in ATSM_FIT / LGSSM_EM)"),
+    Arg("horizon", "periods ahead for the forecast outputs (default 12)"))
 @never_raise
-def XLATSM_GET(model=None, output="summary"):
+def XLATSM_GET(model=None, output="summary", horizon=12):
     """Any block of a fitted model, by its handle."""
     text = _handle(model)
+    horizon = _horizon(horizon)
     result, key = CACHE.lookup_key(text)
     kind = "ATSM" if text.upper().startswith("ATSM#") else "LGSSM"
     outputs = layout.atsm_outputs if kind == "ATSM" else layout.lgssm_outputs
     return _cached_block(kind, [[text]], {"accessor": True}, _text(output, "summary"), lambda: (result, key),
-                         outputs)
+                         outputs, horizon)
 
 
 FUNCTIONS = [ATSM_FIT, LGSSM_EM, SMOOTH_STATES, XLATSM_GET]

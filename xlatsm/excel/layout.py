@@ -123,7 +123,8 @@ def atsm_summary_pairs(result, handle: str) -> list[tuple[str, Any]]:
     p = result.params
     tp10, where10 = term_premium(result, "10Y")
     pairs = [
-        ("model", f"Gaussian ATSM, JSZ canonical form, {result.n_factors} factors"),
+        ("model", f"{getattr(result, 'model_name', 'Gaussian ATSM, JSZ canonical form')}, {result.n_factors} "
+                  "factors"),
         ("method", result.method if getattr(result, "method_requested", result.method) == result.method
          else f"{result.method} (chosen by {result.method_requested})"),
         ("converged", "yes" if result.converged else f"NO - {result.message}"),
@@ -143,6 +144,8 @@ def atsm_summary_pairs(result, handle: str) -> list[tuple[str, Any]]:
         ("seconds", result.seconds),
         ("handle", handle),
     ]
+    if getattr(result, "time", "discrete") == "continuous":
+        pairs.insert(2, ("time", "continuous (K, theta, Sigma per year; exactly discretised at the data's period)"))
     pairs += [(f"lambda_Q {i + 1}", _cell(v)) for i, v in enumerate(p.lamQ)]
     pairs += [("note", n) for n in list(result.panel.notes) + list(result.notes)]
     extra = extrapolation_flag(result, ["10Y"], "the 10y term premium")
@@ -233,3 +236,34 @@ def evaluation_outputs(frames: dict[str, pd.DataFrame], model, method: str) -> d
     outputs["loglik"] = refuse(f"no likelihood of new curves for {method}: use XLATSM_GET(handle, \"loglik\") "
                                "for the fit's own")
     return outputs
+
+
+FORECAST_BLOCKS = {"forecast": "yields", "forecast_factors": "factors", "forecast_short_rate": "short_rate",
+                   "forecast_term_premium": "term_premium"}
+
+
+def forecast_outputs(result, horizon: int, level: float = 0.9) -> dict[str, Any]:
+    """Forecast blocks of a fit, h = 1..horizon periods after its last date (:func:`xlatsm.forecast.forecast`):
+    rows are horizons, then the target date, then per series its mean and the ``level`` band, each header saying
+    its unit; the forecast's notes (what the bands hold) under the block. Made when asked for: the forecast is
+    computed once per call of any of them."""
+    import functools
+
+    @functools.lru_cache(maxsize=1)
+    def made():
+        from ..forecast import forecast
+
+        return forecast(result, horizon, level=level)
+
+    def block(name: str) -> Block:
+        fc = made()
+        table = fc.table(name)
+        unit = fc.factor_units if name == "factors" else fc.units
+        values = [c for c in table.columns if c != "date"]
+        table = table.rename(columns={c: f"{c} ({unit})" for c in values})
+        rows = frame_block(table, index_label="h")
+        notes = [[f"note: {n}"] for n in fc.notes]
+        return rectangular(rows + ([[""]] + notes if notes else []))
+
+    return {output: (lambda name=name: block(name)) for output, name in FORECAST_BLOCKS.items()}
+
