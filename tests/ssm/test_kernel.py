@@ -212,3 +212,7 @@ def test_vectorised_observation_moments_equal_the_pattern_loop(share, by_date):
     general = em._obs_moments_full_R(y, missing, groups, M, P, params, True)
     for a, b in zip(fast[:3], general[:3]):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())
+    diagonal = em._obs_moments(y, missing, groups, M, P, params, True, data, diag_only=True)
+    np.testing.assert_allclose(diagonal[0], np.diag(general[0]), rtol=1e-12)
+    for a, b in zip(diagonal[1:3], general[1:3]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())

@@ -87,6 +87,9 @@ def _regression_update(Syy, Syz, Szz, n, intercept=True, coef_fixed_part=None):
             G = np.linalg.solve(Szz, Syz.T).T
         except np.linalg.LinAlgError as exc:  # pragma: no cover - guarded by input checks
             raise EstimationError("the factor second-moment matrix is singular; use fewer factors or lags") from exc
+    if Syy.ndim == 1:   # only the diagonal of Syy is known: the diagonal of the residual moment (diagonal R)
+        resid = Syy - 2.0 * np.einsum("ij,ij->i", G, Syz) + np.einsum("ij,ij->i", G @ Szz, G)
+        return G, np.diag(resid / n)
     resid = Syy - G @ Syz.T - Syz @ G.T + G @ Szz @ G.T
     return G, _sym(resid) / n
 
@@ -146,7 +149,8 @@ class ObservedData:
         self.missing, self.groups = missing, groups
         self.y0 = np.where(missing, 0.0, y)
         self.complete = not missing.any()
-        self.y0ty0 = self.y0.T @ self.y0
+        self._y0ty0 = None
+        self.y0_sq_sum = np.einsum("ij,ij->j", self.y0, self.y0)
         self.y0_sum = self.y0.sum(0)
         self.n_missing = missing.sum(0).astype(float)
         rows, self.cols = np.nonzero(missing)              # row-major: grouped by date
@@ -159,9 +163,15 @@ class ObservedData:
         per_pattern = sum(float(missing.shape[1]) * pattern.sum() + 2e4 for pattern, _ in groups if pattern.any())
         self.by_date = per_date < per_pattern and n_pat > 0
 
+    @property
+    def y0ty0(self) -> np.ndarray:
+        if self._y0ty0 is None:     # only a full R needs it
+            self._y0ty0 = self.y0.T @ self.y0
+        return self._y0ty0
+
 
 def _obs_moments(y, missing, groups, M, P, params: LGSSMParams, intercept: bool, data: ObservedData | None = None,
-                 Psum: np.ndarray | None = None):
+                 Psum: np.ndarray | None = None, diag_only: bool = False):
     r"""Expected moments of the completed observations: (Syy, Syz, Szz, n); M, P = E[x_t|Y], Var(x_t|Y).
 
     With diagonal R a missing cell is ``c_i + C_i x_t + e_ti``, so with ``U = Y0 + Delta`` (the data with zeros in
@@ -175,7 +185,9 @@ def _obs_moments(y, missing, groups, M, P, params: LGSSMParams, intercept: bool,
 
     computed per pattern of missing cells (few patterns: GEMMs on k-column blocks) or per missing cell (many
     patterns: the compiled :func:`xlatsm.ssm.kernel.missing_cell_moments`); ``Y0'Y0`` once per fit. A full R
-    (the missing cells then also depend on the observed ones) goes pattern by pattern."""
+    (the missing cells then also depend on the observed ones) goes pattern by pattern. With ``diag_only`` (a
+    diagonal or common R is being estimated, which needs no more) ``Syy`` is the vector of its diagonal, where
+    ``Y_0'Delta`` vanishes: O(missing cells x k^2) instead of O(p^2)."""
     C, c, R = params.C, params.obs_intercept, params.R
     n_obs, p = y.shape
     if data is None:
@@ -183,16 +195,31 @@ def _obs_moments(y, missing, groups, M, P, params: LGSSMParams, intercept: bool,
     if Psum is None:
         Psum = P.sum(0)
     if not kernel._is_diagonal(R):
-        return _obs_moments_full_R(y, missing, groups, M, P, params, intercept)
-    Syy = data.y0ty0.copy()
+        Syy, Syz, Szz, n = _obs_moments_full_R(y, missing, groups, M, P, params, intercept)
+        return (np.diag(Syy).copy() if diag_only else Syy), Syz, Szz, n
+    Syy = data.y0_sq_sum.copy() if diag_only else data.y0ty0.copy()
     Syx = data.y0.T @ M
     usum = data.y0_sum.copy()
     if not data.complete:
         if data.by_date and kernel.ENABLED:
             extra_yy = np.zeros((p, p))
             kernel.missing_cell_moments(data.y0, data.ptr, data.cols, np.ascontiguousarray(M),
-                                        np.ascontiguousarray(P), np.ascontiguousarray(C), c, extra_yy, Syx, usum)
-            Syy += extra_yy
+                                        np.ascontiguousarray(P), np.ascontiguousarray(C), c, extra_yy, Syx, usum,
+                                        diag_only)
+            Syy += np.diag(extra_yy) if diag_only else extra_yy
+        elif diag_only:
+            for pattern, rows in groups:
+                if not pattern.any():
+                    continue
+                Cm, cm = C[pattern], c[pattern]
+                Mg = M[rows]
+                sM = Mg.sum(0)
+                CsM = Cm @ sM
+                # sum over the rows of (c_i + C_i M_t)^2 + C_i P_t C_i'
+                Syy[pattern] += (len(rows) * cm ** 2 + 2.0 * cm * CsM
+                                 + np.einsum("ij,ij->i", Cm @ (Mg.T @ Mg + P[rows].sum(0)), Cm))
+                Syx[pattern] += np.outer(cm, sM) + Cm @ (Mg.T @ Mg + P[rows].sum(0))
+                usum[pattern] += len(rows) * cm + CsM
         else:
             for pattern, rows in groups:
                 if not pattern.any():
@@ -212,7 +239,10 @@ def _obs_moments(y, missing, groups, M, P, params: LGSSMParams, intercept: bool,
                                                   + Cm @ (MM + Ps) @ Cm.T)
                 Syx[pattern] += np.outer(cm, sM) + Cm @ (MM + Ps)
                 usum[pattern] += n_g * cm + CsM
-        Syy[np.diag_indices(p)] += data.n_missing * np.diag(R)
+        if diag_only:
+            Syy += data.n_missing * np.diag(R)
+        else:
+            Syy[np.diag_indices(p)] += data.n_missing * np.diag(R)
     Sxx = M.T @ M + Psum
     Syz, Szz = _add_constant(Syx, Sxx, usum, M.sum(0), n_obs, intercept)
     return Syy, Syz, Szz, n_obs
@@ -284,7 +314,8 @@ def _update_initial_factors(y, missing, es: SmoothedStates, params: LGSSMParams)
     for i in range(min(L, n_obs)):
         obs = ~missing[i]
         if obs.any():
-            Ro_inv_C = np.linalg.solve(R[np.ix_(obs, obs)], C[obs])
+            Ro_inv_C = (C[obs] / np.diag(R)[obs, None] if kernel._is_diagonal(R)
+                        else np.linalg.solve(R[np.ix_(obs, obs)], C[obs]))
             H[blk[i], blk[i]] += C[obs].T @ Ro_inv_C
             g[blk[i]] += Ro_inv_C.T @ (y[i, obs] - c[obs])
     M, _ = params.factor_moments(es.states, es.cov)
@@ -325,7 +356,8 @@ def m_step(y, missing, groups, es: SmoothedStates, params: LGSSMParams, *, inter
     Psum = None
     if es.cov_sum is not None and es.sums_from == L - 1:   # the kernel's sum over t >= L-1, plus the held dates
         Psum = es.cov_sum[:k, :k] + P[:L - 1].sum(0)
-    Syy, Syz, Szz_o, n_o = _obs_moments(y, missing, groups, M, P, params, intercepts, obs_data, Psum)
+    Syy, Syz, Szz_o, n_o = _obs_moments(y, missing, groups, M, P, params, intercepts, obs_data, Psum,
+                                        diag_only=measurement_error != "full" or "R" in fixed)
     G, R = _regression_update(Syy, Syz, Szz_o, n_o, intercept=intercepts,
                               coef_fixed_part=params.C if "C" in fixed else None)
     new["C"] = G[:, 1:] if intercepts else G

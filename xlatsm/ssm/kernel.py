@@ -381,12 +381,13 @@ def filter_smooth(W, widx, b, Tc, dc, GQG, a1, P1, n_hold, k, steady_tol):
 
 
 @_jit
-def missing_cell_moments(y0, ptr, cols, M, P, C, c, Syy, Syx, usum):
+def missing_cell_moments(y0, ptr, cols, M, P, C, c, Syy, Syx, usum, diag_only):
     """Add to Syy (p, p), Syx (p, k), usum (p,) what the missing cells of the completed data contribute (diagonal
     R: a missing cell is c_i + C_i x_t + noise). Date t's missing columns are cols[ptr[t]:ptr[t+1]]; y0 holds 0 in
     missing cells. With U = Y0 + Delta (Delta non-zero in missing cells only, delta_ti = c_i + C_i M_t):
     U'U = Y0'Y0 + Y0'Delta + Delta'Y0 + Delta'Delta, and E[.|Y] adds C_i P_t C_j for two missing cells of one date
-    (the measurement noise n_i R_ii is added by the caller). Cost: (missing cells) x p + sum_t (missing at t)^2."""
+    (the measurement noise n_i R_ii is added by the caller). Cost: (missing cells) x p + sum_t (missing at t)^2.
+    With ``diag_only`` only the diagonal of Syy (where Y0'Delta vanishes) is accumulated, at (missing cells) x k^2."""
     n, p = y0.shape
     k = M.shape[1]
     delta = np.empty(p)
@@ -409,10 +410,18 @@ def missing_cell_moments(y0, ptr, cols, M, P, C, c, Syy, Syx, usum):
                     acc += C[i, b_] * P[t, b_, a]
                 CP[q - s0, a] = acc
                 Syx[i, a] += d * M[t, a] + acc
+            if diag_only:
+                acc = d * d
+                for a in range(k):
+                    acc += CP[q - s0, a] * C[i, a]
+                Syy[i, i] += acc
+                continue
             for j in range(p):
                 v = d * y0[t, j]
                 Syy[i, j] += v
                 Syy[j, i] += v
+        if diag_only:
+            continue
         for q1 in range(s0, s1):
             i = cols[q1]
             for q2 in range(s0, s1):
@@ -458,7 +467,7 @@ class Collapsed:
 
 
 def _is_diagonal(R: np.ndarray) -> bool:
-    return not np.any(R - np.diag(np.diag(R)))
+    return np.count_nonzero(R) == np.count_nonzero(np.diagonal(R))
 
 
 def collapse(y0: np.ndarray, observed: np.ndarray, pattern_index: np.ndarray, patterns: np.ndarray,
