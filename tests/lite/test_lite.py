@@ -18,10 +18,11 @@ from xlatsm.excel import core, udfs
 from xlatsm.excel.cache import CACHE
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import standin  # noqa: E402
-
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "tests" / "excel"))
+import standin  # noqa: E402
+from test_udfs import as_range as classic_range  # noqa: E402  - what classic xlwings hands a UDF for a range
 
 
 @pytest.fixture
@@ -41,14 +42,6 @@ def fresh_cache():
     CACHE.clear()
     yield
     CACHE.clear()
-
-
-def classic_range(frame, header=True):
-    """What classic xlwings hands a UDF for a range with ndim=2: rows of float/None/str/datetime."""
-    rows = [["date"] + [str(c) for c in frame.columns]] if header else []
-    for idx, values in zip(frame.index, frame.to_numpy()):
-        rows.append([idx.to_pydatetime()] + [None if np.isnan(v) else float(v) for v in values])
-    return rows
 
 
 @pytest.fixture
