@@ -10,14 +10,20 @@ range: first call and recalculation). Results are printed and written to benchma
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+# One BLAS thread for everything measured here (peers alike), set before numpy loads: on a shared, oversubscribed
+# 2-core machine OpenBLAS's threads spin-wait on each other (measured: the 739 x 360 SVD of the LGSSM start took
+# 1.2-23 s with two threads under load, 0.11 s with one). XLATSM_BENCH_BLAS_THREADS overrides.
+os.environ["OPENBLAS_NUM_THREADS"] = os.environ.get("XLATSM_BENCH_BLAS_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -438,7 +444,8 @@ def main():
     say()
     say(f"{time.strftime('%Y-%m-%d %H:%M')}, Python {platform.python_version()}, numpy {numpy.__version__}, "
         f"statsmodels {statsmodels.__version__}, xlatsm {xlatsm.__version__}, {platform.machine()}, "
-        f"{__import__('os').cpu_count()} cores{' (quick)' if args.quick else ''}")
+        f"{os.cpu_count()} cores, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}"
+        f"{' (quick)' if args.quick else ''}")
     say()
     say(f"numba {'installed' if kernel.HAVE_NUMBA else 'not installed'}: E-step "
         f"{'compiled kernel' if kernel.ENABLED else 'statsmodels smoother'}")
