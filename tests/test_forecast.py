@@ -163,38 +163,12 @@ def test_lgssm_forecast_companion_state(blank_last):
         fc.short_rate
 
 
-def _conditional(ss, H, rows, intercepts, paths):
-    """Closed form: the joint Gaussian of (s_{T+1}, .., s_{T+H}) and E/Var given r_i = c + row's_{T+i} = path."""
-    m = len(ss.a)
-    means, covs = _powers_moments(ss.T, ss.d, ss.Qs, ss.a, ss.P, H)
-    mu = means.reshape(-1)
-    S = np.zeros((H * m, H * m))
-    for i in range(H):
-        for j in range(i + 1):
-            block = np.linalg.matrix_power(ss.T, i - j) @ covs[j]         # Cov(s_i, s_j), i >= j
-            S[i * m:(i + 1) * m, j * m:(j + 1) * m] = block
-            S[j * m:(j + 1) * m, i * m:(i + 1) * m] = block.T
-    G, g, v = [], [], []
-    for row, c, path in zip(rows, intercepts, paths):
-        for i, value in enumerate(path):
-            e = np.zeros(H * m)
-            e[i * m:(i + 1) * m] = row
-            G.append(e)
-            g.append(c)
-            v.append(value)
-    G, g, v = np.array(G), np.array(g), np.array(v)
-    K = S @ G.T @ np.linalg.inv(G @ S @ G.T)
-    mean = mu + K @ (v - g - G @ mu)
-    cov = S - K @ G @ S
-    return mean.reshape(H, m), np.array([cov[i * m:(i + 1) * m, i * m:(i + 1) * m] for i in range(H)])
-
-
 def test_scenario_short_rate_path_is_the_gaussian_conditional_expectation(jsz):
     H = 6
     path = [4.0, 4.25, 4.5]                          # percent, as the yields
     fc = jsz.forecast(H, condition={"short_rate": path})
     ss = state_space_of(jsz)
-    mean, cov = _conditional(ss, H, [ss.r1], [ss.r0], [np.array(path) / 100])
+    mean, cov = _conditional_at(ss, H, ss.r1, {i: v / 100 for i, v in enumerate(path)}, intercept=ss.r0)
     np.testing.assert_allclose(fc.factors.to_numpy(), mean * 100, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(fc.factors_std.to_numpy(), np.sqrt(np.diagonal(cov, axis1=1, axis2=2)) * 100,
                                rtol=1e-5, atol=1e-8)
@@ -218,7 +192,9 @@ def test_scenario_factor_path_lgssm_with_state_uncertainty():
                                rtol=1e-5, atol=1e-7)
 
 
-def _conditional_at(ss, H, row, observed):
+def _conditional_at(ss, H, row, observed, intercept=0.0):
+    """Closed form: the joint Gaussian of (s_{T+1}, .., s_{T+H}) (Cov(s_i, s_j) = T^{i-j} Var(s_j), i >= j) and
+    E/Var given intercept + row's_{T+i} = observed[i] at the periods i given."""
     m = len(ss.a)
     means, covs = _powers_moments(ss.T, ss.d, ss.Qs, ss.a, ss.P, H)
     mu = means.reshape(-1)
@@ -234,7 +210,7 @@ def _conditional_at(ss, H, row, observed):
         G[n, i * m:(i + 1) * m] = row
         v[n] = value
     K = S @ G.T @ np.linalg.inv(G @ S @ G.T)
-    mean = mu + K @ (v - G @ mu)
+    mean = mu + K @ (v - intercept - G @ mu)
     cov = S - K @ G @ S
     return mean.reshape(H, m), np.array([cov[i * m:(i + 1) * m, i * m:(i + 1) * m] for i in range(H)])
 

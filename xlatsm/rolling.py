@@ -105,7 +105,7 @@ class RollingResult:
                 ("First origin", _date(w["end"].iloc[0])), ("Last origin", _date(w["end"].iloc[-1])),
                 ("Window", "expanding" if (w["start"] == w["start"].iloc[0]).all() else "moving"),
                 ("Failed windows", failed), ("Flagged windows", flagged), ("Yield units", self.units),
-                ("Engine", self.engine[:17]), ("Seconds", f"{self.seconds:.1f}")]
+                ("Horizons", ", ".join(map(str, self.horizons))), ("Seconds", f"{self.seconds:.1f}")]
         lines = header_block("Rolling re-estimation and out-of-sample forecasts", rows)
         lines.append(f"Engine: {self.engine}")
         rmse, counts = self.forecast_rmse, self.forecast_counts
@@ -242,7 +242,7 @@ def _run_window(panel, start: int, end: int, method: str, options: dict, hmax: i
         record["params"] = _flatten(fit.parameter_blocks())
         if keep_fit:
             record["fit"] = fit
-    except XlatsmError as exc:
+    except (XlatsmError, np.linalg.LinAlgError) as exc:     # one window's failure is reported, not the run's end
         record["error"] = f"{type(exc).__name__}: {exc}"
     record["seconds"] = time.perf_counter() - started
     return record
@@ -311,7 +311,12 @@ def _execute(chunks: list, client, n_workers, processes: bool, progress, total: 
         if isinstance(client, str):
             from dask.distributed import Client
 
-            with Client(client) as remote:
+            try:
+                remote = Client(client, timeout=30)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise InputError(f"cannot reach a Dask scheduler at {client!r} ({exc}): give its address as "
+                                 "tcp://host:port, with xlatsm installed on its workers") from exc
+            with remote:
                 records = _dask(remote, chunks, tick)
             return records, f"dask.distributed cluster at {client}"
         if hasattr(client, "submit"):

@@ -27,19 +27,6 @@ def _horizons(text: str) -> tuple:
     return values
 
 
-def _lam(text: str):
-    if text.strip().lower() == "profile":
-        return "profile"
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither a number (per month of maturity, e.g. 0.0609) nor "
-                                         "'profile'") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: the decay must be positive")
-    return value
-
-
 def add_rolling_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``rolling`` command to the CLI's subparsers."""
     help_text = ("refit a model over many windows (recursive or moving): real-time term premia, parameter paths "
@@ -72,7 +59,7 @@ def add_rolling_parser(subparsers) -> argparse.ArgumentParser:
                         "at the middle of the sample, or at the --window-th date)")
     p.add_argument("--dns-dynamics", default="var", choices=["var", "ar"],
                    help="dns: VAR(1) factors (default) or three AR(1)s (Diebold-Li 2006)")
-    p.add_argument("--dns-lambda", type=_lam, default=None, metavar="L",
+    p.add_argument("--dns-lambda", default=None, metavar="L",
                    help="dns: decay per month of maturity (default 0.0609) or 'profile'")
     p.add_argument("--dns-method", default="two-step", choices=["two-step", "one-step"],
                    help="dns: Diebold-Li two-step (default) or one-step Kalman maximum likelihood")
@@ -99,7 +86,12 @@ def _fit_options(args) -> dict:
         options["dynamics"] = args.dns_dynamics
         options["dns_method"] = args.dns_method.replace("-", "_")
         if args.dns_lambda is not None:
-            options["lam"] = args.dns_lambda
+            text = args.dns_lambda.strip()
+            try:
+                options["lam"] = text if text.lower() == "profile" else float(text)
+            except ValueError:
+                raise InputError(f"--dns-lambda {text!r} is neither a number (per month of maturity, e.g. 0.0609) "
+                                 "nor 'profile'") from None
         if args.n_factors not in (None, 3):
             raise InputError(f"--method dns has exactly 3 factors, not --n-factors {args.n_factors}")
         if args.max_iter is not None:
