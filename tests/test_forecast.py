@@ -287,3 +287,46 @@ def test_afns_forecast_is_the_continuous_time_closed_form(sample):
     for label in ("2Y", "9Y"):
         tp, _ = fit._tp(means, label)
         np.testing.assert_allclose(fc.term_premium[label].to_numpy(), tp * 100, rtol=1e-8, atol=1e-12)
+
+
+def test_parameter_uncertainty_is_the_delta_method(jsz):
+    """Bands with the parameters' estimation error: total variance = state-space variance + g' V g, with g the
+    gradient of the forecast mean in the parameter vector (central differences here) and V the fit's inverse
+    observed information (engineer inference's ATSMResult.inference)."""
+    H = 6
+    plain = jsz.forecast(H)
+    full = jsz.forecast(H, parameter_uncertainty=True)
+    inf = jsz.inference()
+    lik, theta, V = inf.likelihood, inf.theta, inf.covariance
+    free = np.flatnonzero(np.diag(V) > 0)
+
+    def short_rate_path(th):
+        p = lik.unpack(th)
+        q = p.q_dynamics()
+        x, out = lik.factors(th)[-1], []
+        for _ in range(H):
+            x = p.K0P + p.K1P @ x
+            out.append(q["rho0"] + q["rho1"] @ x)
+        return np.array(out)
+
+    grad = np.zeros((H, len(theta)))
+    for i in free:
+        step = 1e-4 * np.sqrt(V[i, i])
+        up, down = theta.copy(), theta.copy()
+        up[i] += step
+        down[i] -= step
+        grad[:, i] = (short_rate_path(up) - short_rate_path(down)) / (2 * step)
+    delta_var = np.einsum("hi,ij,hj->h", grad, V, grad) * jsz.scale ** 2
+    np.testing.assert_allclose(short_rate_path(theta) * jsz.scale, plain.short_rate["short_rate"], rtol=1e-10)
+    total = plain.short_rate_std["short_rate"].to_numpy() ** 2 + delta_var
+    np.testing.assert_allclose(full.short_rate_std["short_rate"].to_numpy() ** 2, total, rtol=1e-3)
+    assert np.all(full.yields_std.to_numpy() > plain.yields_std.to_numpy())
+    pd.testing.assert_frame_equal(full.yields, plain.yields)
+    assert any("estimation error" in n for n in full.notes)
+    with pytest.raises(InputError, match="unconditional"):
+        jsz.forecast(H, parameter_uncertainty=True, condition={"short_rate": [4.0]})
+
+
+def test_parameter_uncertainty_needs_an_atsm_likelihood(sample):
+    with pytest.raises(InputError, match="jsz, kalman or em"):
+        forecast(xlatsm.fit_dns(sample), 3, parameter_uncertainty=True)

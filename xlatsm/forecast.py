@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, ModelError
+from .errors import EstimationError, InputError, ModelError, XlatsmError
 
 __all__ = ["forecast", "ForecastResult", "StateSpaceForecast", "state_space_of", "plot_forecast",
            "write_forecast_outputs", "target_dates"]
@@ -94,21 +94,26 @@ class StateSpaceForecast:
         return len(self.factor_names)
 
 
-def _atsm(result) -> StateSpaceForecast:
-    p = result.params
+def _atsm(result, params=None, x_last=None) -> StateSpaceForecast:
+    """The Gaussian ATSM's forecasting state space; ``params``/``x_last`` replace the estimate (delta method)."""
+    from types import SimpleNamespace
+
+    p = result.params if params is None else params
     ld = p.loadings()
     q = p.q_dynamics()
     X, cov = result._smoothed
-    if not np.all(np.isfinite(X[-1])):
+    a = X[-1] if x_last is None else x_last
+    if not np.all(np.isfinite(a)):
         raise InputError("the last date's factors are not defined (blank yields under jsz): trim the sample")
-    A_rn, B_rn = result._risk_neutral_loadings(p.structure.periods)
+    # the result's own risk-neutral loadings (discrete or continuous time), at these parameters
+    A_rn, B_rn = type(result)._risk_neutral_loadings(SimpleNamespace(params=p), p.structure.periods)
     how = ("the yield portfolios W y_T, priced exactly (jsz)" if result.method == "jsz"
            else "the Kalman filter at the fitted parameters")
+    continuous = getattr(result, "time", "") == "continuous"
     return StateSpaceForecast(
-        model=f"Gaussian ATSM ({result.method}"
-              + (", continuous time, exactly discretised)" if getattr(result, "time", "") == "continuous" else ")"),
+        model=f"Gaussian ATSM ({result.method}" + (", continuous time, exactly discretised)" if continuous else ")"),
         T=p.K1P, d=p.K0P, Qs=p.Omega_P, Z=ld.B_P, c=ld.A_P,
-        H=np.diag(p.sigma_e ** 2), a=X[-1], P=cov[-1], labels=list(result.panel.labels),
+        H=np.diag(p.sigma_e ** 2), a=a, P=cov[-1], labels=list(result.panel.labels),
         factor_names=list(result.factor_names), scale=result.scale, factor_scale=result.scale,
         units=result.units, factor_units=result.units, dates=result.panel.dates,
         periods_per_year=int(round(1.0 / p.structure.dt)), history=result.panel.yields, r0=q["rho0"],
@@ -416,8 +421,62 @@ def _conditional_moments(ss: StateSpaceForecast, a1, P1, horizon, condition):
     return out.states * g, cov, scenario
 
 
+def _mean_path(ss: StateSpaceForecast, horizon: int) -> np.ndarray:
+    """(horizon, m) forecast means of the state, a(T+h) = d + T a(T+h-1)."""
+    out, a = np.empty((horizon, len(ss.a))), ss.a.astype(float)
+    for h in range(horizon):
+        a = ss.d + ss.T @ a
+        out[h] = a
+    return out
+
+
+def _block_means(ss: StateSpaceForecast, means: np.ndarray) -> dict:
+    """Forecast means per block (decimals; factors in state units) from the state means."""
+    out = {"factors": means[:, :ss.k], "yields": ss.c + means @ ss.Z.T}
+    if ss.r1 is not None:
+        out["short_rate"] = (ss.r0 + means @ ss.r1)[:, None]
+    if ss.TP is not None:
+        out["term_premium"] = ss.tp0 + means @ ss.TP.T
+    return out
+
+
+def _parameter_variances(result, ss: StateSpaceForecast, horizon: int) -> tuple[dict, list]:
+    """Delta-method variances of the forecast means from the parameters' estimation error (decimals^2 per block),
+    by :meth:`ATSMResult.inference` (the inverse observed information of the fit's own likelihood): the forecast
+    means as functions of the parameter vector, the last date's factors included (they move with the parameters
+    under kalman/em)."""
+    from .atsm.results import ATSMResult
+
+    if not isinstance(result, ATSMResult) or result.method not in ("jsz", "kalman", "em"):
+        raise InputError("parameter_uncertainty is available for the Gaussian ATSM fitted by jsz, kalman or em; "
+                         f"{ss.model} has no parameter covariance in xlatsm yet")
+    inf = result.inference()
+    if not inf.ok:
+        raise EstimationError("the observed information of this fit is not positive definite, so the parameters "
+                              "have no covariance: forecast without parameter_uncertainty")
+    lik = inf.likelihood
+    names = list(_block_means(ss, _mean_path(ss, horizon)))
+
+    def flat(theta):
+        try:
+            sub = _atsm(result, lik.unpack(theta), lik.factors(theta)[-1])
+            blocks = _block_means(sub, _mean_path(sub, horizon))
+            return np.concatenate([blocks[n].ravel() for n in names])
+        except (XlatsmError, np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDivisionError):
+            return np.full(sum(_block_means(ss, _mean_path(ss, horizon))[n].size for n in names), np.nan)
+
+    se = inf.delta_std_errors(flat)
+    out, start = {}, 0
+    for name, block in _block_means(ss, _mean_path(ss, horizon)).items():
+        out[name] = (se[start:start + block.size] ** 2).reshape(block.shape)
+        start += block.size
+    notes = [n for n in inf.notes] + ["bands include the parameters' estimation error: delta method on the "
+                                      "forecast means, added to the state-space forecast variance"]
+    return out, notes
+
+
 def forecast(result, horizon: int = 12, level: float = 0.9, condition: dict | None = None,
-             history: int = 36) -> ForecastResult:
+             history: int = 36, parameter_uncertainty: bool = False) -> ForecastResult:
     """h-step forecasts of a fitted model from its last date (equations in the module docstring).
 
     Parameters
@@ -429,6 +488,9 @@ def forecast(result, horizon: int = 12, level: float = 0.9, condition: dict | No
         fitted series): values in the fit's units for the first periods (NaN: free in that period); the
         forecasts are then the Gaussian conditional expectations given those paths (Kalman smoother).
     history : observed dates kept in ``.history`` for charts.
+    parameter_uncertainty : add the parameters' estimation error to the bands (Gaussian ATSM fitted by jsz,
+        kalman or em): the delta-method variance of the forecast means from the fit's inverse observed
+        information (:meth:`xlatsm.ATSMResult.inference`), added to the state-space variance.
     """
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
         raise InputError(f"horizon must be a whole number of periods >= 1, not {horizon!r}")
@@ -452,24 +514,34 @@ def forecast(result, horizon: int = 12, level: float = 0.9, condition: dict | No
         means, covs, scenario = _conditional_moments(ss, means[0], covs[0], horizon, condition)
         notes.append("conditional forecasts: the given paths are measurements without error in the forecast "
                      "periods (Kalman smoother on the extended sample)")
-    notes.append(PARAMETERS_NOTE)
+    extra = {}
+    if parameter_uncertainty:
+        if condition:
+            raise InputError("parameter_uncertainty applies to unconditional forecasts: drop condition= or it")
+        extra, more = _parameter_variances(result, ss, horizon)
+        notes += more
+    else:
+        notes.append(PARAMETERS_NOTE)
     index = pd.Index(np.arange(1, horizon + 1), name="h")
     k = ss.k
 
-    def block(loadings, intercept, unit, columns, extra_var=None):
+    def block(loadings, intercept, unit, columns, extra_var=None, name=""):
         mean = (intercept + means @ loadings.T) * unit
         var = np.einsum("ij,hjk,ik->hi", loadings, covs, loadings)
         if extra_var is not None:
             var = var + extra_var
+        if name in extra:
+            var = var + extra[name]
         sd = np.sqrt(np.maximum(var, 0.0)) * unit
         return pd.DataFrame(mean, index=index, columns=columns), pd.DataFrame(sd, index=index, columns=columns)
 
-    blocks = {"factors": block(np.eye(m)[:k], np.zeros(k), ss.factor_scale, list(ss.factor_names)),
-              "yields": block(ss.Z, ss.c, ss.scale, list(ss.labels), np.diag(ss.H))}
+    blocks = {"factors": block(np.eye(m)[:k], np.zeros(k), ss.factor_scale, list(ss.factor_names), name="factors"),
+              "yields": block(ss.Z, ss.c, ss.scale, list(ss.labels), np.diag(ss.H), name="yields")}
     if ss.r1 is not None:
-        blocks["short_rate"] = block(ss.r1[None, :], np.array([ss.r0]), ss.scale, ["short_rate"])
+        blocks["short_rate"] = block(ss.r1[None, :], np.array([ss.r0]), ss.scale, ["short_rate"],
+                                     name="short_rate")
     if ss.TP is not None:
-        blocks["term_premium"] = block(ss.TP, ss.tp0, ss.scale, list(ss.labels))
+        blocks["term_premium"] = block(ss.TP, ss.tp0, ss.scale, list(ss.labels), name="term_premium")
     recent = pd.DataFrame(ss.history[-history:] * ss.scale, index=ss.dates[-history:], columns=list(ss.labels))
     return ForecastResult(model=ss.model, origin=ss.dates[-1], horizon=horizon, level=float(level), units=ss.units,
                           factor_units=ss.factor_units,
