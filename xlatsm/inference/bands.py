@@ -36,7 +36,11 @@ def parameter_standard_errors(result, robust: bool = False, method: str = "obser
     deviation over the parametric-bootstrap draws)."""
     method = _check_method(method, SE_METHODS)
     if method == "observed":
-        return result.inference(robust=robust).standard_errors()
+        key = ("standard_errors", bool(robust))
+        cache = result._inference_cache
+        if key not in cache:
+            cache[key] = result.inference(robust=robust).standard_errors()
+        return {name: frame.copy() for name, frame in cache[key].items()}
     boot = result.bootstrap(n_boot=n_boot, seed=seed, progress=progress)
     template = result.parameter_blocks()
     stacks = {name: [] for name in template}

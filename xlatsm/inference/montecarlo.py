@@ -23,9 +23,14 @@ from ..atsm.results import term_premium_values
 from ..data import maturities_to_years, years_to_label
 from .bootstrap import simulate_jsz_panel
 
-#: (block, row, column) of the parameters whose standard errors are compared with the Monte Carlo dispersion
-TRACKED = (("K1_P", 0, 0), ("K1_P", 1, 1), ("K1_P", 2, 2), ("K0_P", 0, 0), ("Sigma_P", 0, 0), ("Sigma_P", 1, 1),
-           ("lambda_Q", 0, 0), ("k_inf_Q", 0, 0), ("sigma_e", 0, 0))
+
+def tracked(n_factors: int) -> list[tuple[str, int, int]]:
+    """(block, row, column) of the parameters whose standard errors are compared with the Monte Carlo dispersion:
+    the diagonal of K1_P, the level's K0_P, the first two diagonal entries of Sigma_P, the largest Q-root, k_inf^Q
+    and the measurement error sigma."""
+    return ([("K1_P", i, i) for i in range(n_factors)] + [("K0_P", 0, 0)]
+            + [("Sigma_P", i, i) for i in range(min(2, n_factors))]
+            + [("lambda_Q", 0, 0), ("k_inf_Q", 0, 0), ("sigma_e", 0, 0)])
 
 
 @dataclass
@@ -51,12 +56,12 @@ class CoverageResult:
 
 
 def tracked_values(blocks: dict) -> np.ndarray:
-    return np.array([float(blocks[b].iloc[i, j]) for b, i, j in TRACKED])
+    return np.array([float(blocks[b].iloc[i, j]) for b, i, j in tracked(len(blocks["K0_P"]))])
 
 
 def tracked_names(blocks: dict) -> list[str]:
     out = []
-    for b, i, j in TRACKED:
+    for b, i, j in tracked(len(blocks["K0_P"])):
         frame = blocks[b]
         out.append(f"{b}[{frame.index[i]},{frame.columns[j]}]" if frame.shape != (1, 1) else b)
     return out
