@@ -36,7 +36,7 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -347,12 +347,18 @@ def _processes(chunks, n_workers, tick, missing_dask: bool):
 
     workers = int(n_workers or os.cpu_count() or 1)
     records = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_run_chunk, chunk) for chunk in chunks]
-        for future in as_completed(futures):
-            out = future.result()
-            records += out
-            tick(len(out))
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_run_chunk, chunk) for chunk in chunks]
+            for future in as_completed(futures):
+                out = future.result()
+                records += out
+                tick(len(out))
+    except BrokenProcessPool as exc:
+        raise EstimationError(f"the local worker processes stopped ({exc}); they import the calling script, so in a "
+                              "script put the call under `if __name__ == '__main__':`, or use client='serial'") from exc
     engine = f"local processes ({workers}, concurrent.futures)"
     if missing_dask:
         message = ("dask.distributed is not installed (pip install 'xlatsm[scale]'): the windows ran in local "
