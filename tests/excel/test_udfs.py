@@ -419,3 +419,31 @@ def test_continuous_time_from_the_cell(curve):
     assert "discrete only" in udfs.ATSM_FIT(rows, None, 3, "summary", "acm", None, None, "continuous")[0][0]
     assert "time must be 'discrete' or 'continuous'" in udfs.ATSM_FIT(rows, None, 3, "summary", "jsz", None, None,
                                                                       "weekly")[0][0]
+
+
+def test_standard_errors_and_bands_blocks(curve):
+    """params_se is laid out as params (same labels) with the inference's numbers and notes; term_premium_bands and
+    short_rate_bands carry xlatsm.inference's bands with their units; models without them say so."""
+    rows = as_range(curve)
+    handle = udfs.ATSM_FIT(rows, None, 3, "handle", "jsz")[0][0]
+    result = CACHE.lookup(handle)
+    se = udfs.ATSM_FIT(rows, None, 3, "params_se", "jsz")
+    params = udfs.ATSM_FIT(rows, None, 3, "params", "jsz")
+    assert se[0][0] == "standard errors (same units as params)"
+    assert [r[0] for r in se[1:len(params) + 1]] == [r[0] for r in params]   # the same blocks, labels, order
+    row = [r[0] for r in se].index("K1_P")
+    np.testing.assert_array_equal(np.array([r[1:4] for r in se[row + 1:row + 4]], float),
+                                  result.standard_errors["K1_P"].to_numpy())
+    assert se[-1][0].startswith("note: jsz: information of the full JSZ likelihood")
+    bands = udfs.ATSM_FIT(rows, None, 3, "term_premium_bands", "jsz")
+    frame = result.term_premium_bands(level=0.9, maturity="10Y", method="delta")
+    assert bands[0] == ["date", "term premium 10Y (percent)", "lower 90% (percent)", "upper 90% (percent)",
+                        "s.e. (percent)"]
+    np.testing.assert_array_equal(np.array([r[1:] for r in bands[1:len(frame) + 1]], float), frame.to_numpy())
+    assert bands[1][0] == frame.index[0].to_pydatetime() and bands[-1][0].startswith("note: delta method, 90%")
+    path = udfs.XLATSM_GET(handle, "short_rate_bands", 24)
+    assert path[0][0] == "h (months ahead)" and [r[0] for r in path[1:26]] == list(range(25))
+    assert len(udfs.XLATSM_GET(handle, "short_rate_bands")) > 120        # default: 120 months ahead
+    acm = udfs.ATSM_FIT(rows, None, None, "term_premium_bands", "acm")[0][0]
+    assert acm.startswith("#xlatsm: term-premium bands are not available") and "method='jsz'" in acm
+    assert "unknown output 'params_se'" in udfs.LGSSM_EM(as_range(xlatsm.load_sample()), 3, 1, "params_se", 20)[0][0]

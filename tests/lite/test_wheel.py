@@ -69,10 +69,6 @@ def lite_problem(requirement: Requirement) -> str | None:
     return None if _pure_python(name, set()) else f"{requirement} is neither in Pyodide nor pure Python"
 
 
-PINS_XLWINGS = any(lite_problem(Requirement(d)) and canonicalize_name(Requirement(d).name) == "xlwings"
-                   for d in PYPROJECT["project"]["dependencies"])
-
-
 def _backend_available() -> str | None:
     for text in PYPROJECT["build-system"]["requires"]:
         requirement = Requirement(text)
@@ -114,8 +110,6 @@ def test_the_wheel_is_pure_python(wheel):
     assert "xlatsm/excel/lite.py" in names and "xlatsm/excel/core.py" in names   # the plugin is in it
 
 
-@pytest.mark.xfail(PINS_XLWINGS, strict=True, reason="pyproject pins xlwings in the base dependencies; the Lite "
-                   "add-in provides its own xlwings (requested in /work/handoff/lead.md: move the pin to an extra)")
 def test_the_wheels_base_dependencies_are_ones_lite_can_install(wheel):
     with zipfile.ZipFile(wheel) as z:
         metadata = z.read(next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))).decode()

@@ -183,27 +183,27 @@ def _maturities(value):
     return cells or None
 
 
-def _cached_block(kind: str, cells, options: dict, output: str, fit, outputs, horizon: int | None = None):
+def _cached_block(kind: str, cells, options: dict, output: str, fit, outputs, horizon: int | None):
     """One block of a cached fit. The cache is found from a hash of the raw cells and options *before* any
     parsing; a block already laid out is returned as it is (a recalculation is a hash and a look-up). The
     forecast horizon is not a fit option (a longer forecast needs no refit): it is part of the block's name."""
     raw = raw_key(kind, cells, options)
-    name = f"{output} h={horizon}" if output.strip().lower() in layout.FORECAST_BLOCKS else output
+    name = f"{output} h={horizon}" if output.strip().lower() in layout.HORIZON_OUTPUTS else output
     block = CACHE.block(raw, name)
     if block is not None:
         return block
     found = CACHE.result_for_raw(raw)
     result, key = found if found is not None else fit()
     makers = CACHE.outputs(key, lambda: outputs(result, CACHE.handle(kind, key)))
-    if horizon is not None:
-        makers = {**makers, **layout.forecast_outputs(result, horizon)}
+    makers = {**makers, **layout.horizon_outputs(result, horizon)}
     block = layout.choose(makers, output)
     CACHE.remember(raw, key, name, block)
     return block
 
 
-def _horizon(value) -> int:
-    return _whole(value, "horizon", 1, 1200, 12)
+def _horizon(value) -> int | None:
+    """Periods ahead, or None for each block's own default (forecasts 12, the short-rate path 120)."""
+    return _whole(value, "horizon", 1, 1200, None)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -215,16 +215,16 @@ def _horizon(value) -> int:
     Arg("maturities", "optional maturities if the range has no header (tenors or months)", LABELS),
     Arg("n_factors", "number of factors, 1-5 (default 3; acm: 5)"),
     Arg("output", "block to return: summary, params, factors, fitted, errors, term_premium, loadings, K1_P, "
-                  "Sigma_P, K1_Q, lambda_1, ..., forecast, forecast_factors, forecast_short_rate, "
-                  "forecast_term_premium, handle"),
+                  "Sigma_P, K1_Q, lambda_1, ..., params_se, term_premium_bands, short_rate_bands, forecast, "
+                  "forecast_factors, forecast_short_rate, forecast_term_premium, handle"),
     Arg("method", "auto (default: jsz, or kalman when cells are blank), jsz, kalman, em, acm, afns or dns"),
     Arg("yield_units", "auto (default), percent, decimal or bp"),
     Arg("maturity_units", "auto (default), months or years: how numeric maturities are meant"),
     Arg("time", "discrete (default: the model in periods of the data) or continuous (jsz, kalman, em)"),
-    Arg("horizon", "periods ahead for the forecast outputs (default 12)"))
+    Arg("horizon", "periods ahead: forecast outputs (default 12), short_rate_bands (default 120)"))
 @never_raise
 def ATSM_FIT(yields, maturities=None, n_factors=None, output="summary", method="auto", yield_units="auto",
-             maturity_units="auto", time="discrete", horizon=12):
+             maturity_units="auto", time="discrete", horizon=None):
     """Fit a Gaussian affine term structure model (JSZ canonical form) and return one labelled block."""
     _check_range(yields)
     method = _text(method, "auto").lower()
@@ -258,7 +258,7 @@ def ATSM_FIT(yields, maturities=None, n_factors=None, output="summary", method="
     Arg("horizon", "periods ahead for the forecast outputs (default 12)"))
 @never_raise
 def LGSSM_EM(data, k_states=None, lags=1, output="summary", max_iter=5000, measurement_error="diagonal",
-             horizon=12):
+             horizon=None):
     """Fit a linear Gaussian state-space model with VAR(L) factors by exact EM and return one labelled block."""
     _check_range(data)
     if convert.scalar(k_states) is None:
@@ -313,9 +313,9 @@ def SMOOTH_STATES(data, model=None, output="factors", yield_units="auto"):
     False,
     Arg("model", "a model handle such as ATSM#3f9a1c"),
     Arg("output", "the block to return (as in ATSM_FIT / LGSSM_EM)"),
-    Arg("horizon", "periods ahead for the forecast outputs (default 12)"))
+    Arg("horizon", "periods ahead: forecast outputs (default 12), short_rate_bands (default 120)"))
 @never_raise
-def XLATSM_GET(model=None, output="summary", horizon=12):
+def XLATSM_GET(model=None, output="summary", horizon=None):
     """Any block of a fitted model, by its handle."""
     text = _handle(model)
     horizon = _horizon(horizon)

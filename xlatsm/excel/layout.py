@@ -105,11 +105,48 @@ def atsm_outputs(result, handle: str) -> dict[str, Any]:
         "loadings": lambda: frame_block(marked_loadings(result) if jsz_form else result.loadings(),
                                         index_label="maturity"),
         "loglik": lambda: [["loglik"], [result.loglik]],
+        "params_se": lambda: params_se_block(result),
+        "term_premium_bands": lambda: bands_block(_uncertainty(result, "term_premium_bands")(
+            level=0.9, maturity="10Y", method="delta")),
         "handle": lambda: [[handle]],
     }
     for name, frame in blocks.items():
         outputs[name] = (lambda name=name, frame=frame: matrix_block(name, frame))
     return outputs
+
+
+def _uncertainty(result, name: str):
+    """The fit's uncertainty attribute ``name`` (:mod:`xlatsm.inference`); a model without it says so."""
+    found = getattr(type(result), name, None)
+    if found is None:
+        raise InputError(f"{type(result).__name__.replace('Result', '')} fits have no {name.replace('_', ' ')}: "
+                         "fit method jsz, kalman or em for standard errors and bands")
+    return getattr(result, name)
+
+
+def _notes(notes) -> Block:
+    """The notes of an inference result, one row each under a blank row (nothing when there are none)."""
+    notes = list(notes or [])
+    return [[""]] + [[f"note: {n}"] for n in notes] if notes else []
+
+
+def params_se_block(result) -> Block:
+    """Standard errors of every parameter block, laid out as ``params`` (same labels, same units), under a title
+    row; what the standard errors hold fixed, and why they are blank when they are, in notes under the block."""
+    errors = _uncertainty(result, "standard_errors")          # a property: dict of frames like parameter_blocks
+    return rectangular([["standard errors (same units as params)"]] + stacked_block(errors)
+                       + _notes(result.inference().notes))
+
+
+def bands_block(frame: pd.DataFrame) -> Block:
+    """A band frame of :mod:`xlatsm.inference` (columns estimate, lower, upper, std_error; ``attrs`` units, level,
+    what, notes) with headers saying what and in which unit: ``term premium 10Y (percent)``, ``lower 90%
+    (percent)``, ..., its notes under it."""
+    unit, level, what = frame.attrs.get("units", ""), frame.attrs.get("level", 0.9), frame.attrs.get("what", "")
+    percent = f"{100 * level:g}%"
+    said = frame.rename(columns={"estimate": f"{what} ({unit})", "lower": f"lower {percent} ({unit})",
+                                 "upper": f"upper {percent} ({unit})", "std_error": f"s.e. ({unit})"})
+    return rectangular(frame_block(said, index_label=frame.index.name or "date") + _notes(frame.attrs.get("notes")))
 
 
 def _term_premium_block(result) -> pd.DataFrame:
@@ -266,4 +303,18 @@ def forecast_outputs(result, horizon: int, level: float = 0.9) -> dict[str, Any]
         return rectangular(rows + ([[""]] + notes if notes else []))
 
     return {output: (lambda name=name: block(name)) for output, name in FORECAST_BLOCKS.items()}
+
+
+HORIZON_OUTPUTS = set(FORECAST_BLOCKS) | {"short_rate_bands"}
+FORECAST_HORIZON, SHORT_RATE_HORIZON = 12, 120      # periods ahead when the cell gives no horizon
+
+
+def horizon_outputs(result, horizon: int | None) -> dict[str, Any]:
+    """The blocks that look ahead ``horizon`` periods: the forecasts (default 12) and, for models with it, the
+    expected short-rate path with its bands at the last date (default 120)."""
+    outputs = forecast_outputs(result, FORECAST_HORIZON if horizon is None else horizon)
+    if getattr(type(result), "expected_short_rate_bands", None) is not None:
+        outputs["short_rate_bands"] = lambda: bands_block(result.expected_short_rate_bands(
+            horizon=SHORT_RATE_HORIZON if horizon is None else horizon, level=0.9, method="delta"))
+    return outputs
 
