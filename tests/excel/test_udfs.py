@@ -447,3 +447,18 @@ def test_standard_errors_and_bands_blocks(curve):
     acm = udfs.ATSM_FIT(rows, None, None, "term_premium_bands", "acm")[0][0]
     assert acm.startswith("#xlatsm: term-premium bands are not available") and "method='jsz'" in acm
     assert "unknown output 'params_se'" in udfs.LGSSM_EM(as_range(xlatsm.load_sample()), 3, 1, "params_se", 20)[0][0]
+
+
+def test_smoothed_term_premia_of_a_kalman_handle(curve):
+    """SMOOTH_STATES(..., "term_premium") with a kalman handle on the fit's own curves: the fit's term premia (its
+    factors are the same Kalman-smoothed states); LGSSM handles have none."""
+    rows = as_range(curve)
+    handle = udfs.ATSM_FIT(rows, None, 3, "handle", "kalman")[0][0]
+    smoothed = udfs.SMOOTH_STATES(rows, handle, "term_premium")
+    own = udfs.XLATSM_GET(handle, "term_premium")
+    assert smoothed[0] == own[0][:8]
+    np.testing.assert_allclose(np.array([r[1:] for r in smoothed[1:]], float),
+                               np.array([r[1:8] for r in own[1:]], float), rtol=1e-9, atol=1e-12)
+    lgssm = as_range(xlatsm.load_sample())
+    lgssm_handle = udfs.LGSSM_EM(lgssm, 3, 1, "handle", 20)[0][0]
+    assert "unknown output 'term_premium'" in udfs.SMOOTH_STATES(lgssm, lgssm_handle, "term_premium")[0][0]

@@ -281,7 +281,7 @@ def LGSSM_EM(data, k_states=None, lags=1, output="summary", max_iter=5000, measu
     False,
     Arg("data", "observations with the same columns the model was fitted to", RANGE),
     Arg("model", "a model handle from ATSM_FIT(...,\"handle\") or LGSSM_EM(...,\"handle\")"),
-    Arg("output", "factors (default), std_errors, factors_se, fitted, loglik; acm/afns: term_premium"),
+    Arg("output", "factors (default), std_errors, factors_se, fitted, term_premium (ATSM), loglik"),
     Arg("yield_units", "auto (default), percent, decimal or bp: the units of these yields (ATSM models)"))
 @never_raise
 def SMOOTH_STATES(data, model=None, output="factors", yield_units="auto"):
@@ -306,7 +306,22 @@ def SMOOTH_STATES(data, model=None, output="factors", yield_units="auto"):
         frame = align_series(obs, result.columns).frame
     smoothed = result.smooth(frame)
     unit = result.units if is_atsm else None
-    return layout.choose(layout.smooth_outputs(smoothed, unit, result), _text(output, "factors"))
+    premia = (lambda: _smoothed_term_premium(result, smoothed)) if is_atsm else None
+    return layout.choose(layout.smooth_outputs(smoothed, unit, result, premia), _text(output, "factors"))
+
+
+def _smoothed_term_premium(result, smoothed):
+    """Term premia at the fitted maturities of a JSZ model's smoothed factors (fit's yield units)."""
+    import pandas as pd
+
+    if getattr(result, "time", "discrete") != "discrete":
+        raise InputError("term premia of new curves are computed for time='discrete' fits only: read this fit's own "
+                         "with ATSM_FIT(..., \"term_premium\")")
+    from ..atsm.results import term_premium_values
+
+    states = smoothed.factors.to_numpy(float) / result.scale
+    premia = term_premium_values(result.params, states, result.params.structure.periods) * result.scale
+    return pd.DataFrame(premia, index=smoothed.factors.index, columns=list(result.panel.labels))
 
 
 @declared(

@@ -218,9 +218,10 @@ def lgssm_outputs(result, handle: str) -> dict[str, Any]:
     return outputs
 
 
-def smooth_outputs(smoothed, unit: str | None = None, model=None) -> dict[str, Any]:
+def smooth_outputs(smoothed, unit: str | None = None, model=None, term_premium=None) -> dict[str, Any]:
     """Blocks of a smoothing run; ``unit`` (an ATSM model's yield units) is said in the value headers. With the
-    ``model``, factors are restated as average yields and spreads, as the fit's own ``factors`` block."""
+    ``model``, factors are restated as average yields and spreads, as the fit's own ``factors`` block. With
+    ``term_premium`` (a maker of the smoothed factors' term premia, an ATSM model), a ``term_premium`` block."""
     factors = smoothed.factors
     se = pd.DataFrame(smoothed.std_errors, index=factors.index, columns=list(factors.columns))
     fitted = pd.DataFrame(smoothed.fitted, index=factors.index, columns=smoothed.columns)
@@ -237,6 +238,7 @@ def smooth_outputs(smoothed, unit: str | None = None, model=None) -> dict[str, A
         "factors_se": lambda: frame_block(values.join(errors)),
         "fitted": lambda: frame_block(said(fitted)),
         "loglik": lambda: [["loglik"], [smoothed.loglik]],
+        **({"term_premium": lambda: frame_block(said(term_premium()))} if term_premium is not None else {}),
     }
 
 
