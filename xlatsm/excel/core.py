@@ -20,9 +20,12 @@ text and whether it is a block of cells -- is recorded here, on the function (:c
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
+
+import pandas as pd
 
 from ..errors import ConvergenceWarning, InputError, XlatsmError
 from . import convert, layout
@@ -52,8 +55,6 @@ class Declaration:
 def declared(slow: bool, *args: Arg):
     """Record the declaration on ``f`` (``f.declaration``), after checking that it names f's parameters."""
     def inner(f):
-        import inspect
-
         names = list(inspect.signature(f).parameters)
         if names != [a.name for a in args]:
             raise TypeError(f"{f.__name__}: declared {[a.name for a in args]}, parameters {names}")
@@ -312,8 +313,6 @@ def SMOOTH_STATES(data, model=None, output="factors", yield_units="auto"):
 
 def _smoothed_term_premium(result, smoothed):
     """Term premia at the fitted maturities of a JSZ model's smoothed factors (fit's yield units)."""
-    import pandas as pd
-
     if getattr(result, "time", "discrete") != "discrete":
         raise InputError("term premia of new curves are computed for time='discrete' fits only: read this fit's own "
                          "with ATSM_FIT(..., \"term_premium\")")
