@@ -32,7 +32,7 @@ import pandas as pd
 from ..data import YieldPanel, read_panel
 from ..errors import ConvergenceWarning, EstimationError, InputError, ModelError
 from .likelihood import YieldModel
-from .model import ATSMParams, ATSMStructure, jsz_loadings_affine, portfolio_weights, roots_to_q
+from .model import ATSMParams, ATSMStructure, jsz_convexity_map, jsz_loadings_affine, portfolio_weights, roots_to_q
 from .optim import curvature_steps, fd_hessian, maximise
 from .params_vector import free_to_chol, free_to_q, n_chol, q_to_free
 
@@ -154,6 +154,7 @@ class _JSZObjective:
         self.T1, self.J = len(Y) - 1, Y.shape[1]
         self.L_ref = np.linalg.cholesky(self.UU / self.T1)
         self._tril, self._diag = np.tril_indices(N), np.diag_indices(N)
+        self._cache: dict = {}
         # sufficient statistics of the pricing errors r_t = y_t - A - B P_t over dates 2..T, in deviations from
         # the means (the sums of squares are then taken without cancelling the yields' levels): the objective
         # costs O(J N^2) per evaluation instead of O(T J N)
@@ -169,6 +170,26 @@ class _JSZObjective:
         self.Sep = E.T @ Pc            # (J, N)
         self.Spp = Pc.T @ Pc           # (N, N)
 
+    def q_part(self, q_free):
+        """What depends on the Q-eigenvalues alone, cached between calls (a search, its finite differences in the
+        Cholesky entries and its Hessians revisit the same q many times): (dA_P/dk_inf, B_P, A_P at Omega_P = 0
+        and k_inf = 0, the convexity map G with A_P = A_P(0) + sum_kl Omega_kl G_kl, the centred sum of squared
+        pricing errors)."""
+        key = np.asarray(q_free, float).tobytes()
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        q = free_to_q(q_free)
+        alpha, _, _, ld0 = jsz_loadings_affine(q, np.zeros((self.N, self.N)), self.structure)
+        G = jsz_convexity_map(q, self.structure)
+        B = ld0.B_P
+        D = self.structure.W.T - B
+        centred = self.See + 2 * np.sum(self.Sep * D) + np.sum((D @ self.Spp) * D)
+        if len(self._cache) >= 256:
+            self._cache.clear()
+        self._cache[key] = out = (alpha, B, ld0.A_P, G, centred)
+        return out
+
     def chol(self, c):
         L = np.zeros((self.N, self.N))
         L[self._tril] = c
@@ -177,16 +198,14 @@ class _JSZObjective:
 
     def evaluate(self, theta):
         N, T1, J = self.N, self.T1, self.J
-        q = free_to_q(theta[:N])
         L = self.chol(theta[N:])
         Omega = L @ L.T
-        alpha, _, _, ld0 = jsz_loadings_affine(q, Omega, self.structure)   # A_P is affine in k_inf
-        B = ld0.B_P
+        # A_P is affine in k_inf and in Omega_P (through the convexity term): the rest depends on q alone
+        alpha, B, A0, G, centred = self.q_part(theta[:N])
+        A_P = A0 + np.einsum("jkl,kl->j", G, Omega)
         # r_t = (y_t - ybar) - B (P_t - pbar) + m with m = ybar - A_0 - B pbar - k_inf alpha: the centred part and
         # the mean are orthogonal, and k_inf minimises |m|^2 (least squares on alpha)
-        D = self.structure.W.T - B
-        centred = self.See + 2 * np.sum(self.Sep * D) + np.sum((D @ self.Spp) * D)
-        m0 = self.y_mean - ld0.A_P - B @ self.p_mean
+        m0 = self.y_mean - A_P - B @ self.p_mean
         kinf = float(m0 @ alpha / (alpha @ alpha))
         m = m0 - kinf * alpha
         sigma2 = float((centred + T1 * (m @ m)) / (T1 * (J - N)))
@@ -234,7 +253,7 @@ def _fit_jsz(Y: np.ndarray, structure: ATSMStructure, progress=None, max_iter: i
         if not np.isfinite(obj.loglik(theta0)):
             continue
         res = maximise(fg, theta0, obj.curvature, max_iter=min(60, max_iter), tol=tol, max_restarts=1,
-                       accept_tol=accept_tol)
+                       accept_tol=accept_tol, fd_coordinates="raw")
         n_iter += res.n_iter
         if progress is not None:
             progress(i + 1, res.loglik)
@@ -242,7 +261,8 @@ def _fit_jsz(Y: np.ndarray, structure: ATSMStructure, progress=None, max_iter: i
             best = res
     if best is not None and not best.converged and n_iter < max_iter:
         path = best.path
-        best = maximise(fg, best.x, obj.curvature, max_iter=max_iter - n_iter, tol=tol, accept_tol=accept_tol)
+        best = maximise(fg, best.x, obj.curvature, max_iter=max_iter - n_iter, tol=tol, accept_tol=accept_tol,
+                        fd_coordinates="raw")
         n_iter += best.n_iter
         best.path = path + best.path[1:]
     if best is None:

@@ -107,7 +107,7 @@ def maximise(fg: Callable[[np.ndarray], tuple[float, np.ndarray | None]], x0: np
              max_restarts: int = 6, progress: Callable[[int, float], None] | None = None,
              fd_step: float = 1e-4, accept_tol: float | None = None,
              exact_curvature: Callable[[np.ndarray], np.ndarray] | None = None,
-             restart_every: int = 100) -> MaxResult:
+             restart_every: int = 100, fd_coordinates: str = "whitened") -> MaxResult:
     """Maximise a log-likelihood. ``fg(x) -> (loglik, gradient or None)``; with ``None`` the gradient is taken by
     central differences of step ``fd_step`` in the whitened coordinates (only at accepted points: the line search
     uses values alone). ``curvature(x)`` returns a (roughly) positive definite matrix ~ -Hessian at x.
@@ -118,7 +118,10 @@ def maximise(fg: Callable[[np.ndarray], tuple[float, np.ndarray | None]], x0: np
     tighter than what it calls converged. ``exact_curvature`` (e.g. differences of an analytic gradient) is
     consulted once a fresh metric cannot raise the log-likelihood: where ``curvature`` is only an approximation
     (Gauss-Newton), it can overstate the gain still available, and the decrement is then recomputed in the exact
-    curvature. Raises EstimationError only if the start itself is not finite."""
+    curvature. ``fd_coordinates="raw"`` takes those central differences along the original coordinates instead
+    (step ``fd_step`` whitened units along each, i.e. ``fd_step sqrt((T T')_ii)``) and whitens the result: the
+    same gradient to differencing error, for objectives that cache what some coordinates leave unchanged.
+    Raises EstimationError only if the start itself is not finite."""
     x = np.asarray(x0, float).copy()
     n = len(x)
 
@@ -140,6 +143,14 @@ def maximise(fg: Callable[[np.ndarray], tuple[float, np.ndarray | None]], x0: np
     def whitened_grad(z, T, g):
         if g is not None:
             return T.T @ g
+        if fd_coordinates == "raw":
+            steps = fd_step * np.sqrt(np.einsum("ij,ij->i", T, T))
+            raw = np.empty(n)
+            for i in range(n):
+                e = np.zeros(n)
+                e[i] = steps[i]
+                raw[i] = (evaluate(z + e)[0] - evaluate(z - e)[0]) / (2 * steps[i])
+            return T.T @ raw
         out = np.empty(n)
         for i in range(n):
             up = evaluate(z + fd_step * T[:, i])[0]
