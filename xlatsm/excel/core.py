@@ -23,7 +23,7 @@ import functools
 import inspect
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import pandas as pd
 
