@@ -586,7 +586,8 @@ def plot_forecast(fc: ForecastResult, path, series=None, block: str = "yields"):
     if block == "yields" and "short_rate" in fc.blocks:
         sr = fc.mean("short_rate")["short_rate"]
         ax.plot(x, sr.to_numpy(), color="black", lw=1.0, ls=":", label="short rate forecast")
-    title = f"{fc.model}: {block.replace('_', ' ')} forecasts from {_date_text(fc.origin)}, {fc.level:.0%} bands"
+    what = {"yields": "yield", "factors": "factor", "short_rate": "short-rate", "term_premium": "term-premium"}
+    title = f"{fc.model}: {what.get(block, block)} forecasts from {_date_text(fc.origin)}, {fc.level:.0%} bands"
     if fc.scenario:
         title += " (scenario)"
     ax.set_title(title, fontsize=10)
