@@ -302,7 +302,7 @@ def regularise_dates(frame: pd.DataFrame, row_names: Sequence[str] | None = None
                          "the rows by date")
     freq = infer_frequency(index)
     if freq.name == "business daily":
-        weekend = (index.dayofweek >= 5) & frame.isna().all(axis=1).to_numpy()
+        weekend = (index.day_of_week >= 5) & frame.isna().all(axis=1).to_numpy()
         if weekend.any():
             keep = ~weekend
             frame, names = frame[keep], [n for n, k in zip(names, keep) if k]

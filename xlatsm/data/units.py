@@ -259,7 +259,7 @@ def _check_typos(values: np.ndarray, row_names: Sequence[str], col_names: Sequen
     if T < 3:
         return
     a, y, b = values[:-2], values[1:-1], values[2:]
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), _quiet():    # a column with no two consecutive dates has no move: NaN
         # a robust typical move (the typo's own two jumps must not inflate it): 1.4826 x median |change|
         moves = 1.4826 * np.nanmedian(np.abs(np.diff(values, axis=0)), axis=0)
         mid = 0.5 * (a + b)
