@@ -112,7 +112,16 @@ OUTPUTS = [   # About sheet: what each output holds, and its units
     ("term_premium", "date, term premium per maturity and the 10-year", "the input's yield units"),
     ("risk_neutral", "date, yields priced under risk-neutral expectations", "the input's yield units"),
     ("loadings", "yield loadings on the factors, per maturity", "per unit of factor"),
-    ("handle", "a name for the fit (ATSM#3f9a1c) for SMOOTH_STATES and XLATSM_GET", "-"),
+    ("params_se", "standard error of every parameter, laid out as params; notes say what is held fixed",
+     "as params"),
+    ("term_premium_bands", "date, 10-year term premium, 90% band, standard error (XLATSM_BANDS: other maturity, "
+     "level, robust or bootstrap)", "the input's yield units"),
+    ("short_rate_bands", "expected short rate h = 0..horizon months ahead of the last date, 90% band",
+     "the input's yield units"),
+    ("forecast, forecast_factors, forecast_short_rate, forecast_term_premium", "h = 1..horizon (default 12), "
+     "target date, mean and 90% band per series; notes under the block", "the input's yield units (factors: "
+     "their own)"),
+    ("handle", "a name for the fit (ATSM#3f9a1c) for SMOOTH_STATES, XLATSM_GET and XLATSM_BANDS", "-"),
 ]
 
 
@@ -252,7 +261,9 @@ def sheets_with_openpyxl() -> bytes:
     conf.column_dimensions["B"].width = 60
     about = wb.create_sheet("About")
     _bold(about["A1"], "xlatsm workbook")
-    about["A2"] = "Functions (category xlatsm): ATSM_FIT, LGSSM_EM, SMOOTH_STATES, XLATSM_GET"
+    from xlatsm.excel import udfs
+
+    about["A2"] = "Functions (category xlatsm): " + ", ".join(f.__name__ for f in udfs.UDFS)
     about["A3"] = VERSIONS
     about["A4"] = ("Python: the interpreter comes from the xlwings.conf sheet (environment variables such as "
                    "%LOCALAPPDATA% are expanded; 'xlatsm install' sets it), then xlwings.conf beside the workbook.")

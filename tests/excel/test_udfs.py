@@ -444,6 +444,26 @@ def test_standard_errors_and_bands_blocks(curve):
     path = udfs.XLATSM_GET(handle, "short_rate_bands", 24)
     assert path[0][0] == "h (months ahead)" and [r[0] for r in path[1:26]] == list(range(25))
     assert len(udfs.XLATSM_GET(handle, "short_rate_bands")) > 120        # default: 120 months ahead
+    # XLATSM_BANDS: the same blocks by default, and the options reach xlatsm.inference
+    assert udfs.XLATSM_BANDS(handle) == bands and udfs.XLATSM_BANDS(handle, "params_se") == se
+    five = udfs.XLATSM_BANDS(handle, "term_premium_bands", 0.95, "5Y")
+    frame = result.term_premium_bands(level=0.95, maturity="5Y")
+    assert five[0][1:3] == ["term premium 5Y (percent)", "lower 95% (percent)"]
+    np.testing.assert_array_equal(np.array([r[1:] for r in five[1:len(frame) + 1]], float), frame.to_numpy())
+    boot = udfs.XLATSM_BANDS(handle, "term_premium_bands", 0.9, "10Y", "bootstrap", 19, 1)
+    assert any(str(r[0]).startswith("note: parametric bootstrap: 19 of 19") for r in boot)
+    asked = []
+    real = result.parameter_standard_errors
+    result.parameter_standard_errors = lambda **kw: asked.append(kw) or real()
+    try:
+        assert udfs.XLATSM_BANDS(handle, "params_se", None, None, "robust")[0][0].startswith("standard errors")
+    finally:
+        del result.parameter_standard_errors
+    assert asked == [dict(method="observed", robust=True, n_boot=199, seed=0, progress=False)]
+    assert "method must be one of delta, robust, bootstrap" in udfs.XLATSM_BANDS(handle, "params_se", None, None,
+                                                                                 "jackknife")[0][0]
+    lgssm_handle = udfs.LGSSM_EM(as_range(xlatsm.load_sample()), 3, 1, "handle", 20)[0][0]
+    assert "not an ATSM_FIT handle" in udfs.XLATSM_BANDS(lgssm_handle)[0][0]
     acm = udfs.ATSM_FIT(rows, None, None, "term_premium_bands", "acm")[0][0]
     assert acm.startswith("#xlatsm: term-premium bands are not available") and "method='jsz'" in acm
     assert "unknown output 'params_se'" in udfs.LGSSM_EM(as_range(xlatsm.load_sample()), 3, 1, "params_se", 20)[0][0]

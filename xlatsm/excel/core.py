@@ -2,10 +2,13 @@
 the result out (:mod:`xlatsm.excel.layout`) through the fit cache (:mod:`xlatsm.excel.cache`), and never raises:
 any problem comes back as one cell of text starting ``#xlatsm:`` that says what to fix.
 
-    =ATSM_FIT(yields, [maturities], [n_factors], [output], [method], [yield_units], [maturity_units])
-    =LGSSM_EM(data, k_states, [lags], [output], [max_iter], [measurement_error])
+    =ATSM_FIT(yields, [maturities], [n_factors], [output], [method], [yield_units], [maturity_units], [time],
+              [horizon])
+    =LGSSM_EM(data, k_states, [lags], [output], [max_iter], [measurement_error], [horizon])
     =SMOOTH_STATES(data, model, [output], [yield_units])   model: a handle such as ATSM#3f9a1c or LGSSM#0b12ff
-    =XLATSM_GET(model, [output])                   any block of a fitted model, by handle
+    =XLATSM_GET(model, [output], [horizon])        any block of a fitted model, by handle
+    =XLATSM_BANDS(model, [output], [level], [maturity], [method], [n_boot], [seed], [horizon])
+                                                   standard errors and bands with their options
 
 ``yields``/``data`` are ranges with dates down and maturities/series across; a header row of tenors ("3M",
 "10Y") and a first column of dates are detected. ``output`` picks the block that spills ("summary" by default;
@@ -340,5 +343,45 @@ def XLATSM_GET(model=None, output="summary", horizon=None):
                          outputs, horizon)
 
 
-FUNCTIONS = [ATSM_FIT, LGSSM_EM, SMOOTH_STATES, XLATSM_GET]
+BAND_METHODS = ("delta", "robust", "bootstrap")
+
+
+@declared(
+    True,
+    Arg("model", "a model handle from ATSM_FIT(...,\"handle\"), method jsz, kalman or em"),
+    Arg("output", "term_premium_bands (default), short_rate_bands or params_se"),
+    Arg("level", "probability of the bands, between 0 and 1 (default 0.9)"),
+    Arg("maturity", "maturity of the term premium, a tenor such as 10Y (default) or 5Y"),
+    Arg("method", "delta (default: delta method), robust (sandwich information) or bootstrap"),
+    Arg("n_boot", "bootstrap refits (default 199)"),
+    Arg("seed", "bootstrap random seed (default 0)"),
+    Arg("horizon", "short_rate_bands: months ahead (default 120)"))
+@never_raise
+def XLATSM_BANDS(model=None, output="term_premium_bands", level=0.9, maturity="10Y", method="delta", n_boot=199,
+                 seed=0, horizon=120):
+    """Standard errors and bands of a fitted term structure model, by its handle, with their options."""
+    text = _handle(model)
+    if not text.upper().startswith("ATSM#"):
+        raise InputError(f"{text} is not an ATSM_FIT handle: standard errors and bands are computed for ATSM fits "
+                         "(method jsz, kalman or em)")
+    result, key = CACHE.lookup_key(text)
+    chosen = _text(method, "delta").lower()
+    if chosen not in BAND_METHODS:
+        raise InputError(f"method must be one of {', '.join(BAND_METHODS)}, not {chosen!r}")
+    probability = convert.scalar(level)
+    options = dict(output=_text(output, "term_premium_bands"), method=chosen,
+                   level=0.9 if probability is None else probability, maturity=_text(maturity, "10Y"),
+                   n_boot=_whole(n_boot, "n_boot", 1, 100000, 199), seed=_whole(seed, "seed", 0, 2 ** 31 - 1, 0),
+                   horizon=_whole(horizon, "horizon", 1, 1200, 120))
+    raw = raw_key("BANDS", [[text]], options)
+    block = CACHE.block(raw, "bands")
+    if block is None:
+        makers = layout.bands_outputs(result, options["level"], options["maturity"], chosen, options["n_boot"],
+                                      options["seed"], options["horizon"])
+        block = layout.choose(makers, options["output"])
+        CACHE.remember(raw, key, "bands", block)
+    return block
+
+
+FUNCTIONS = [ATSM_FIT, LGSSM_EM, SMOOTH_STATES, XLATSM_GET, XLATSM_BANDS]
 """Every spreadsheet function; each declaration layer declares each of them once."""

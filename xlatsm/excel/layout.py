@@ -130,10 +130,12 @@ def _notes(notes) -> Block:
     return [[""]] + [[f"note: {n}"] for n in notes] if notes else []
 
 
-def params_se_block(result) -> Block:
-    """Standard errors of every parameter block, laid out as ``params`` (same labels, same units), under a title
-    row; what the standard errors hold fixed, and why they are blank when they are, in notes under the block."""
-    errors = _uncertainty(result, "standard_errors")          # a property: dict of frames like parameter_blocks
+def params_se_block(result, errors: dict[str, pd.DataFrame] | None = None) -> Block:
+    """Standard errors of every parameter block (default: the fit's ``standard_errors``), laid out as ``params``
+    (same labels, same units), under a title row; what the standard errors hold fixed, and why they are blank when
+    they are, in notes under the block."""
+    if errors is None:
+        errors = _uncertainty(result, "standard_errors")      # a property: dict of frames like parameter_blocks
     return rectangular([["standard errors (same units as params)"]] + stacked_block(errors)
                        + _notes(result.inference().notes))
 
@@ -147,6 +149,23 @@ def bands_block(frame: pd.DataFrame) -> Block:
     said = frame.rename(columns={"estimate": f"{what} ({unit})", "lower": f"lower {percent} ({unit})",
                                  "upper": f"upper {percent} ({unit})", "std_error": f"s.e. ({unit})"})
     return rectangular(frame_block(said, index_label=frame.index.name or "date") + _notes(frame.attrs.get("notes")))
+
+
+def bands_outputs(result, level: float, maturity: str, method: str, n_boot: int, seed: int,
+                  horizon: int) -> dict[str, Any]:
+    """The uncertainty blocks with their options (``XLATSM_BANDS``): ``method`` "delta" (inverse observed
+    information, delta method), "robust" (the sandwich information instead) or "bootstrap" (``n_boot``
+    parametric-bootstrap refits from ``seed``; no progress bar in a cell)."""
+    robust, band_method = method == "robust", ("bootstrap" if method == "bootstrap" else "delta")
+    common = dict(robust=robust, n_boot=n_boot, seed=seed, progress=False)
+    return {
+        "term_premium_bands": lambda: bands_block(_uncertainty(result, "term_premium_bands")(
+            level=level, maturity=maturity, method=band_method, **common)),
+        "short_rate_bands": lambda: bands_block(_uncertainty(result, "expected_short_rate_bands")(
+            horizon=horizon, level=level, method=band_method, **common)),
+        "params_se": lambda: params_se_block(result, _uncertainty(result, "parameter_standard_errors")(
+            method="bootstrap" if method == "bootstrap" else "observed", **common)),
+    }
 
 
 def _term_premium_block(result) -> pd.DataFrame:

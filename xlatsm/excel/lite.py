@@ -2,10 +2,12 @@
 engine via Pyodide: Windows, macOS and Excel on the web, no local Python). Declarations only: the functions live
 once in :mod:`xlatsm.excel.core`, shared with the classic declarations in :mod:`xlatsm.excel.udfs`.
 
-    =ATSM_FIT(yields, [maturities], [n_factors], [output], [method], [yield_units], [maturity_units])
-    =LGSSM_EM(data, k_states, [lags], [output], [max_iter], [measurement_error])
+    =ATSM_FIT(yields, [maturities], [n_factors], [output], [method], [yield_units], [maturity_units], [time],
+              [horizon])
+    =LGSSM_EM(data, k_states, [lags], [output], [max_iter], [measurement_error], [horizon])
     =SMOOTH_STATES(data, model, [output], [yield_units])
-    =XLATSM_GET(model, [output])
+    =XLATSM_GET(model, [output], [horizon])
+    =XLATSM_BANDS(model, [output], [level], [maturity], [method], [n_boot], [seed], [horizon])
     script xlatsm_refit: fit the Yields sheet and write the result sheets (the classic ribbon button's role)
 
 Lite's decorators are the ones its documentation gives, imported from ``xlwings`` (which the add-in provides and

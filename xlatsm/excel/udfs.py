@@ -2,10 +2,12 @@
 COM). Declarations only: the functions themselves live once in :mod:`xlatsm.excel.core`, shared with the xlwings
 Lite declarations in :mod:`xlatsm.excel.lite`.
 
-    =ATSM_FIT(yields, [maturities], [n_factors], [output], [method], [yield_units], [maturity_units])
-    =LGSSM_EM(data, k_states, [lags], [output], [max_iter], [measurement_error])
+    =ATSM_FIT(yields, [maturities], [n_factors], [output], [method], [yield_units], [maturity_units], [time],
+              [horizon])
+    =LGSSM_EM(data, k_states, [lags], [output], [max_iter], [measurement_error], [horizon])
     =SMOOTH_STATES(data, model, [output], [yield_units])
-    =XLATSM_GET(model, [output])
+    =XLATSM_GET(model, [output], [horizon])
+    =XLATSM_BANDS(model, [output], [level], [maturity], [method], [n_boot], [seed], [horizon])
 
 The workbook's VBA is generated from these declarations (workbook/build.py): rebuild it after a change.
 """
