@@ -426,3 +426,38 @@ def test_rolling_command(tmp_path, capsys):
     expected = fit_dns(window).forecast(1).iloc[0]
     np.testing.assert_allclose(first[list(expected.index)].to_numpy(float), expected.to_numpy(), rtol=1e-8)
     assert main(["rolling", str(tmp_path / "c.csv"), "--horizons", "0"]) == 2
+
+
+def test_bands_on_the_term_premium_and_the_short_rate(tmp_path, capsys):
+    """--bands (default delta): the band files hold the result's own term_premium_bands and
+    expected_short_rate_bands; the report gets the Uncertainty section; the bootstrap shows its progress; a model
+    without bands (afns) says why, in option spelling, and writes none."""
+    frame = xlatsm.load_sample().iloc[:120, :8]
+    frame.to_csv(tmp_path / "c.csv")
+    assert main(["atsm", str(tmp_path / "c.csv"), "--band-level", "0.8", "--out", str(tmp_path / "o")]) == 0
+    capsys.readouterr()
+    fit = xlatsm.fit_atsm(frame)
+    written = pd.read_csv(tmp_path / "o" / "term_premium_bands_10Y.csv", index_col=0)
+    direct = fit.term_premium_bands(0.8, "10Y")
+    np.testing.assert_allclose(written[["estimate", "lower", "upper", "std_error"]].to_numpy(),
+                               direct[["estimate", "lower", "upper", "std_error"]].to_numpy(), rtol=1e-6)
+    short = pd.read_csv(tmp_path / "o" / "expected_short_rate_bands.csv", index_col=0)
+    np.testing.assert_allclose(short["upper"].to_numpy(), fit.expected_short_rate_bands(120, 0.8)["upper"].to_numpy(),
+                               rtol=1e-6)
+    assert (tmp_path / "o" / "term_premium_10y_bands.png").read_bytes()[:4] == b"\x89PNG"
+    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert "Uncertainty: bands on the term premium" in page and "80% bands by the delta method" in page
+    assert main(["atsm", str(tmp_path / "c.csv"), "--bands", "bootstrap", "--n-boot", "5", "--no-report",
+                 "--out", str(tmp_path / "b")]) == 0
+    assert "bootstrap refits: 5/5" in capsys.readouterr().err
+    boot = pd.read_csv(tmp_path / "b" / "term_premium_bands_10Y.csv", index_col=0)
+    np.testing.assert_allclose(boot["std_error"].to_numpy(),
+                               fit.term_premium_bands(0.9, "10Y", "bootstrap", n_boot=5, progress=False)["std_error"]
+                               .to_numpy(), rtol=1e-6)
+    assert main(["atsm", str(tmp_path / "c.csv"), "--method", "afns", "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "note: no bands: term-premium bands are not available" in err and "--method jsz" in err
+    assert not list((tmp_path / "a").glob("*bands*"))
+    assert "Bands: not available" in (tmp_path / "a" / "report.html").read_text(encoding="utf-8")
+    assert main(["atsm", str(tmp_path / "c.csv"), "--bands", "none", "--no-report", "--out", str(tmp_path / "n")]) == 0
+    assert not list((tmp_path / "n").glob("*bands*"))

@@ -140,6 +140,56 @@ def _write_forecast(fc, out: Path, written: list[Path]) -> list[tuple[Path, str]
     return [(p, "forecast") for p in paths if p.suffix == ".png"]
 
 
+@contextmanager
+def count_progress(total: int, desc: str, stream=None, interval: float = 1.0):
+    """Progress over ``total`` repetitions (bootstrap refits): a tqdm bar on a terminal, at most one line a second
+    in a log. Yields ``update(done, total)``, the callable the inference layer takes as ``progress``."""
+    import time
+
+    stream = stream or sys.stderr
+    bar = None
+    if _is_terminal(stream):
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc=desc, unit="refit", leave=True, file=stream, dynamic_ncols=True)
+    last = [-1e18, 0]
+
+    def update(done: int, n: int) -> None:
+        last[1] = done
+        if bar is not None:
+            bar.total, bar.n = n, done
+            bar.refresh()
+        elif time.monotonic() - last[0] >= interval or done == n:
+            last[0] = time.monotonic()
+            stream.write(f"{desc}: {done}/{n}\n")
+            stream.flush()
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _bands(result, args, headline: str):
+    """``(term-premium bands, expected short-rate bands, why not)`` by --bands (delta, bootstrap or none); for a
+    model without them (acm, afns, dns; continuous time) the reason, said once on stderr."""
+    method = getattr(args, "bands", "none") or "none"
+    if method == "none":
+        return None, None, ""
+    options = dict(method=method, robust=args.robust, n_boot=args.n_boot, seed=args.seed)
+    try:
+        with count_progress(args.n_boot, "bootstrap refits") as update:
+            if method == "bootstrap":
+                options["progress"] = update
+            tp = result.term_premium_bands(args.band_level, headline, **options)
+            short = result.expected_short_rate_bands(120, args.band_level, **options)
+    except XlatsmError as exc:
+        say(f"note: no bands: {exc}")
+        return None, None, str(exc)
+    return tp, short, ""
+
+
 def write_lgssm_outputs(result, out: Path, units: str = "data's units", report: bool = True,
                         pdf: bool = False, forecast=None) -> list[Path]:
     """CSV files of every parameter block, the smoothed factors (model units and as yields/spreads), fit and RMSE,
@@ -178,16 +228,19 @@ def write_lgssm_outputs(result, out: Path, units: str = "data's units", report: 
 
 
 def write_atsm_outputs(result, out: Path, headline: str = "10Y", report: bool = True,
-                       title: str = "Term structure model report", pdf: bool = False, forecast=None) -> list[Path]:
+                       title: str = "Term structure model report", pdf: bool = False, forecast=None,
+                       bands: tuple | None = None) -> list[Path]:
     """CSV files of every parameter block, factors (model units and as yields/spreads), fitted yields, pricing
     errors, term premia and loadings; the summary; charts of the factors, the fitted curve, the pricing errors
     and the headline term premium; the report (report.html; report.pdf with ``pdf``). Outputs at maturities outside the
     fitted range carry the extrapolation mark in their column or row name. A model without term premia (dns) gets
-    no term_premium.csv and no term-premium chart; its summary and report say why."""
+    no term_premium.csv and no term-premium chart; its summary and report say why. ``bands`` (from :func:`_bands`:
+    term-premium bands, expected short-rate bands, why none) adds term_premium_bands_<10Y>.csv,
+    expected_short_rate_bands.csv, their charts and an Uncertainty section in the report."""
     from . import extrapolation
     from .report.factors import analyst_factors
-    from .report.html import (add_forecast_section, atsm_charts, atsm_document, has_term_premium,
-                              headline_term_premium)
+    from .report.html import (add_bands_section, add_forecast_section, atsm_charts, atsm_document,
+                              has_term_premium, headline_term_premium)
 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -210,8 +263,24 @@ def write_atsm_outputs(result, out: Path, headline: str = "10Y", report: bool = 
     charts = atsm_charts(result, out, headline, af)
     written += [png for png, _ in charts]
     forecast_chart = _write_forecast(forecast, out, written)
+    tp_bands, short_bands, no_bands = bands or (None, None, "")
+    band_charts = []
+    if tp_bands is not None:
+        from .report.charts import plot_bands
+
+        years = float(extrapolation.to_years(headline)[0])
+        marked = tp_bands.add_suffix(f" ({where.mark})") if where.extrapolated else tp_bands
+        _write_frame(marked, out / f"term_premium_bands_{where.label}.csv", written)
+        _write_frame(short_bands, out / "expected_short_rate_bands.csv", written)
+        band_title = f"{where.label} term premium ({where.mark})" if where.extrapolated else None
+        band_charts = [(plot_bands(tp_bands, out / f"term_premium_{years:g}y_bands.png", band_title,
+                                   dashed=where.extrapolated), "term premium bands"),
+                       (plot_bands(short_bands, out / "expected_short_rate_bands.png"), "expected short rate bands")]
+        written += [png for png, _ in band_charts]
     if report:
         doc = atsm_document(result, title, headline, charts=charts)
+        if tp_bands is not None or no_bands:
+            add_bands_section(doc, tp_bands, short_bands, band_charts, no_bands)
         if forecast is not None:
             add_forecast_section(doc, forecast, forecast_chart)
         doc = _speak(doc)
@@ -449,8 +518,10 @@ def cmd_atsm(args) -> int:
     print(as_command_line(result.summary()))
     print("\n" + _headline(result, args.headline))
     fc = _forecast(result, args)
+    bands = _bands(result, args, args.headline)
     written = write_atsm_outputs(result, out, args.headline, report=not args.no_report, pdf=args.pdf,
-                                 title=f"Term structure model report: {Path(args.file).name}", forecast=fc)
+                                 title=f"Term structure model report: {Path(args.file).name}", forecast=fc,
+                                 bands=bands)
     _print_written(written, out)
     return 0
 
@@ -488,8 +559,13 @@ def cmd_report(args) -> int:
         result = _fit_atsm(data, args, "for the report")
         _headline(result, args.headline)
         comparison = _compare(data, args) if args.compare else None
+        tp_bands, short_bands, no_bands = _bands(result, args, args.headline)
         doc = build_document(result, f"Term structure model report: {name}", headline=args.headline,
                              comparison=comparison)
+        if tp_bands is not None or no_bands:
+            from .report.html import add_bands_section
+
+            add_bands_section(doc, tp_bands, short_bands, why_not=no_bands)
     else:
         result = _fit_lgssm(data, args, "for the report")
         doc = build_document(result, f"State-space model report: {name}",
@@ -776,6 +852,18 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--maturity-units", default="auto", choices=["auto", "months", "years"],
                        help="how numeric maturity headers are meant (default auto: asks when unclear)")
 
+    def band_options(p):
+        p.add_argument("--bands", default="delta", choices=["delta", "bootstrap", "none"],
+                       help="confidence bands on the headline term premium and the expected short-rate path "
+                            "(jsz, kalman, em): delta method (default), parametric bootstrap, or none")
+        p.add_argument("--band-level", type=_probability, default=0.9, metavar="P",
+                       help="central probability of the bands (default 0.9)")
+        p.add_argument("--n-boot", type=_whole_periods, default=199, metavar="N",
+                       help="bootstrap refits with --bands bootstrap (default 199)")
+        p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap (default 0)")
+        p.add_argument("--robust", action="store_true",
+                       help="delta method on the sandwich (robust) covariance instead of the inverse information")
+
     def forecast_options(p):
         p.add_argument("--forecast", type=_whole_periods, default=None, metavar="H",
                        help="also forecast H periods ahead from the last date (yields, factors, short rate and "
@@ -808,6 +896,7 @@ def build_parser() -> argparse.ArgumentParser:
     factors_option(at, default=None)
     iteration_option(at)
     atsm_options(at)
+    band_options(at)
     forecast_options(at)
     report_options(at)
     at.set_defaults(func=cmd_atsm)
@@ -836,6 +925,7 @@ def build_parser() -> argparse.ArgumentParser:
     iteration_option(rep)
     atsm_options(rep)
     lgssm_options(rep)
+    band_options(rep)
     compare_option(rep, "--compare", "add a section comparing the models on the same panel (see 'xlatsm compare')")
     rep.set_defaults(func=cmd_report)
 

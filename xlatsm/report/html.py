@@ -152,6 +152,35 @@ def atsm_document(result, title: str = "Term structure model report", headline="
     return doc
 
 
+def add_bands_section(doc: Document, term_premium_bands=None, short_rate_bands=None, charts: list | None = None,
+                      why_not: str = "") -> None:
+    """The fit's uncertainty: the headline term premium and the expected short-rate path with their bands
+    (frames of ``result.term_premium_bands`` / ``result.expected_short_rate_bands``, drawn by
+    :func:`xlatsm.report.charts.band_figure` unless ``charts`` are given), the bands' width and what they hold
+    fixed; or, for a model without them, ``why_not``."""
+    from .charts import plot_bands
+
+    doc.heading("Uncertainty: bands on the term premium and the expected short rate")
+    if term_premium_bands is None:
+        doc.para(f"Bands: not available; {why_not}.")
+        return
+    tp, attrs = term_premium_bands, term_premium_bands.attrs
+    level = attrs.get("level", float("nan"))
+    units = attrs.get("units", "")
+    width = (tp["upper"] - tp["lower"])
+    doc.para(f"{level:.0%} bands by the {attrs.get('method', '')} method. {attrs.get('what', 'term premium')}: "
+             f"last {tp['estimate'].iloc[-1]:.2f} ({tp['lower'].iloc[-1]:.2f} to {tp['upper'].iloc[-1]:.2f}) "
+             f"{units}; band width median {width.median():.2f}, last {width.iloc[-1]:.2f} {units}.")
+    with tempfile.TemporaryDirectory() as tmp:
+        drawn = charts or [(plot_bands(tp, Path(tmp) / "tp_bands.png"), "term premium bands")] + (
+            [(plot_bands(short_rate_bands, Path(tmp) / "short_bands.png"), "expected short rate bands")]
+            if short_rate_bands is not None else [])
+        for png, caption in drawn:
+            doc.figure(png, caption)
+    for note in attrs.get("notes", []):
+        doc.para(f"Note: {note}.")
+
+
 def add_forecast_section(doc: Document, fc, charts: list | None = None) -> None:
     """A forecast's section (:func:`xlatsm.forecast.forecast`): what was forecast from where, the chart
     (:func:`xlatsm.forecast.plot_forecast`, drawn here unless given), the yield forecasts' means and bands and, where
