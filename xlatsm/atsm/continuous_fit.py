@@ -178,14 +178,15 @@ class ContinuousYieldModel:
         self.n_params = sum(sizes)
         self.loading_idx = np.concatenate([self.blocks["q"], self.blocks["kinf"], self.blocks["chol"]])
         self.transition_idx = np.concatenate([self.blocks["chol"], self.blocks["aP"], self.blocks["KP"]])
-
-    # -- packing ---------------------------------------------------------------------------------------------
-    def chol(self, theta) -> np.ndarray:
-        return self.L_ref @ free_to_chol(theta[self.blocks["chol"]], self.N)
-
-    def sigma2(self, theta) -> np.ndarray:
-        s = theta[self.blocks["s"]]
-        return self.var_floor + np.exp(2 * (np.full(self.J, s[0]) if self.common else s))
+        # the discrete model's vector has the same layout with (K0P, K1P) where this one has (a_P, K_P): its maps
+        # of the shared blocks (Sigma's Cholesky factor, measurement variances) serve both
+        same = all(np.array_equal(self.blocks[a], self.base.blocks.get(b, ())) for a, b in
+                   (("q", "q"), ("kinf", "kinf"), ("chol", "chol"), ("aP", "K0P"), ("KP", "K1P"), ("s", "s")))
+        if not same:
+            raise RuntimeError("xlatsm.atsm.likelihood.YieldModel changed its parameter layout: update "
+                               "ContinuousYieldModel")
+        self.chol, self.sigma2, self.at_floor = self.base.chol, self.base.sigma2, self.base.at_floor
+        self._dOmega, self._resid = self.base._dOmega, self.base._resid
 
     def pack(self, p: ContinuousParams) -> np.ndarray:
         var = p.sigma_e ** 2
@@ -200,9 +201,6 @@ class ContinuousYieldModel:
                                 aP=theta[b["aP"]].copy(), KP=theta[b["KP"]].reshape(N, N).copy(),
                                 sigma_e=np.sqrt(self.sigma2(theta)), structure=self.structure)
 
-    def at_floor(self, theta) -> np.ndarray:
-        return self.sigma2(theta) < 1.01 * self.var_floor
-
     # -- measurement: loadings and their derivatives -----------------------------------------------------------
     def _loadings(self, q, kinf, chol_free):
         L = self.L_ref @ free_to_chol(chol_free, self.N)
@@ -213,20 +211,6 @@ class ContinuousYieldModel:
         b = self.blocks
         A, B, _, _ = self._loadings(theta[b["q"]], theta[b["kinf"]][0], theta[b["chol"]])
         return A, B
-
-    def _dOmega(self, theta):
-        """d Omega / d chol_free, (n_chol, N, N)."""
-        N = self.N
-        Lrel = free_to_chol(theta[self.blocks["chol"]], N)
-        L = self.L_ref @ Lrel
-        rows, cols = np.tril_indices(N)
-        out = np.zeros((len(rows), N, N))
-        for a, (i, j) in enumerate(zip(rows, cols)):
-            dLrel = np.zeros((N, N))
-            dLrel[i, j] = Lrel[i, j] if i == j else 1.0
-            dL = self.L_ref @ dLrel
-            out[a] = dL @ L.T + L @ dL.T
-        return out
 
     def loadings_jacobian(self, theta):
         """(A, B, dA (k, J), dB (k, J, N)) for the loading parameters [q, k_inf, chol]: central differences in q,
@@ -304,11 +288,6 @@ class ContinuousYieldModel:
         G = np.column_stack([c, Phi])
         res_x = m.Sxx - G @ m.Sxz.T - m.Sxz @ G.T + G @ m.Szz @ G.T
         return G, Q, res_x
-
-    @staticmethod
-    def _resid(A, B, m):
-        g = np.column_stack([A, B])
-        return m.Syy_j - 2 * np.sum(g * m.Syz_j, axis=1) + np.einsum("ja,jab,jb->j", g, m.Szz_j, g), g
 
     def ecdll(self, theta, m) -> float:
         N = self.N
