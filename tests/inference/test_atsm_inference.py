@@ -178,3 +178,10 @@ def test_bootstrap_is_reproducible_and_brackets_the_estimate(jsz):
     calls = []
     jsz.bootstrap(3, 1, progress=lambda done, total: calls.append((done, total)))
     assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_lgssm_says_standard_errors_are_not_built():
+    y = load_sample()[COLUMNS].iloc[:120].to_numpy()
+    fit = xlatsm.fit_lgssm(y, 2, max_iter=20)
+    with pytest.raises(InputError, match="not available for the LGSSM"):
+        fit.standard_errors

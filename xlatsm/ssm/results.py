@@ -76,6 +76,16 @@ class LGSSMResult:
         return forecast(self, horizon, level=level, **options)
 
     @property
+    def standard_errors(self) -> dict:
+        """Not built yet for the LGSSM: raises :class:`~xlatsm.errors.InputError` saying so (standard errors and
+        bands exist for the Gaussian ATSM, :meth:`xlatsm.atsm.results.ATSMResult.standard_errors`)."""
+        from ..errors import InputError
+
+        raise InputError("standard errors are not available for the LGSSM yet (the information at the EM answer in "
+                         "the identified rotation is not built); the Gaussian ATSM (fit_atsm, method 'jsz', "
+                         "'kalman' or 'em') has them")
+
+    @property
     def diagonal_R(self) -> bool:
         """True unless R is a full matrix (``measurement_error="full"``); kept for the older switch."""
         return self.measurement_error != "full"
