@@ -29,6 +29,7 @@ import numpy as np
 from statsmodels.tsa.statespace.kalman_smoother import KalmanSmoother
 
 from ..errors import EstimationError
+from ..ssm import kernel
 
 _LOG2PI = np.log(2 * np.pi)
 
@@ -119,8 +120,47 @@ class CollapsedYields:
         if sign <= 0:
             raise EstimationError("Sigma_P is singular at these parameters")
         if self.T >= 2 and np.all(np.isfinite(ystar[0])) and np.all(np.isfinite(Z[0])):
+            if kernel.ENABLED:
+                return self._run_kernel(ystar, Z, remainder, K0, K1, Omega, logdet_Omega, lagged)
             return self._run_gls_start(ystar, Z, remainder, K0, K1, Omega, logdet_Omega, lagged, smooth)
         return self._run_diffuse(ystar, Z, remainder, K0, K1, Omega, logdet_Omega, lagged, smooth)
+
+    def _run_kernel(self, ystar, Z, remainder, K0, K1, Omega, logdet_Omega, lagged):
+        """The same pass in xlatsm's compiled kernel (:mod:`xlatsm.ssm.kernel`): date t's collapsed observation
+        ``y*_t = Z_t P_t + N(0, I)`` enters as ``W_t = Z_t'Z_t``, ``b_t = Z_t'y*_t`` (identified rows only; one
+        W per pattern of observed maturities), the flat start is absorbed by the first date exactly as in
+        :meth:`_run_gls_start`, and the lag-one covariances come out of the smoother directly."""
+        N = K1.shape[0]
+        W = np.zeros((len(self.groups), N, N))
+        widx = np.zeros(self.T, dtype=np.int64)
+        keep = np.isfinite(ystar)
+        ys0 = np.where(keep, ystar, 0.0)
+        b = np.zeros((self.T, N))
+        for g, (pattern, rows) in enumerate(self.groups):
+            widx[rows] = g
+            if not pattern.any():
+                continue
+            kept = keep[rows[0]]
+            Zk = Z[rows[0]][kept]
+            W[g] = Zk.T @ Zk
+            b[rows] = ys0[rows][:, kept] @ Zk
+        e = np.einsum("ij,ij->i", ys0, ys0)
+        const = -0.5 * (keep.sum(1) * _LOG2PI + e)
+        col = kernel.Collapsed(W=W, widx=widx, b=b, const=const, e=e)
+        es = kernel.smooth_collapsed(col, K1, K0, Omega, N, 1, None)
+        ll = es.loglik + remainder - 0.5 * logdet_Omega
+        states, cov = es.states, es.cov
+        if lagged:
+            states = np.zeros((self.T, 2 * N))
+            states[:, :N] = es.states
+            states[1:, N:] = es.states[:-1]
+            cov = np.zeros((self.T, 2 * N, 2 * N))
+            cov[:, :N, :N] = es.cov
+            cov[1:, N:, N:] = es.cov[:-1]
+            cov[1:, :N, N:] = es.lag_cov[1:]
+            cov[1:, N:, :N] = np.swapaxes(es.lag_cov[1:], 1, 2)
+        self._check(ll, states, cov)
+        return Smoothed(states=states, cov=cov, loglik=ll)
 
     def _system(self, ks, Z, K0, K1, Omega, m, lagged):
         N = K1.shape[0]

@@ -32,7 +32,8 @@ import pandas as pd
 from ..data import YieldPanel, read_panel
 from ..errors import ConvergenceWarning, EstimationError, InputError, ModelError
 from .likelihood import YieldModel
-from .model import ATSMParams, ATSMStructure, jsz_convexity_map, jsz_loadings_affine, portfolio_weights, roots_to_q
+from .model import (ATSMParams, ATSMStructure, jsz_convexity_map, jsz_loadings_affine, latent_price_b,
+                    portfolio_weights, roots_to_q)
 from .optim import curvature_steps, fd_hessian, maximise
 from .params_vector import free_to_chol, free_to_q, n_chol, q_to_free
 
@@ -180,8 +181,9 @@ class _JSZObjective:
         if hit is not None:
             return hit
         q = free_to_q(q_free)
-        alpha, _, _, ld0 = jsz_loadings_affine(q, np.zeros((self.N, self.N)), self.structure)
-        G = jsz_convexity_map(q, self.structure)
+        b = latent_price_b(q, int(np.round(np.max(self.structure.periods))), self.structure.dt)
+        alpha, _, _, ld0 = jsz_loadings_affine(q, np.zeros((self.N, self.N)), self.structure, b=b)
+        G = jsz_convexity_map(q, self.structure, b=b)
         B = ld0.B_P
         D = self.structure.W.T - B
         centred = self.See + 2 * np.sum(self.Sep * D) + np.sum((D @ self.Spp) * D)

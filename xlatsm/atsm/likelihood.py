@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .collapsed import CollapsedYields
-from .model import ATSMParams, ATSMStructure, jsz_convexity_map, jsz_loadings_affine
+from .model import ATSMParams, ATSMStructure, jsz_convexity_map, jsz_loadings_affine, latent_price_b
 from .params_vector import free_to_chol, free_to_q, n_chol, q_to_free
 
 _LOG2PI = np.log(2 * np.pi)
@@ -114,10 +114,28 @@ class YieldModel:
         return self.sigma2(theta) < 1.01 * self.var_floor
 
     # -- loadings and their derivatives -----------------------------------------------------------------------
+    def _q_part(self, q_free):
+        """(dA_P/dk_inf, B_P, A_P at k_inf = 0 and Omega_P = 0, the convexity map G): all that depends on the
+        Q-eigenvalues alone, cached between calls (the loadings are affine in k_inf and in Omega_P, so a score's
+        or Hessian's moves of the other parameters never recompute them)."""
+        cache = self.__dict__.setdefault("_q_cache", {})
+        key = np.asarray(q_free, float).tobytes()
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        q = free_to_q(q_free)
+        b = latent_price_b(q, int(np.round(np.max(self.structure.periods))), self.structure.dt)
+        dA, _, _, ld0 = jsz_loadings_affine(q, np.zeros((self.N, self.N)), self.structure, b=b)
+        G = jsz_convexity_map(q, self.structure, b=b)
+        if len(cache) >= 256:
+            cache.clear()
+        cache[key] = out = (dA, ld0.B_P, ld0.A_P, G)
+        return out
+
     def _loadings(self, q_free, kinf, chol_free):
         L = self.L_ref @ free_to_chol(chol_free, self.N)
-        dA, _, _, ld0 = jsz_loadings_affine(free_to_q(q_free), L @ L.T, self.structure)
-        return ld0.A_P + kinf * dA, ld0.B_P, dA
+        dA, B, A0, G = self._q_part(q_free)
+        return A0 + np.einsum("jkl,kl->j", G, L @ L.T) + kinf * dA, B, dA
 
     def loadings(self, theta):
         b = self.blocks
@@ -142,7 +160,7 @@ class YieldModel:
             dA[i], dB[i] = (Au - Ad) / (2 * h), (Bu - Bd) / (2 * h)
         dA[self.N] = dA_kinf                      # A is affine in k_inf, B does not depend on it
         # A is affine in Omega_P (convexity), B does not depend on it: chain rule through dOmega/dchol
-        G = jsz_convexity_map(free_to_q(q), self.structure)
+        G = self._q_part(q)[3]
         dA[self.N + 1:] = np.einsum("akl,jkl->aj", self._dOmega(theta), G)
         return A, B, dA, dB
 

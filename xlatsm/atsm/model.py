@@ -248,13 +248,15 @@ def jsz_loadings(q_coefs: np.ndarray, kinfQ: float, Omega_P: np.ndarray, structu
                     c=ld.c + kinfQ * dc)
 
 
-def jsz_loadings_affine(q_coefs, Omega_P, structure: ATSMStructure, periods: np.ndarray | None = None):
-    """(dA_P/dk_inf, dA_X/dk_inf, dc/dk_inf, Loadings at k_inf = 0): the loadings are affine in k_inf."""
+def jsz_loadings_affine(q_coefs, Omega_P, structure: ATSMStructure, periods: np.ndarray | None = None,
+                        b: np.ndarray | None = None):
+    """(dA_P/dk_inf, dA_X/dk_inf, dc/dk_inf, Loadings at k_inf = 0): the loadings are affine in k_inf.
+    ``b``: the latent price loadings :func:`latent_price_b` of these q_coefs (n = 0..n_max at least), if known."""
     W, dt = structure.W, structure.dt
     fit = np.round(np.asarray(structure.periods)).astype(int)
     out = fit if periods is None else np.round(np.asarray(periods)).astype(int)
     n_max = int(max(fit.max(), out.max()))
-    b = latent_price_b(q_coefs, n_max, dt)
+    b = latent_price_b(q_coefs, n_max, dt) if b is None or len(b) <= n_max else b[:n_max + 1]
     convexity_b = b[:-1]
     a_kinf = np.concatenate([[0.0], np.cumsum(b[:-1, 0])])   # d a_n / d k_inf
 
@@ -282,7 +284,7 @@ def jsz_loadings_affine(q_coefs, Omega_P, structure: ATSMStructure, periods: np.
     return dA_P, dA_X, c_kinf, Loadings(A_P=A_P0, B_P=B_P, A_X=A_X0, B_X=B_X, D=D, c=c0)
 
 
-def jsz_convexity_map(q_coefs, structure: ATSMStructure) -> np.ndarray:
+def jsz_convexity_map(q_coefs, structure: ATSMStructure, b: np.ndarray | None = None) -> np.ndarray:
     """(J, N, N) tensor G with ``dA_P_j / dOmega_P = G_j``: the fitted maturities' intercepts are affine in
     Omega_P through the convexity term alone, ``A_P = A_P(Omega = 0) + sum_kl Omega_kl G_jkl``.
 
@@ -291,7 +293,8 @@ def jsz_convexity_map(q_coefs, structure: ATSMStructure) -> np.ndarray:
     ``A_P = (I - B_P W) A_X``."""
     W, dt = structure.W, structure.dt
     fit = np.round(np.asarray(structure.periods)).astype(int)
-    b = latent_price_b(q_coefs, int(fit.max()), dt)
+    n_max = int(fit.max())
+    b = latent_price_b(q_coefs, n_max, dt) if b is None or len(b) <= n_max else b[:n_max + 1]
     outer = np.einsum("ni,nj->nij", b[:-1], b[:-1])
     C = np.concatenate([np.zeros((1,) + outer.shape[1:]), np.cumsum(outer, axis=0)])
     scale = -1.0 / (fit * dt)

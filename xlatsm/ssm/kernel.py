@@ -63,13 +63,15 @@ def _jit(fn):
 # ----------------------------------------------------------------------------------------------------------------
 @_jit
 def _lu_inverse(M, out):
-    """out = M^-1 for a small square M (Gauss-Jordan, partial pivoting); returns log|det M|."""
+    """out = M^-1 for a small square M (Gauss-Jordan, partial pivoting); returns log det M (NaN unless det M > 0:
+    M = I + W P has a positive determinant whenever the covariance P is positive semi-definite)."""
     k = M.shape[0]
     A = M.copy()
     for i in range(k):
         for j in range(k):
             out[i, j] = 1.0 if i == j else 0.0
     logdet = 0.0
+    sign = 1.0
     for c in range(k):
         piv = c
         big = abs(A[c, c])
@@ -80,6 +82,7 @@ def _lu_inverse(M, out):
         if big == 0.0:
             return np.nan
         if piv != c:
+            sign = -sign
             for j in range(k):
                 tmp = A[c, j]
                 A[c, j] = A[piv, j]
@@ -88,6 +91,8 @@ def _lu_inverse(M, out):
                 out[c, j] = out[piv, j]
                 out[piv, j] = tmp
         d = A[c, c]
+        if d < 0.0:
+            sign = -sign
         logdet += np.log(abs(d))
         for j in range(k):
             A[c, j] /= d
@@ -99,7 +104,7 @@ def _lu_inverse(M, out):
                     for j in range(k):
                         A[r, j] -= f * A[c, j]
                         out[r, j] -= f * out[c, j]
-    return logdet
+    return logdet if sign > 0.0 else np.nan
 
 
 @_jit
@@ -152,10 +157,12 @@ def _close(A, B, tol):
 
 
 @_jit
-def filter_smooth(W, widx, b, Tc, dc, GQG, a1, P1, n_hold, k, steady_tol):
+def filter_smooth(W, widx, b, e, Tc, dc, GQG, a1, P1, n_hold, k, steady_tol):
     """Filter and smoother on collapsed observations (module docstring).
 
-    W (n_W, k, k) and widx (n,) give W_t = W[widx[t]]; b (n, k); the companion transition Tc (m, m), intercept
+    W (n_W, k, k) and widx (n,) give W_t = W[widx[t]]; b (n, k); e (n,) the e_t (only to check that each
+    v'F^-1 v >= 0: far from the data, e.g. in an explosive trial of a line search, a covariance can lose positive
+    definiteness in rounding, and that date's term is then NaN rather than a spuriously high value); the companion transition Tc (m, m), intercept
     dc (m,), state-noise covariance GQG (m, m); the first state s_0 ~ N(a1, P1); over the first ``n_hold`` steps
     the state is held (identity, no noise) and date t reads block ``n_hold - t`` (the VAR(L) start, L = n_hold+1).
 
@@ -242,7 +249,11 @@ def filter_smooth(W, widx, b, Tc, dc, GQG, a1, P1, n_hold, k, steady_tol):
             for j in range(k):
                 acc += Wd[i, j] * a[off + j]
             aWa += a[off + i] * acc
-        ll[t] = -0.5 * (logdetM - 2.0 * ab + aWa - quad)
+        state_part = -2.0 * ab + aWa - quad
+        if e[t] + state_part < -1e-9 * (e[t] + 2.0 * abs(ab) + abs(aWa) + abs(quad)):
+            ll[t] = np.nan
+        else:
+            ll[t] = -0.5 * (logdetM + state_part)
         gt_all[t] = gt
         # update
         for i in range(m):
@@ -458,12 +469,14 @@ def _collapse_diagonal(y0, observed, C, c, inv_r, b, e):
 @dataclass
 class Collapsed:
     """The observations collapsed onto the factors: W[widx[t]] (k, k), b (n, k), and ``const[t]`` =
-    -(p_t log 2 pi + log det R_oo + e_t) / 2, the part of date t's log-likelihood that does not involve the state."""
+    -(p_t log 2 pi + log det R_oo + e_t) / 2, the part of date t's log-likelihood that does not involve the state, and
+    ``e`` the e_t."""
 
     W: np.ndarray
     widx: np.ndarray
     b: np.ndarray
     const: np.ndarray
+    e: np.ndarray
 
 
 def _is_diagonal(R: np.ndarray) -> bool:
@@ -523,7 +536,7 @@ def collapse(y0: np.ndarray, observed: np.ndarray, pattern_index: np.ndarray, pa
             logdet[rows] = 2.0 * np.sum(np.log(np.diag(chol)))
     const = -0.5 * (n_obs * _LOG_2PI + logdet + e)
     return Collapsed(W=np.ascontiguousarray(W), widx=np.ascontiguousarray(pattern_index, dtype=np.int64),
-                     b=np.ascontiguousarray(b), const=const)
+                     b=np.ascontiguousarray(b), const=const, e=np.ascontiguousarray(e, dtype=float))
 
 
 class KernelSmoother:
@@ -562,48 +575,60 @@ class KernelSmoother:
         return len(missing) > lags and bool(np.all(counts >= k_states))
 
     def smooth(self, params) -> SmoothedStates:
-        k, L, n = self.k, self.L, self.n
+        k, L = self.k, self.L
         m = k * L
         col = collapse(self.y0, self.observed, self.pattern_index, self.patterns, params.C, params.obs_intercept,
                        params.R, self.complete)
-        Tc = params.companion_transition()
         dc = np.zeros(m)
         dc[:k] = params.state_intercept
         GQG = np.zeros((m, m))
         GQG[:k, :k] = 0.5 * (params.Q + params.Q.T)
-        W, widx, b = col.W, col.widx, col.b
-        loglik_obs = col.const.copy()
-        if self.diffuse:
-            n_start = min(L, n)
-            a1, P1 = np.zeros(m), np.zeros((m, m))
-            for i in range(n_start):
-                Wi, bi = W[widx[i]], b[i]
-                try:
-                    chol = np.linalg.cholesky(Wi)
-                except np.linalg.LinAlgError as exc:
-                    raise EstimationError(f"date {i + 1} does not identify the factors under a diffuse start "
-                                          "(its observed loadings have rank < k)") from exc
-                Wi_inv = np.linalg.inv(Wi)
-                blk = slice((L - 1 - i) * k, (L - i) * k)
-                a1[blk] = Wi_inv @ bi
-                P1[blk, blk] = 0.5 * (Wi_inv + Wi_inv.T)
-                loglik_obs[i] += -0.5 * (2.0 * np.sum(np.log(np.diag(chol))) - bi @ a1[blk])
-            # the first L dates have been absorbed into the start: no information left in them
-            W = np.concatenate([W, np.zeros((1, k, k))])
-            widx = widx.copy()
-            widx[:n_start] = len(W) - 1
-            b = b.copy()
-            b[:n_start] = 0.0
-        else:
-            a1 = np.asarray(params.initial_mean, float)
-            P1 = 0.5 * (params.initial_cov + params.initial_cov.T)
-        states, cov, lag, ll, cov_sum, lag_sum = filter_smooth(
-            np.ascontiguousarray(W), widx, np.ascontiguousarray(b), np.ascontiguousarray(Tc), dc, GQG,
-            np.ascontiguousarray(a1, dtype=float), np.ascontiguousarray(P1, dtype=float), L - 1, k, STEADY_TOL)
-        loglik_obs += ll
-        llf = float(np.sum(loglik_obs))
-        if not np.isfinite(llf):
-            raise EstimationError("the Kalman filter's log-likelihood is not finite at these parameters "
-                                  "(a covariance matrix may have lost positive definiteness)")
-        return SmoothedStates(states=states, cov=cov, lag_cov=lag, loglik=llf, loglik_obs=loglik_obs,
-                              cov_sum=cov_sum, lag_sum=lag_sum, sums_from=L - 1)
+        start = None if self.diffuse else (params.initial_mean, params.initial_cov)
+        return smooth_collapsed(col, params.companion_transition(), dc, GQG, k, L, start)
+
+
+def smooth_collapsed(col: Collapsed, Tc: np.ndarray, dc: np.ndarray, GQG: np.ndarray, k: int, L: int = 1,
+                     start: tuple[np.ndarray, np.ndarray] | None = None) -> SmoothedStates:
+    """Filter and smooth collapsed observations ``col`` through ``s_t = dc + Tc s_{t-1} + noise(GQG)`` (the
+    companion state of a VAR(L) in k factors, held over its first L-1 steps), from ``start = (mean, cov)`` of the
+    first state, or, with ``start=None``, a flat prior on it (exact diffuse, P_inf = I: see
+    :class:`KernelSmoother`)."""
+    n = len(col.widx)
+    m = k * L
+    W, widx, b, e = col.W, col.widx, col.b, col.e
+    loglik_obs = col.const.copy()
+    if start is None:
+        n_start = min(L, n)
+        a1, P1 = np.zeros(m), np.zeros((m, m))
+        for i in range(n_start):
+            Wi, bi = W[widx[i]], b[i]
+            try:
+                chol = np.linalg.cholesky(Wi)
+            except np.linalg.LinAlgError as exc:
+                raise EstimationError(f"date {i + 1} does not identify the factors under a diffuse start "
+                                      "(its observed loadings have rank < k)") from exc
+            Wi_inv = np.linalg.inv(Wi)
+            blk = slice((L - 1 - i) * k, (L - i) * k)
+            a1[blk] = Wi_inv @ bi
+            P1[blk, blk] = 0.5 * (Wi_inv + Wi_inv.T)
+            loglik_obs[i] += -0.5 * (2.0 * np.sum(np.log(np.diag(chol))) - bi @ a1[blk])
+        # the first L dates have been absorbed into the start: no information left in them
+        W = np.concatenate([W, np.zeros((1, k, k))])
+        widx = widx.copy()
+        widx[:n_start] = len(W) - 1
+        b = b.copy()
+        b[:n_start] = 0.0
+    else:
+        a1 = np.asarray(start[0], float)
+        P1 = 0.5 * (np.asarray(start[1], float) + np.asarray(start[1], float).T)
+    states, cov, lag, ll, cov_sum, lag_sum = filter_smooth(
+        np.ascontiguousarray(W), widx, np.ascontiguousarray(b), e, np.ascontiguousarray(Tc, dtype=float),
+        np.ascontiguousarray(dc, dtype=float), np.ascontiguousarray(GQG, dtype=float),
+        np.ascontiguousarray(a1, dtype=float), np.ascontiguousarray(P1, dtype=float), L - 1, k, STEADY_TOL)
+    loglik_obs += ll
+    llf = float(np.sum(loglik_obs))
+    if not np.isfinite(llf):
+        raise EstimationError("the Kalman filter's log-likelihood is not finite at these parameters "
+                              "(a covariance matrix may have lost positive definiteness)")
+    return SmoothedStates(states=states, cov=cov, lag_cov=lag, loglik=llf, loglik_obs=loglik_obs,
+                          cov_sum=cov_sum, lag_sum=lag_sum, sums_from=L - 1)
