@@ -67,6 +67,22 @@ def tracked_names(blocks: dict) -> list[str]:
     return out
 
 
+def _tracked_std_errors(fit) -> np.ndarray:
+    """The tracked entries' standard errors by the same delta method as ``fit.standard_errors``, without the
+    blocks that cost matrix logarithms (the tracked ones are read off the parameters directly)."""
+    inf = fit.inference()
+    N, s = fit.n_factors, fit.scale
+
+    def values(theta):
+        p = inf.likelihood.unpack(theta)
+        blocks = {"K1_P": p.K1P, "K0_P": p.K0P[:, None] * s, "Sigma_P": p.Sigma_P * s,
+                  "lambda_Q": np.real(p.lamQ)[:, None], "k_inf_Q": np.array([[p.kinfQ * s]]),
+                  "sigma_e": p.sigma_e[:, None] * s}
+        return np.array([float(blocks[b][i, j]) for b, i, j in tracked(N)])
+
+    return inf.delta_std_errors(values)
+
+
 def coverage_experiment(truth: ATSMParams, n_dates: int, n_reps: int, *, seed: int = 0, level: float = 0.9,
                         maturity: str = "10Y", methods=("delta",), n_boot: int = 19, portfolios=None,
                         yield_units: str = "percent", progress=None) -> CoverageResult:
@@ -107,7 +123,7 @@ def coverage_experiment(truth: ATSMParams, n_dates: int, n_reps: int, *, seed: i
                 truth_blocks = truth_result.parameter_blocks()
                 names, truth_row = tracked_names(truth_blocks), tracked_values(truth_blocks)
             est_rows.append(tracked_values(fit.parameter_blocks()))
-            se_rows.append(tracked_values(fit.standard_errors))
+            se_rows.append(_tracked_std_errors(fit))
             tp_true = term_premium_values(truth, Y @ structure.W.T, periods)[:, 0] * scale
             hits_last, hits_share = {}, {}
             for method in methods:
