@@ -216,3 +216,30 @@ def test_vectorised_observation_moments_equal_the_pattern_loop(share, by_date):
     np.testing.assert_allclose(diagonal[0], np.diag(general[0]), rtol=1e-12)
     for a, b in zip(diagonal[1:3], general[1:3]):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())
+
+
+@pytest.mark.parametrize("lagged", [False, True])
+@pytest.mark.parametrize("case", ["complete", "blanks"])
+def test_atsm_collapsed_pass_matches_statsmodels(monkeypatch, lagged, case):
+    """The ATSM's collapsed filter (xlatsm.atsm.collapsed) in the kernel and in statsmodels' smoother: the same
+    log-likelihood, factors and (lagged) covariances, also with dates that observe fewer maturities than factors."""
+    from xlatsm.atsm.collapsed import CollapsedYields
+
+    rng = np.random.default_rng(3)
+    T, J, N = 150, 8, 3
+    Y = 0.05 + 0.01 * rng.normal(size=(T, J))
+    if case == "blanks":
+        Y[1:][rng.random((T - 1, J)) < 0.3] = np.nan
+        Y[5, :7] = np.nan     # one maturity: identifies one direction of three
+        Y[9] = np.nan
+    data = CollapsedYields(Y)
+    A, B = 0.01 * rng.normal(size=J), rng.normal(size=(J, N))
+    sigma2 = rng.uniform(1e-6, 4e-6, J)
+    K0, K1 = 1e-3 * rng.normal(size=N), 0.9 * np.eye(N) + 0.02 * rng.normal(size=(N, N))
+    Omega = 1e-6 * (np.eye(N) + 0.3)
+    fast = data.run(A, B, sigma2, K0, K1, Omega, lagged=lagged)
+    monkeypatch.setattr(kernel, "ENABLED", False)
+    slow = data.run(A, B, sigma2, K0, K1, Omega, lagged=lagged)
+    assert fast.loglik == pytest.approx(slow.loglik, rel=TOL)
+    close(fast.states, slow.states)
+    np.testing.assert_allclose(fast.cov, slow.cov, rtol=0, atol=TOL * np.abs(slow.cov).max())
