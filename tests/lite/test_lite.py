@@ -101,18 +101,18 @@ def test_main_py_importing_the_plugin_registers_the_same_functions(lite):
 
 def test_classic_declarations_stay_out_of_lite(monkeypatch):
     """Inside Lite, xw.func is Lite's: the classic layer, if imported there, must not register a second ATSM_FIT."""
+    import xlatsm.excel as package
+
     monkeypatch.setitem(sys.modules, "xlwings", standin.module())
     monkeypatch.setenv("XLWINGS_ON_SERVER", "true")
-    for name in ("xlatsm.excel.declare", "xlatsm.excel.udfs"):
-        monkeypatch.delitem(sys.modules, name, raising=False)
+    for name in ("declare", "udfs"):      # the modules as they were, put back when the test ends
+        monkeypatch.setitem(sys.modules, f"xlatsm.excel.{name}", sys.modules[f"xlatsm.excel.{name}"])
+        monkeypatch.setattr(package, name, getattr(package, name))
+        del sys.modules[f"xlatsm.excel.{name}"]
     fresh = importlib.import_module("xlatsm.excel.udfs")
-    try:
-        assert standin.custom_functions(fresh) == {} and standin.REGISTRATIONS == []
-        assert fresh.ATSM_FIT.__xlatsm_udf__   # still recorded, so the workbook build sees the same declarations
-    finally:
-        for name in ("xlatsm.excel.declare", "xlatsm.excel.udfs"):
-            sys.modules.pop(name, None)
-        importlib.import_module("xlatsm.excel.udfs")
+    assert fresh is not udfs
+    assert standin.custom_functions(fresh) == {} and standin.REGISTRATIONS == []
+    assert fresh.ATSM_FIT.__xlatsm_udf__   # still recorded, so the workbook build sees the same declarations
 
 
 # ----------------------------------------------------------------------------------------------------------------
