@@ -32,3 +32,15 @@ __version__ = "0.1.0"
 __all__ = ["fit_atsm", "fit_acm", "fit_dns", "fit_afns", "ATSMParams", "ATSMResult", "fit_lgssm", "smooth_states", "LGSSMParams", "LGSSMResult", "SmoothResult", "load_sample",
            "read_observations", "read_panel", "XlatsmError", "InputError", "ModelError", "EstimationError",
            "StaleHandleError", "ConvergenceWarning", "__version__"]
+
+# xlwings Lite (Pyodide, where sys.platform is "emscripten") registers the custom functions and scripts it finds among
+# a module's members; where it imports this package as a plugin, the spreadsheet functions are here for it to find.
+# Elsewhere nothing is imported (import xlatsm stays light). README "Excel without installing Python" step 3 is the
+# sure route: `from xlatsm.excel.lite import *` in the workbook's main.py.
+import sys as _sys
+
+if _sys.platform == "emscripten":
+    try:
+        from .excel.lite import *  # noqa: F401,F403
+    except ImportError:            # no xlwings in this Pyodide (not inside the Lite add-in): the library still works
+        pass
