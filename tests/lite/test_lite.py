@@ -171,6 +171,30 @@ def test_lite_blanks_as_empty_text_and_error_cells(lite, curve):
     assert from_lite == classic and dict((r[0], r[1]) for r in classic[1:])["method"] == "kalman"
 
 
+def test_raw_office_js_values_read_as_classic_ones(curve):
+    """The conversion layer itself, without xlwings' converter in between: a range as Office.js hands it over
+    (JsNull and "" blanks, an error value, whole numbers as int, dates as serial numbers) gives the classic block."""
+    from xlatsm.excel import convert
+
+    rows = classic_range(curve)
+    rows[10][2], rows[20][5] = None, "#N/A"
+    raw = standin.officejs_matrix(rows)
+    raw[30][4] = ""                                      # Office.js may send a blank as ""
+    rows[30][4] = None
+    assert any(isinstance(v, int) and not isinstance(v, bool) for r in raw for v in r)
+    assert isinstance(raw[1][0], int) and raw[1][0] == 31380       # 1985-11-29 as Excel's serial number
+    assert convert.cells(raw)[1:] == [[convert.cell(v) for v in r] for r in raw[1:]]
+    assert convert.cell(standin.NULL) is None and convert.cell(standin.officejs_error("#N/A")) == "#N/A"
+    assert convert.cell(3) == 3.0 and type(convert.cell(3)) is float and convert.cell(True) is True
+    assert convert.scalar([[standin.NULL]]) is None and convert.scalar([["summary"]]) == "summary"
+    CACHE.clear()
+    classic = [untimed(core.ATSM_FIT(rows, None, 3.0, output, "kalman")) for output in ("summary", "factors")]
+    CACHE.clear()
+    lite = [untimed(core.ATSM_FIT(raw, standin.NULL, [[3]], [[output]], [["kalman"]])) for output in ("summary",
+                                                                                                    "factors")]
+    assert lite == classic and CACHE.fits_run == 1
+
+
 def test_lite_maturities_row_and_whole_numbers(lite, curve):
     """No header: maturities given as a row; n_factors typed as 3 arrives as the int 3 (classic: 3.0)."""
     rows = classic_range(curve, header=False)
