@@ -389,3 +389,33 @@ def test_the_plugin_fits_without_numba_processes_threads_or_matplotlib(curve):
         np.testing.assert_allclose(np.array(a, float), np.array(b, float), rtol=1e-5, atol=1e-7)
     here_loglik = dict((r[0], r[1]) for r in udfs.LGSSM_EM(rows, 3.0, 1.0, "summary", 60.0)[1:])["log-likelihood"]
     assert out["em_loglik"] == pytest.approx(here_loglik, rel=1e-10)
+
+
+def test_import_xlatsm_in_pyodide_declares_the_plugin_and_elsewhere_nothing():
+    """Where Lite imports the package itself (Pyodide: sys.platform "emscripten"), `import xlatsm` brings the
+    declared functions and the Refit script, registered with Lite's decorators; elsewhere it does not even import
+    the Excel layer."""
+    names = ["ATSM_FIT", "LGSSM_EM", "SMOOTH_STATES", "XLATSM_GET", "XLATSM_BANDS", "xlatsm_refit"]
+    code = textwrap.dedent(f"""
+        import json, sys
+        sys.path.insert(0, {str(HERE)!r})
+        import standin
+        sys.modules["xlwings"] = standin.module()
+        import numpy, pandas, scipy      # they read this interpreter's build configuration, which has no emscripten
+        sys.platform = "emscripten"      # (Pyodide's has): loaded first, as they are there when xlatsm is imported
+        import xlatsm
+        print(json.dumps({{"attributes": [n for n in {names!r} if hasattr(xlatsm, n)],
+                          "functions": sorted(standin.custom_functions(xlatsm)),
+                          "scripts": sorted(standin.scripts(xlatsm)),
+                          "registered": sorted(name for kind, name, _ in standin.REGISTRATIONS if kind != "arg")}}))
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["attributes"] == names
+    assert out["functions"] == sorted(names[:-1]) and out["scripts"] == ["xlatsm_refit"]
+    assert out["registered"] == sorted(names)
+    plain = subprocess.run([sys.executable, "-c", "import sys, xlatsm; print(sorted(m for m in sys.modules "
+                            "if m.startswith('xlatsm.excel') or m == 'xlwings'))"], capture_output=True, text=True,
+                           timeout=300)
+    assert plain.returncode == 0 and plain.stdout.strip() == "[]", plain.stdout + plain.stderr
