@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xlatsm.rolling import rolling
+from xlatsm.reestimation import rolling
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "diebold_li_1972_2000_bonds.csv"
 PAPER_COLUMNS = ["3M", "1Y", "3Y", "5Y", "10Y"]
@@ -77,7 +77,7 @@ def speed_up(yields: pd.DataFrame, workers: int, step: int) -> None:
     t_dask = time.perf_counter() - started
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        client.run(lambda: __import__("xlatsm.rolling"))       # workers warm: imports done, as a running cluster
+        client.run(lambda: __import__("xlatsm.reestimation"))       # workers warm: imports done, as a running cluster
         started = time.perf_counter()
         warm = rolling(yields, client=client, **kwargs)
         t_warm = time.perf_counter() - started

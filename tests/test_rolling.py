@@ -1,4 +1,4 @@
-"""Rolling re-estimation (xlatsm.rolling): windows, forecasts equal to direct refits, the random walk's RMSE against
+"""Rolling re-estimation (xlatsm.rolling, in xlatsm/reestimation.py): windows, forecasts equal to direct refits, the random walk's RMSE against
 a direct computation, Dask and local processes equal to a serial run, and the Diebold-Li (2006) recursive
 out-of-sample exercise against their published random-walk numbers."""
 import numpy as np
@@ -9,7 +9,7 @@ import xlatsm
 from xlatsm import InputError, ModelError
 from xlatsm.atsm.nelson_siegel import fit_dns
 from xlatsm.forecast import forecast
-from xlatsm.rolling import rolling, window_bounds
+from xlatsm.reestimation import rolling, window_bounds
 
 
 @pytest.fixture(scope="module")
@@ -174,9 +174,12 @@ def test_command_line(tmp_path, capsys):
         bad.func(bad)
 
 
-def test_module_is_callable_as_the_function(sample):
-    """``xlatsm.rolling(...)`` works even after ``xlatsm.rolling`` was imported as a module."""
-    import xlatsm.rolling as module
+def test_package_attribute_is_the_function(sample):
+    """``xlatsm.rolling(...)`` is the function, also after the module that holds it and the command line's were
+    imported (a module named like the function would have shadowed it)."""
+    import xlatsm
+    import xlatsm.reestimation
+    import xlatsm.rolling_cli  # noqa: F401
 
-    out = module(sample, method="dns", horizons=(1,), forecast_start=-2, client="serial", progress=False)
-    assert isinstance(out, module.RollingResult) and len(out.windows) == 3
+    out = xlatsm.rolling(sample, method="dns", horizons=(1,), forecast_start=-2, client="serial", progress=False)
+    assert isinstance(out, xlatsm.RollingResult) and len(out.windows) == 3

@@ -11,7 +11,8 @@ from .errors import ConvergenceWarning, EstimationError, InputError, ModelError,
 _LAZY = {"load_sample": "data", "read_observations": "data", "read_panel": "data", "LGSSMParams": "ssm",
          "LGSSMResult": "ssm", "SmoothResult": "ssm", "fit_lgssm": "ssm", "smooth_states": "ssm",
          "ATSMParams": "atsm", "ATSMResult": "atsm", "fit_atsm": "atsm.methods", "fit_acm": "atsm.acm",
-         "fit_dns": "atsm.nelson_siegel", "fit_afns": "atsm.afns"}
+         "fit_dns": "atsm.nelson_siegel", "fit_afns": "atsm.afns", "rolling": "reestimation",
+         "RollingResult": "reestimation", "ForecastResult": "forecast"}
 
 
 def __getattr__(name):
@@ -31,7 +32,7 @@ __version__ = "0.1.0"
 
 __all__ = ["fit_atsm", "fit_acm", "fit_dns", "fit_afns", "ATSMParams", "ATSMResult", "fit_lgssm", "smooth_states", "LGSSMParams", "LGSSMResult", "SmoothResult", "load_sample",
            "read_observations", "read_panel", "XlatsmError", "InputError", "ModelError", "EstimationError",
-           "StaleHandleError", "ConvergenceWarning", "__version__"]
+           "StaleHandleError", "ConvergenceWarning", "rolling", "RollingResult", "ForecastResult", "__version__"]
 
 # xlwings Lite (Pyodide, where sys.platform is "emscripten") registers the custom functions and scripts it finds among
 # a module's members; where it imports this package as a plugin, the spreadsheet functions are here for it to find.

@@ -1,4 +1,4 @@
-"""``xlatsm rolling FILE ...``: the command line of :func:`xlatsm.rolling.rolling`.
+"""``xlatsm rolling FILE ...``: the command line of :func:`xlatsm.reestimation.rolling`.
 
 Registered in :mod:`xlatsm.cli` by ``add_rolling_parser(sub)``; ``run_rolling(args)`` fits every window, prints the
 summary (RMSE table, real-time term premia) and writes ``forecast_rmse.csv``, ``forecasts.csv``, ``errors.csv``,
@@ -122,7 +122,7 @@ def _line_progress(stream):
 
 def run_rolling(args) -> int:
     from .data import read_observations, select
-    from .rolling import rolling
+    from .reestimation import rolling
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
