@@ -189,3 +189,20 @@ def test_lgssm_says_standard_errors_are_not_built():
         fit = xlatsm.fit_lgssm(y, 2, max_iter=20)
     with pytest.raises(InputError, match="not available for the LGSSM"):
         fit.standard_errors
+
+
+def test_kalman_bootstrap_keeps_the_blanks_and_refits(panel):
+    """kalman with blank cells: the simulated panels are blank where the data are, and the refits converge."""
+    from xlatsm.inference.bootstrap import simulate_kalman_panel
+
+    data = panel.iloc[-150:].copy()
+    data.iloc[10:14, 2] = np.nan
+    fit = xlatsm.fit_atsm(data)
+    assert fit.method == "kalman"
+    blank = np.isnan(fit.panel.yields)
+    sim = simulate_kalman_panel(fit.params, fit._smoothed[0][0], len(data), np.random.default_rng(0), blank)
+    assert np.array_equal(np.isnan(sim), blank)
+    boot = fit.bootstrap(n_boot=3, seed=0, progress=False)
+    assert boot.n_draws == 3 and boot.n_failed == 0
+    band = fit.term_premium_bands(method="bootstrap", n_boot=3, seed=0, progress=False)
+    assert band["std_error"].gt(0).all() and band.attrs["method"] == "bootstrap"

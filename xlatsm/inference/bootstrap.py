@@ -78,7 +78,7 @@ def simulate_kalman_panel(params: ATSMParams, P1: np.ndarray, n_dates: int, rng:
     from ..atsm.simulate import simulate_yields
 
     frame, _ = simulate_yields(params, n_dates, rng, burn=0, start=P1)
-    Y = frame.to_numpy()
+    Y = np.array(frame.to_numpy(), float)     # a writable copy
     Y[blank] = np.nan
     return Y
 
