@@ -108,7 +108,7 @@ def atsm_bootstrap(result, n_boot: int = 199, seed: int = 0, progress=True) -> A
     P1 = result._smoothed[0][0]
     blank = np.isnan(Y)
     update, close = progress_reporter(progress, n_boot, f"bootstrap ({method})")
-    draws, failed = [], 0
+    draws, failed, first_error = [], 0, ""
     try:
         for _ in range(n_boot):
             try:
@@ -118,8 +118,9 @@ def atsm_bootstrap(result, n_boot: int = 199, seed: int = 0, progress=True) -> A
                 else:
                     sim = simulate_kalman_panel(params, P1, n_dates, rng, blank)
                     draw, converged = refit_kalman(sim, params, result.measurement_error)
-            except _FAILURES:
+            except _FAILURES as exc:
                 draw, converged = None, False
+                first_error = first_error or f"{type(exc).__name__}: {exc}"
             if converged and draw is not None:
                 draws.append(draw)
             else:
@@ -128,11 +129,13 @@ def atsm_bootstrap(result, n_boot: int = 199, seed: int = 0, progress=True) -> A
     finally:
         close()
     if len(draws) < 2:
-        raise EstimationError(f"the bootstrap refits failed in {failed} of {n_boot} replications: use the delta "
-                              "method (method='delta') or check the fit's flags")
+        why = f" (first failure: {first_error})" if first_error else " (they did not converge)"
+        raise EstimationError(f"the bootstrap refits failed in {failed} of {n_boot} replications{why}: use the "
+                              "delta method (method='delta') or check the fit's flags")
     notes = [f"parametric bootstrap: {len(draws)} of {n_boot} replications refitted ({method}, seed {seed})"]
     if failed:
-        notes.append(f"{failed} replications whose refit failed or did not converge are left out")
+        notes.append(f"{failed} replications whose refit failed or did not converge are left out"
+                     + (f" (first failure: {first_error})" if first_error else ""))
     return ATSMBootstrap(draws=draws, n_requested=n_boot, n_failed=failed, seed=seed, method=method, notes=notes)
 
 
