@@ -147,7 +147,7 @@ class ObservedData:
 
     def __init__(self, y: np.ndarray, missing: np.ndarray, groups):
         self.missing, self.groups = missing, groups
-        self.y0 = np.where(missing, 0.0, y)
+        self.y0 = np.ascontiguousarray(np.where(missing, 0.0, y))   # C order: one compiled signature
         self.complete = not missing.any()
         self._y0ty0 = None
         self.y0_sq_sum = np.einsum("ij,ij->j", self.y0, self.y0)
@@ -203,9 +203,10 @@ def _obs_moments(y, missing, groups, M, P, params: LGSSMParams, intercept: bool,
     if not data.complete:
         if data.by_date and kernel.ENABLED:
             extra_yy = np.zeros((p, p))
-            kernel.missing_cell_moments(data.y0, data.ptr, data.cols, np.ascontiguousarray(M),
-                                        np.ascontiguousarray(P), np.ascontiguousarray(C), c, extra_yy, Syx, usum,
-                                        diag_only)
+            Syx = np.ascontiguousarray(Syx)
+            kernel.missing_cell_moments(data.y0, data.ptr, data.cols, np.ascontiguousarray(M, dtype=float),
+                                        np.ascontiguousarray(P, dtype=float), np.array(C, dtype=float, order="C"),
+                                        np.array(c, dtype=float), extra_yy, Syx, usum, bool(diag_only))
             Syy += np.diag(extra_yy) if diag_only else extra_yy
         elif diag_only:
             for pattern, rows in groups:

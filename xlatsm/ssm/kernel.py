@@ -31,6 +31,7 @@ same numbers (tested) and needs no compiler (Pyodide).
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 
@@ -39,23 +40,45 @@ import numpy as np
 from ..errors import EstimationError
 from .kalman import SmoothedStates
 
-try:  # optional: the `fast` extra
-    if os.environ.get("XLATSM_NUMBA", "1") == "0":
-        raise ImportError
-    import numba
-except ImportError:  # pragma: no cover - exercised with XLATSM_NUMBA=0
-    numba = None
-
-HAVE_NUMBA = numba is not None
+# optional (the `fast` extra); numba itself is imported on the first call of a kernel, not with xlatsm (it would
+# add to the start-up Excel pays), and XLATSM_NUMBA=0 turns it off
+HAVE_NUMBA = os.environ.get("XLATSM_NUMBA", "1") != "0" and importlib.util.find_spec("numba") is not None
 #: use the compiled kernel for the LGSSM E-step (False: statsmodels' smoother, the same numbers, slower)
 ENABLED = HAVE_NUMBA
 # the steady state is taken once the predicted covariance repeats to this relative precision
 STEADY_TOL = 1e-14
 _LOG_2PI = float(np.log(2.0 * np.pi))
+_KERNELS: list[str] = []
+
+
+def _compile_all() -> None:
+    """Replace every kernel of this module by its numba-compiled version (callees first, so that the callers'
+    compilation sees compiled callees; ``cache=True``: compiled once per machine)."""
+    import numba
+
+    module = globals()
+    for name in _KERNELS:
+        fn = module[name]
+        if not hasattr(fn, "_lazy"):
+            continue
+        module[name] = numba.njit(cache=True, nogil=True)(fn.py_func)
 
 
 def _jit(fn):
-    return numba.njit(cache=True, nogil=True)(fn) if HAVE_NUMBA else fn
+    """A kernel: plain Python until first called with numba installed, then compiled (see _compile_all)."""
+    _KERNELS.append(fn.__name__)
+    if not HAVE_NUMBA:
+        return fn
+
+    def lazy(*args):
+        _compile_all()
+        return globals()[fn.__name__](*args)
+
+    lazy.py_func = fn
+    lazy._lazy = True
+    lazy.__name__ = fn.__name__
+    lazy.__doc__ = fn.__doc__
+    return lazy
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -501,7 +524,8 @@ def collapse(y0: np.ndarray, observed: np.ndarray, pattern_index: np.ndarray, pa
         inv_r = 1.0 / r
         if ENABLED:
             b, e = np.empty((n, k)), np.empty(n)
-            _collapse_diagonal(y0, observed, np.ascontiguousarray(C), c, inv_r, b, e)
+            _collapse_diagonal(y0, observed, np.array(C, dtype=float, order="C"),
+                               np.array(c, dtype=float), inv_r, b, e)   # (copies: writable, one signature)
         else:
             dev = y0 - c
             if not complete:
@@ -559,8 +583,8 @@ class KernelSmoother:
         self.n, self.p = y.shape
         self.k, self.L, self.diffuse = k_states, lags, diffuse
         self.missing = np.isnan(y)
-        self.observed = (~self.missing).astype(float)
-        self.y0 = np.where(self.missing, 0.0, y)
+        self.observed = np.ascontiguousarray((~self.missing).astype(float))
+        self.y0 = np.ascontiguousarray(np.where(self.missing, 0.0, y))   # C order: one compiled signature
         self.patterns, inverse = np.unique(self.missing, axis=0, return_inverse=True)
         self.pattern_index = np.asarray(inverse).ravel().astype(np.int64)
         self.complete = not self.missing.any()
