@@ -746,7 +746,8 @@ _BARE = re.compile(r"\b(yield_units|maturity_units|n_factors|k_states|max_iter|m
 def as_command_line(message: str) -> str:
     """The core's advice in the command line's spelling: ``yield_units='bp'`` -> ``--yield-units bp``,
     ``k_states=3`` -> ``--n-factors 3``, ``diagonal_R=False`` -> ``--measurement-error full``, a bare
-    ``max_iter`` -> ``--max-iter``, ``fit_afns`` -> ``--method afns``. Errors, warnings, notes, flags and summaries printed by the CLI go through it."""
+    ``max_iter`` -> ``--max-iter``, ``fit_afns`` -> ``--method afns``, ``time='continuous'`` -> ``--time
+    continuous``. Errors, warnings, notes, flags and summaries printed by the CLI go through it."""
     def option(m):
         value = next(v for v in m.groups()[1:] if v is not None)
         if m.group(1) == "diagonal_R":
