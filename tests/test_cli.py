@@ -378,6 +378,7 @@ def test_forecast_option_writes_the_forecasts_and_a_report_section(tmp_path, cap
     assert (tmp_path / "o" / "forecast.png").read_bytes()[:4] == b"\x89PNG"
     page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
     assert "<h2>Forecasts</h2>" in page and "Term premia: forecast means and 80% bands" in page
+    assert page.index("<h2>Forecasts</h2>") < page.index("<h2>Parameters</h2>")
     assert main(["atsm", str(tmp_path / "c.csv"), "--method", "dns", "--forecast", "3", "--out",
                  str(tmp_path / "d")]) == 0
     assert not (tmp_path / "d" / "forecast_term_premium.csv").exists()
@@ -447,6 +448,7 @@ def test_bands_on_the_term_premium_and_the_short_rate(tmp_path, capsys):
     assert (tmp_path / "o" / "term_premium_10y_bands.png").read_bytes()[:4] == b"\x89PNG"
     page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
     assert "Uncertainty: bands on the term premium" in page and "80% bands by the delta method" in page
+    assert page.index("Uncertainty: bands") < page.index("<h2>Parameters</h2>")     # with the results
     assert main(["atsm", str(tmp_path / "c.csv"), "--bands", "bootstrap", "--n-boot", "5", "--no-report",
                  "--out", str(tmp_path / "b")]) == 0
     assert "bootstrap refits: 5/5" in capsys.readouterr().err

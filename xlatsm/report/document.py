@@ -65,6 +65,15 @@ class Document:
     def pre(self, text: str, caption: str = "") -> None:
         self.sections.append(Section("pre", text, caption))
 
+    def merge(self, part: "Document", before: str | None = None) -> None:
+        """Put ``part``'s sections before the first heading reading ``before`` (e.g. "Parameters": an added
+        section stays next to the results it belongs with, ahead of the reference tables), or at the end."""
+        at = next((i for i, s in enumerate(self.sections) if s.kind == "h2" and s.content == before), None)
+        if at is None:
+            self.sections.extend(part.sections)
+        else:
+            self.sections[at:at] = part.sections
+
     @property
     def n_figures(self) -> int:
         return sum(s.kind == "figure" for s in self.sections)

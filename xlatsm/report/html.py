@@ -157,7 +157,13 @@ def add_bands_section(doc: Document, term_premium_bands=None, short_rate_bands=N
     """The fit's uncertainty: the headline term premium and the expected short-rate path with their bands
     (frames of ``result.term_premium_bands`` / ``result.expected_short_rate_bands``, drawn by
     :func:`xlatsm.report.charts.band_figure` unless ``charts`` are given), the bands' width and what they hold
-    fixed; or, for a model without them, ``why_not``."""
+    fixed; or, for a model without them, ``why_not``. Placed before the report's parameter tables."""
+    whole, doc = doc, Document("")
+    _bands_section(doc, term_premium_bands, short_rate_bands, charts, why_not)
+    whole.merge(doc, before="Parameters")
+
+
+def _bands_section(doc, term_premium_bands, short_rate_bands, charts, why_not) -> None:
     from .charts import plot_bands
 
     doc.heading("Uncertainty: bands on the term premium and the expected short rate")
@@ -184,7 +190,13 @@ def add_bands_section(doc: Document, term_premium_bands=None, short_rate_bands=N
 def add_forecast_section(doc: Document, fc, charts: list | None = None) -> None:
     """A forecast's section (:func:`xlatsm.forecast.forecast`): what was forecast from where, the chart
     (:func:`xlatsm.forecast.plot_forecast`, drawn here unless given), the yield forecasts' means and bands and, where
-    the model has them, the term premia's means."""
+    the model has them, the term premia's means. Placed before the report's parameter tables."""
+    whole, doc = doc, Document("")
+    _forecast_section(doc, fc, charts)
+    whole.merge(doc, before="Parameters")
+
+
+def _forecast_section(doc, fc, charts) -> None:
     from ..forecast import plot_forecast
 
     pct = f"{fc.level * 100:g}%"
