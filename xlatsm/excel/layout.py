@@ -230,6 +230,7 @@ def lgssm_outputs(result, handle: str) -> dict[str, Any]:
         "rmse": lambda: frame_block(result.rmse.to_frame("RMSE").T, index_label="series"),
         "loglik": lambda: [["loglik"], [result.loglik]],
         "loglik_path": lambda: frame_block(pd.DataFrame({"loglik": result.loglik_path}), index_label="iteration"),
+        "params_se": lambda: params_se_block(result),       # the model says whether it has them
         "handle": lambda: [[handle]],
     }
     for name, frame in blocks.items():
