@@ -329,7 +329,7 @@ def test_compare_command_writes_the_table_and_its_numbers_are_the_fits(tmp_path,
         np.testing.assert_allclose(errors.loc[label].iloc[:-1].to_numpy(),
                                    xlatsm.fit_atsm(frame, method=method).pricing_errors.to_numpy(), rtol=1e-9)
     premia = pd.read_csv(o / "term_premium_10Y.csv", index_col=0)
-    assert list(premia.columns) == ["JSZ", "AFNS", "ACM"]
+    assert list(premia.columns) == ["JSZ (percent)", "AFNS (percent)", "ACM (percent)"]
     corr = pd.read_csv(o / "term_premium_10Y_correlations.csv", index_col=0)
     np.testing.assert_allclose(corr.to_numpy(), premia.corr().to_numpy(), atol=1e-9)
     for name in ("errors_by_maturity.png", "term_premia_10y.png"):

@@ -657,10 +657,11 @@ def write_comparison_outputs(comparison, out: Path, report: bool = True, title: 
     _write_frame(comparison.errors_table, out / "pricing_errors_bp.csv", written)
     if comparison.term_premia.shape[1]:
         head = comparison.headline
-        _write_frame(comparison.term_premia, out / f"term_premium_{head}.csv", written)
+        unit = f" ({comparison.units})"        # the premia and their statistics in the yields' units
+        _write_frame(comparison.term_premia.add_suffix(unit), out / f"term_premium_{head}.csv", written)
         _write_frame(comparison.correlations, out / f"term_premium_{head}_correlations.csv", written)
         _write_frame(comparison.change_correlations, out / f"term_premium_{head}_change_correlations.csv", written)
-        _write_frame(comparison.term_premium_stats, out / f"term_premium_{head}_stats.csv", written)
+        _write_frame(comparison.term_premium_stats.add_suffix(unit), out / f"term_premium_{head}_stats.csv", written)
     charts = comparison_charts(comparison, out)
     written += [png for png, _ in charts]
     if report:
