@@ -33,7 +33,6 @@ the windows run in local processes (``concurrent.futures``) and the result says 
 from __future__ import annotations
 
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -523,14 +522,3 @@ def _assemble(panel, records, method, horizons, hmax, first_target, engine, orde
                          forecast_rmse=forecast_rmse, forecast_counts=counts, parameters=parameters, fits=fits,
                          engine=engine, seconds=seconds, _term_premium=tp, no_term_premium=no_tp, notes=notes)
 
-
-class _CallableModule(type(sys.modules[__name__])):
-    """This module, callable as :func:`rolling`: ``xlatsm.rolling(...)`` is the issue's spelling, and once
-    ``xlatsm.rolling`` has been imported as a module (by ``from xlatsm.rolling import ...``) Python binds the package
-    attribute to the module, so a lazily exported function of the same name would be shadowed."""
-
-    def __call__(self, *args, **kwargs) -> RollingResult:
-        return rolling(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
