@@ -196,3 +196,35 @@ def test_non_stationary_start_and_non_convergence_are_reported():
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         result = xlatsm.fit_atsm(sample, method="em", max_iter=1)
     assert not result.converged and "NOT CONVERGED" in result.summary()
+
+
+def test_cached_loadings_equal_the_direct_computation():
+    """The jsz and Kalman objectives cache what depends on the Q-eigenvalues alone and add Sigma_P's convexity
+    term through the affine map: the intercepts equal those of jsz_loadings_affine at the full Omega_P, and the
+    cache returns the same numbers on a second call."""
+    from xlatsm.atsm.estimate import _JSZObjective, _structure
+    from xlatsm.atsm.likelihood import YieldModel
+    from xlatsm.atsm.model import jsz_loadings_affine
+    from xlatsm.atsm.params_vector import free_to_q, n_chol, q_to_free
+
+    from xlatsm.data import read_panel
+
+    panel = read_panel(xlatsm.load_sample().iloc[:, :7])
+    structure, _ = _structure(panel, 3, None)
+    Y = np.asarray(panel.yields, float)
+    obj = _JSZObjective(structure, Y)
+    rng = np.random.default_rng(0)
+    theta = np.concatenate([q_to_free(np.array([0.997, 0.95, 2e-4])), 0.1 * rng.normal(size=n_chol(3))])
+    L = obj.chol(theta[3:])
+    Omega = L @ L.T
+    alpha, B, A0, G, _ = obj.q_part(theta[:3])
+    dA, _, _, ld = jsz_loadings_affine(free_to_q(theta[:3]), Omega, structure)
+    np.testing.assert_allclose(A0 + np.einsum("jkl,kl->j", G, Omega), ld.A_P, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(B, ld.B_P, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(alpha, dA, rtol=0, atol=1e-14)
+    assert obj.evaluate(theta)[0] == obj.evaluate(theta.copy())[0]
+    model = YieldModel(Y, structure, "common", L_ref=obj.L_ref)
+    A_k, B_k, _ = model._loadings(theta[:3], 0.01, theta[3:])
+    dA, _, _, ld = jsz_loadings_affine(free_to_q(theta[:3]), Omega, structure)
+    np.testing.assert_allclose(A_k, ld.A_P + 0.01 * dA, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(B_k, ld.B_P, rtol=0, atol=1e-14)
