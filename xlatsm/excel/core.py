@@ -361,10 +361,7 @@ def XLATSM_BANDS(model=None, output="term_premium_bands", level=0.9, maturity="1
                  seed=0, horizon=120):
     """Standard errors and bands of a fitted term structure model, by its handle, with their options."""
     text = _handle(model)
-    if not text.upper().startswith("ATSM#"):
-        raise InputError(f"{text} is not an ATSM_FIT handle: standard errors and bands are computed for ATSM fits "
-                         "(method jsz, kalman or em)")
-    result, key = CACHE.lookup_key(text)
+    result, key = CACHE.lookup_key(text)     # a model without standard errors or bands says so itself
     chosen = _text(method, "delta").lower()
     if chosen not in BAND_METHODS:
         raise InputError(f"method must be one of {', '.join(BAND_METHODS)}, not {chosen!r}")

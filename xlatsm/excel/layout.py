@@ -163,8 +163,9 @@ def bands_outputs(result, level: float, maturity: str, method: str, n_boot: int,
             level=level, maturity=maturity, method=band_method, **common)),
         "short_rate_bands": lambda: bands_block(_uncertainty(result, "expected_short_rate_bands")(
             horizon=horizon, level=level, method=band_method, **common)),
-        "params_se": lambda: params_se_block(result, _uncertainty(result, "parameter_standard_errors")(
-            method="bootstrap" if method == "bootstrap" else "observed", **common)),
+        "params_se": lambda: params_se_block(result) if method == "delta" else params_se_block(
+            result, _uncertainty(result, "parameter_standard_errors")(
+                method="bootstrap" if method == "bootstrap" else "observed", **common)),
     }
 
 
