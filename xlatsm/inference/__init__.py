@@ -5,7 +5,9 @@
   held fixed, the delta method (``ATSMResult.standard_errors``, ``term_premium_bands``, ...);
 * :mod:`xlatsm.inference.bootstrap`: the parametric bootstrap (simulate from the fit, refit);
 * :mod:`xlatsm.inference.bands`: the frames the result methods return;
-* :mod:`xlatsm.inference.lgssm`: the LGSSM's observed information at the EM answer.
+* :mod:`xlatsm.inference.montecarlo`: the simulation check of coverage and standard errors (tests, benchmarks).
+
+The LGSSM has no standard errors yet (``LGSSMResult.standard_errors`` says so).
 
 The result objects call into this package; nothing here imports Excel or the command line.
 """
