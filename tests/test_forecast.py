@@ -97,8 +97,13 @@ def test_dns_var_against_statsmodels(sample):
     mse = res.mse(H) * res.df_resid / res.nobs
     np.testing.assert_allclose(fc.factors_std.to_numpy() / 100, np.sqrt(np.diagonal(mse, axis1=1, axis2=2)),
                                rtol=1e-8)
-    # yields: the DNS result's own point forecasts; no term premium
-    np.testing.assert_allclose(fc.yields.to_numpy(), np.asarray(fit.forecast(H)), rtol=1e-10)
+    # yields: Nelson-Siegel loadings at the fitted maturities times the factor forecasts (statsmodels' above); the
+    # result's own forecast() is this forecast; no term premium
+    from xlatsm.atsm.nelson_siegel import ns_loadings
+
+    loadings = ns_loadings(fit.panel.maturities, fit.lam_per_year)
+    np.testing.assert_allclose(fc.yields.to_numpy() / 100, res.forecast(F[-1:], H) @ loadings.T, rtol=1e-9)
+    np.testing.assert_allclose(fit.forecast(H).yields.to_numpy(), fc.yields.to_numpy(), rtol=1e-14)
     with pytest.raises(ModelError, match="not arbitrage-free"):
         fc.term_premium
     # the short rate is the instantaneous Nelson-Siegel rate level + slope

@@ -66,7 +66,7 @@ def test_two_step_dynamics_are_ols(dl):
         assert np.count_nonzero(ar.A - np.diag(np.diag(ar.A))) == 0
     fc = var.forecast(2)
     f1 = var.c + var.A @ F[-1]
-    np.testing.assert_allclose(fc.iloc[0].to_numpy(), _direct_loadings(0.0609) @ f1 * 100, atol=1e-10)
+    np.testing.assert_allclose(fc.yields.iloc[0].to_numpy(), _direct_loadings(0.0609) @ f1 * 100, atol=1e-10)
 
 
 def test_profiled_lambda_minimises_squared_errors(dl):

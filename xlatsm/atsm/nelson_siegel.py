@@ -198,19 +198,6 @@ class DNSResult(CurveResult):
     def risk_neutral_yields(self):
         raise ModelError(NO_TERM_PREMIUM)
 
-    def forecast(self, horizon: int = 12, maturities=None) -> pd.DataFrame:
-        """Yield forecasts from the last date, h = 1..horizon periods ahead (the factor VAR/AR iterated), in yield
-        units; rows are horizons."""
-        f = self.F[~np.isnan(self.F).any(axis=1)][-1]
-        years = self.panel.maturities if maturities is None else [maturity_years(m) for m in maturities]
-        Lam = ns_loadings(years, self.lam_per_year)
-        rows = []
-        for _ in range(horizon):
-            f = self.c + self.A @ f
-            rows.append(Lam @ f)
-        return pd.DataFrame(np.array(rows) * self.scale, index=[f"h{h}" for h in range(1, horizon + 1)],
-                            columns=[years_to_label(y) for y in years])
-
     def evaluate(self, new_yields, yield_units: str = "auto", maturity_units: str = "auto") -> pd.DataFrame:
         """Level, slope and curvature of other dates' curves by least squares with the fitted lambda, in this fit's
         yield units (columns matched by maturity; any subset of at least three of the fitted maturities)."""
