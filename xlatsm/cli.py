@@ -1,4 +1,4 @@
-"""Fit term structure and state-space models to yield curves: xlatsm demo | atsm | lgssm | report | compare | install.
+"""Fit term structure and state-space models to yield curves: xlatsm demo | atsm | lgssm | report | compare | rolling | install.
 
 The CLI is a thin shell over the core: read the input, fit with a progress bar, print the summary, write CSVs,
 PNG charts and a report into an output folder it names. Everything it prints speaks its own language: advice
