@@ -2,7 +2,8 @@
 
 Units: yields, factors, term premia and every yield-like parameter (K0P, K0Q, Sigma_P, r_inf^Q, rho0, theta,
 measurement error sigma) are reported in the units the yields were given in (``yield_units``); dimensionless
-ones (K1P, K1Q, lambda^Q, rho1, lambda_0, lambda_1) are unit-free. Pricing errors are in basis points.
+ones (K1P, K1Q, lambda^Q, rho1, lambda_0) are unit-free. lambda_1 is per unit of yield *in decimals*, whatever the
+input's units (Sigma_P lambda_1 = K1_P - K1_Q with Sigma_P in decimals). Pricing errors are in basis points.
 """
 from __future__ import annotations
 
@@ -279,8 +280,8 @@ class ATSMResult(CurveResult):
         extra = extrapolation_flag(self, ["10Y"], "the 10-year term premium")
         lines += flag_lines(list(self.flags) + ([extra] if extra is not None else []))
         lines.append("Identification: JSZ (2011) canonical form; factors = first principal components of yields.")
-        lines.append(f"Units: yield-like parameters in {self.units}; K1, lambda, rho1, lambda_0/1 unit-free; "
-                     "maturities in years; pricing errors in bp.")
+        lines.append(f"Units: yield-like parameters in {self.units}; K1, lambda, rho1, lambda_0 unit-free; "
+                     "lambda_1 per unit of decimal yield; maturities in years; pricing errors in bp.")
         lines += [f"Note: {n}" for n in list(self.panel.notes) + list(self.notes)]
         se_blocks, se_notes = self._summary_standard_errors()
         lines += [f"Standard errors: {n}" for n in se_notes]
