@@ -424,7 +424,7 @@ def test_rolling_command(tmp_path, capsys):
     forecasts = pd.read_csv(tmp_path / "o" / "forecasts.csv", parse_dates=["origin"])
     first = forecasts[forecasts["horizon"] == 1].iloc[0]
     window = frame.loc[:first["origin"]]
-    expected = fit_dns(window).forecast(1).iloc[0]
+    expected = fit_dns(window).forecast(1).yields.iloc[0]
     np.testing.assert_allclose(first[list(expected.index)].to_numpy(float), expected.to_numpy(), rtol=1e-8)
     assert main(["rolling", str(tmp_path / "c.csv"), "--horizons", "0"]) == 2
 
