@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from ..errors import ModelError
 from .loadings import continuous_loading_integrals, expm
-from .model import ATSMStructure, Loadings, latent_K1Q, matrix_log_rate, q_eigenvalues, q_roots
+from .model import ATSMStructure, Loadings, latent_K1Q, rotation_inverse, matrix_log_rate, q_eigenvalues, q_roots
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -122,12 +122,7 @@ def ct_loadings_affine(q_coefs, Omega: np.ndarray, structure: ATSMStructure, per
     B_all = b * scale[:, None]
     J = len(fit)
     D = W @ B_all[:J]
-    try:
-        Dinv = np.linalg.inv(D)
-    except np.linalg.LinAlgError as exc:
-        raise ModelError("these Q-eigenvalues make the factor loadings singular") from exc
-    if not np.all(np.isfinite(Dinv)):
-        raise ModelError("these Q-eigenvalues make the factor loadings singular")
+    Dinv = rotation_inverse(D)
     Omega_X = Dinv @ Omega @ Dinv.T
     A0_all = 0.5 * np.einsum("ij,nij->n", Omega_X, C) * scale
     dA_all = a_kinf * scale

@@ -40,7 +40,7 @@ import pandas as pd
 from ..errors import ConvergenceWarning, EstimationError, InputError, ModelError
 from .collapsed import CollapsedYields
 from .continuous import ContinuousParams, ct_loadings_affine, ou_discretisation, params_from_discrete
-from .likelihood import YieldModel
+from .likelihood import FisherScore, YieldModel
 from .model import ATSMStructure
 from .optim import curvature_steps, fd_hessian, maximise, whitening
 from .params_vector import free_to_chol, n_chol
@@ -160,7 +160,7 @@ def fit_continuous_jsz(Y: np.ndarray, structure: ATSMStructure, progress=None, m
 # ----------------------------------------------------------------------------------------------------------------
 # kalman and em: every yield with error
 # ----------------------------------------------------------------------------------------------------------------
-class ContinuousYieldModel:
+class ContinuousYieldModel(FisherScore):
     """The Kalman likelihood of the continuous model on a panel Y (T, J; NaN = missing), its score and
     information (module docstring)."""
 
@@ -339,28 +339,6 @@ class ContinuousYieldModel:
             H[si, si] = w
         return grad, 0.5 * (H + H.T)
 
-    def score(self, theta):
-        ll, m = self.e_step(theta)
-        return ll, self.ecdll_grad_info(theta, m)
-
-    def information(self, theta) -> np.ndarray:
-        _, m = self.e_step(theta)
-        return self.ecdll_grad_info(theta, m, info=True)[1]
-
-    def hessian(self, theta) -> np.ndarray:
-        """-d score / d theta by forward differences of the analytic score, symmetrised (steps as in
-        :meth:`xlatsm.atsm.likelihood.YieldModel.hessian`)."""
-        n = len(theta)
-        H = np.zeros((n, n))
-        _, m = self.e_step(theta)
-        g0, info = self.ecdll_grad_info(theta, m, info=True)
-        for i in range(n):
-            h = min(1e-4 / np.sqrt(max(info[i, i], 1e-300)), 1e-3 * max(abs(theta[i]), 1e-2))
-            up = theta.copy()
-            up[i] += h
-            H[i] = -(self.score(up)[1] - g0) / h
-        return 0.5 * (H + H.T)
-
 
 def fit_continuous_kalman(model: ContinuousYieldModel, start: ContinuousParams, max_iter: int, tol: float,
                           progress=None):
@@ -474,19 +452,13 @@ def fit_continuous(yields, maturities: Sequence | None = None, n_factors: int = 
     :func:`xlatsm.atsm.estimate.fit_atsm`. Returns a
     :class:`~xlatsm.atsm.continuous_result.ContinuousATSMResult`."""
     from .continuous_result import ContinuousATSMResult, diagnose_continuous
-    from .estimate import _check, _read, _structure
+    from .estimate import _set_up
 
     t0 = time.perf_counter()
-    panel = _read(yields, maturities, yield_units, maturity_units)
-    _check(panel, n_factors, method, measurement_error)
-    structure, notes = _structure(panel, n_factors, periods_per_year, portfolios)
-    Y = panel.yields
     requested = method
-    if method == "auto":
-        blank = int(np.isnan(Y).sum())
-        method = "kalman" if blank else "jsz"
-        notes.insert(0, f"method auto -> kalman: {blank} cells are blank; jsz needs a complete panel" if blank else
-                     "method auto -> jsz: the panel is complete (N portfolios priced exactly)")
+    panel, structure, notes, method = _set_up(yields, maturities, n_factors, method, measurement_error, yield_units,
+                                              maturity_units, periods_per_year, portfolios)
+    Y = panel.yields
     at_floor = np.zeros(Y.shape[1], bool)
     if start is not None:
         if not isinstance(start, ContinuousParams):

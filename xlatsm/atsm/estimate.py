@@ -447,6 +447,22 @@ def _read(yields, maturities, yield_units, maturity_units):
     return read_panel(yields, maturities, yield_units, maturity_units)
 
 
+def _set_up(yields, maturities, n_factors: int, method: str, measurement_error: str, yield_units: str,
+            maturity_units: str, periods_per_year, portfolios):
+    """The panel read and checked, its JSZ structure, the notes so far and the estimator that will run
+    ("auto": jsz on a complete panel, kalman when cells are blank, said in the first note). Shared by the
+    discrete and the continuous-time fits."""
+    panel = _read(yields, maturities, yield_units, maturity_units)
+    _check(panel, n_factors, method, measurement_error)
+    structure, notes = _structure(panel, n_factors, periods_per_year, portfolios)
+    if method == "auto":
+        blank = int(np.isnan(panel.yields).sum())
+        method = "kalman" if blank else "jsz"
+        notes.insert(0, f"method auto -> kalman: {blank} cells are blank; jsz needs a complete panel" if blank else
+                     "method auto -> jsz: the panel is complete (N portfolios priced exactly)")
+    return panel, structure, notes, method
+
+
 def fit_atsm(yields, maturities: Sequence | None = None, n_factors: int = 3, method: str = "auto", *,
              yield_units: str = "auto", maturity_units: str = "auto", periods_per_year: int | None = None,
              measurement_error: str = "common", portfolios=None, start: ATSMParams | None = None,
@@ -485,16 +501,10 @@ def fit_atsm(yields, maturities: Sequence | None = None, n_factors: int = 3, met
     from .results import ATSMResult, diagnose
 
     t0 = time.perf_counter()
-    panel = _read(yields, maturities, yield_units, maturity_units)
-    _check(panel, n_factors, method, measurement_error)
-    structure, notes = _structure(panel, n_factors, periods_per_year, portfolios)
-    Y = panel.yields
     requested = method
-    if method == "auto":
-        blank = int(np.isnan(Y).sum())
-        method = "kalman" if blank else "jsz"
-        notes.insert(0, f"method auto -> kalman: {blank} cells are blank; jsz needs a complete panel" if blank else
-                     "method auto -> jsz: the panel is complete (N portfolios priced exactly)")
+    panel, structure, notes, method = _set_up(yields, maturities, n_factors, method, measurement_error, yield_units,
+                                              maturity_units, periods_per_year, portfolios)
+    Y = panel.yields
     path = np.array([])
     at_floor = np.zeros(Y.shape[1], bool)
     if method == "jsz":

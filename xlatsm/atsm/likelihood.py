@@ -58,7 +58,38 @@ class Moments:
     Szz_j: np.ndarray      # (J, N+1, N+1)
 
 
-class YieldModel:
+class FisherScore:
+    """score, information and Hessian of a Kalman likelihood from its E-step (``e_step(theta) -> (loglik, m)``)
+    and the expected complete-data log-likelihood's gradient and information (``ecdll_grad_info``), by Fisher's
+    identity; shared by the discrete (:class:`YieldModel`) and continuous-time yield models."""
+
+    def score(self, theta):
+        """(loglik, score) at theta: one smoother pass and Fisher's identity."""
+        ll, m = self.e_step(theta)
+        return ll, self.ecdll_grad_info(theta, m)
+
+    def hessian(self, theta) -> np.ndarray:
+        """-d score / d theta by forward differences of the analytic score (n + 1 smoother passes), symmetrised."""
+        n = len(theta)
+        H = np.zeros((n, n))
+        _, m = self.e_step(theta)
+        g0, info = self.ecdll_grad_info(theta, m, info=True)
+        for i in range(n):
+            # ~1e-4 of a standard error (forward differences are then accurate to ~1e-4, plenty for a metric),
+            # but never more than 1e-3 of the parameter's size: a weakly identified direction would otherwise
+            # get a step so long that the differences measure the function's shape far away
+            h = min(1e-4 / np.sqrt(max(info[i, i], 1e-300)), 1e-3 * max(abs(theta[i]), 1e-2))
+            up = theta.copy()
+            up[i] += h
+            H[i] = -(self.score(up)[1] - g0) / h
+        return 0.5 * (H + H.T)
+
+    def information(self, theta) -> np.ndarray:
+        _, m = self.e_step(theta)
+        return self.ecdll_grad_info(theta, m, info=True)[1]
+
+
+class YieldModel(FisherScore):
     """The Kalman likelihood on a panel Y (T, J; NaN = missing) for ``theta`` (module docstring)."""
 
     def __init__(self, Y: np.ndarray, structure: ATSMStructure, measurement_error: str, L_ref: np.ndarray):
@@ -283,27 +314,3 @@ class YieldModel:
             H[si, si] = w
         return grad, H
 
-    def score(self, theta):
-        """(loglik, score) at theta: one smoother pass and Fisher's identity."""
-        ll, m = self.e_step(theta)
-        return ll, self.ecdll_grad_info(theta, m)
-
-    def hessian(self, theta) -> np.ndarray:
-        """-d score / d theta by forward differences of the analytic score (n + 1 smoother passes), symmetrised."""
-        n = len(theta)
-        H = np.zeros((n, n))
-        _, m = self.e_step(theta)
-        g0, info = self.ecdll_grad_info(theta, m, info=True)
-        for i in range(n):
-            # ~1e-4 of a standard error (forward differences are then accurate to ~1e-4, plenty for a metric),
-            # but never more than 1e-3 of the parameter's size: a weakly identified direction would otherwise
-            # get a step so long that the differences measure the function's shape far away
-            h = min(1e-4 / np.sqrt(max(info[i, i], 1e-300)), 1e-3 * max(abs(theta[i]), 1e-2))
-            up = theta.copy()
-            up[i] += h
-            H[i] = -(self.score(up)[1] - g0) / h
-        return 0.5 * (H + H.T)
-
-    def information(self, theta) -> np.ndarray:
-        _, m = self.e_step(theta)
-        return self.ecdll_grad_info(theta, m, info=True)[1]

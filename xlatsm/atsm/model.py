@@ -248,6 +248,18 @@ def jsz_loadings(q_coefs: np.ndarray, kinfQ: float, Omega_P: np.ndarray, structu
                     c=ld.c + kinfQ * dc)
 
 
+def rotation_inverse(D: np.ndarray) -> np.ndarray:
+    """D^-1 for D = W B, the map from latent factors to the portfolios P = W y; a singular D (Q-eigenvalues that
+    make the loadings collinear) is a ModelError, not a NaN."""
+    try:
+        Dinv = np.linalg.inv(D)
+    except np.linalg.LinAlgError as exc:
+        raise ModelError("these Q-eigenvalues make the factor loadings singular") from exc
+    if not np.all(np.isfinite(Dinv)):
+        raise ModelError("these Q-eigenvalues make the factor loadings singular")
+    return Dinv
+
+
 def jsz_loadings_affine(q_coefs, Omega_P, structure: ATSMStructure, periods: np.ndarray | None = None,
                         b: np.ndarray | None = None):
     """(dA_P/dk_inf, dA_X/dk_inf, dc/dk_inf, Loadings at k_inf = 0): the loadings are affine in k_inf.
@@ -266,12 +278,7 @@ def jsz_loadings_affine(q_coefs, Omega_P, structure: ATSMStructure, periods: np.
 
     B_fit, _ = yield_loadings(fit)
     D = W @ B_fit
-    try:
-        Dinv = np.linalg.inv(D)
-    except np.linalg.LinAlgError as exc:
-        raise ModelError("these Q-eigenvalues make the factor loadings singular") from exc
-    if not np.all(np.isfinite(Dinv)):
-        raise ModelError("these Q-eigenvalues make the factor loadings singular")
+    Dinv = rotation_inverse(D)
     Omega_X = Dinv @ Omega_P @ Dinv.T
     a0 = np.concatenate([[0.0], np.cumsum(0.5 * np.einsum("ni,ij,nj->n", convexity_b, Omega_X, convexity_b))])
     c0 = W @ (a0[fit] * (-1.0 / (fit * dt)))
