@@ -620,9 +620,10 @@ def _compare(data, args, desc: str = "compare"):
 
     names = [m.strip().lower() for m in (getattr(args, "methods", None) or ",".join(DEFAULT_METHODS)).split(",")
              if m.strip()]
-    unknown = [m for m in names if m not in MODEL_LABELS or m == "auto"]
+    unknown = [m for m in names if m not in MODEL_LABELS]
     if unknown:
-        raise XlatsmError(f"--methods: unknown {', '.join(unknown)}; choose from jsz, kalman, em, acm, afns, dns")
+        raise XlatsmError(f"--methods: unknown {', '.join(unknown)}; choose from auto, jsz, kalman, em, acm, afns, "
+                          "dns")
     options = _model_options(args)
     specs = {}
     for name in names:
@@ -804,8 +805,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def compare_option(p, flag, help_text):
         p.add_argument(flag, action="store_true", help=help_text)
-        p.add_argument("--methods", default="jsz,afns,acm,dns", metavar="LIST",
-                       help="with --compare: the models compared, comma-separated (default jsz,afns,acm,dns)")
+        p.add_argument("--methods", default="auto,afns,acm,dns", metavar="LIST",
+                       help="with --compare: the models compared, comma-separated (default auto,afns,acm,dns; auto "
+                            "is JSZ, by the Kalman filter when cells are blank; acm is left out on blanks)")
 
     def model_options(p):
         p.add_argument("--afns-version", default="independent", choices=["independent", "correlated"],
@@ -937,9 +939,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", default="xlatsm-compare", metavar="DIR", help="output folder (default ./xlatsm-compare)")
     input_options(cmp)
     yield_options(cmp)
-    cmp.add_argument("--methods", default="jsz,afns,acm,dns", metavar="LIST",
-                     help="models to compare, comma-separated, from jsz, kalman, em, acm, afns, dns (default "
-                          "jsz,afns,acm,dns)")
+    cmp.add_argument("--methods", default="auto,afns,acm,dns", metavar="LIST",
+                     help="models to compare, comma-separated, from auto, jsz, kalman, em, acm, afns, dns (default "
+                          "auto,afns,acm,dns: auto is JSZ, by the Kalman filter when cells are blank; acm is left "
+                          "out on blanks)")
     cmp.add_argument("--headline", default="10Y", metavar="TENOR",
                      help="maturity of the term premium compared (default 10Y)")
     model_options(cmp)

@@ -32,7 +32,8 @@ from ..errors import InputError, ModelError
 
 __all__ = ["compare_models", "ComparisonResult", "DEFAULT_METHODS", "MODEL_LABELS"]
 
-DEFAULT_METHODS = ("jsz", "afns", "acm", "dns")
+# "auto" is JSZ by its own likelihood on a complete panel and by the Kalman filter when cells are blank
+DEFAULT_METHODS = ("auto", "afns", "acm", "dns")
 #: the table's name of each fit_atsm method
 MODEL_LABELS = {"auto": "JSZ", "jsz": "JSZ", "kalman": "JSZ (Kalman)", "em": "JSZ (EM)", "acm": "ACM",
                 "afns": "AFNS", "dns": "DNS"}
@@ -168,9 +169,9 @@ def compare_models(yields, methods: Sequence[str] | Mapping[str, Mapping] = DEFA
 
     Parameters
     ----------
-    yields : anything :func:`xlatsm.fit_atsm` accepts (dates down, maturities across). ACM needs every cell: a
-        panel with blanks is refused when acm is compared (trim it, or leave acm out).
-    methods : fit_atsm method names (default jsz, afns, acm, dns; labelled JSZ, AFNS, ACM, DNS), or a mapping
+    yields : anything :func:`xlatsm.fit_atsm` accepts (dates down, maturities across). ACM needs every cell: on a
+        panel with blanks it is left out and ``notes`` says so (refused if it is the only model).
+    methods : fit_atsm method names (default auto, afns, acm, dns; labelled JSZ, AFNS, ACM, DNS), or a mapping
         label -> fit_atsm keyword arguments, e.g. ``{"AFNS corr.": {"method": "afns", "afns_version":
         "correlated"}}``.
     headline : the maturity of the term premium compared (default 10Y; a maturity outside the fitted range is
@@ -184,11 +185,18 @@ def compare_models(yields, methods: Sequence[str] | Mapping[str, Mapping] = DEFA
 
     specs = _specs(methods)
     panel = read_yields(yields, maturities, yield_units, maturity_units)
+    notes = []
     balanced = [label for label, o in specs.items() if str(o["method"]).lower() == "acm"]
     if balanced and np.isnan(panel.yields).any():
+        # ACM's regressions need every cell; the other models handle blanks in their Kalman filters, so ACM alone
+        # is left out (said in the notes) unless nothing else would be compared
         n_bad = int(np.isnan(panel.yields).any(axis=1).sum())
-        raise InputError(f"{', '.join(balanced)} (regressions) needs every cell, and {n_bad} date(s) have blanks: "
-                         "compare on complete dates (trim the sample or the columns) or leave acm out")
+        why = (f"{', '.join(balanced)} (regressions) needs every cell, and {n_bad} date(s) have blanks")
+        if len(balanced) == len(specs):
+            raise InputError(f"{why}: compare on complete dates (trim the sample or the columns) or add a model "
+                             "that handles blanks (jsz, afns, dns)")
+        specs = {label: o for label, o in specs.items() if label not in balanced}
+        notes.append(f"{why}, so it is left out; trim the sample to complete dates to compare it")
     try:
         where = extrapolation.check(panel.maturities, headline)
     except InputError as exc:
@@ -199,9 +207,12 @@ def compare_models(yields, methods: Sequence[str] | Mapping[str, Mapping] = DEFA
             progress(label, i, len(specs))
         options = dict(options)
         started = time.perf_counter()
-        fit = fit_atsm(yields, maturities, method=options.pop("method"), yield_units=yield_units,
+        options_method = options.pop("method")
+        fit = fit_atsm(yields, maturities, method=options_method, yield_units=yield_units,
                        maturity_units=maturity_units, **options)
         seconds[label] = time.perf_counter() - started
+        if str(options_method).lower() == "auto" and fit.method != "jsz":
+            notes.append(f"{label} estimated by {fit.method}: {_auto_reason(fit)}")
         if list(fit.panel.labels) != list(panel.labels) or len(fit.panel.dates) != len(panel.dates):
             raise InputError(f"{label} read the data differently from the others ({', '.join(fit.panel.labels)}); "
                              "state yield_units and maturity_units")
@@ -213,7 +224,6 @@ def compare_models(yields, methods: Sequence[str] | Mapping[str, Mapping] = DEFA
     errors = pd.DataFrame({label: fit.pricing_errors for label, fit in fits.items()}).T
     errors.columns.name = "RMSE (bp)"
     term_premia = pd.DataFrame(premia, index=panel.dates) if premia else pd.DataFrame(index=panel.dates)
-    notes = []
     short_end = extrapolation.short_rate_note(panel.maturities)
     if short_end:
         notes.append(short_end)
@@ -221,6 +231,12 @@ def compare_models(yields, methods: Sequence[str] | Mapping[str, Mapping] = DEFA
         notes.append(f"the {where.label} term premium is extrapolated by every model: {where.mark}")
     units = next(iter(fits.values())).units
     return ComparisonResult(fits, errors, term_premia, where.label, units, missing, pd.Series(seconds), notes)
+
+
+def _auto_reason(fit) -> str:
+    """Why ``method="auto"`` chose what it did: the fit's first note (``method auto -> ...: why``)."""
+    first = next((n for n in getattr(fit, "notes", []) or [] if str(n).startswith("method auto")), "")
+    return first.split(": ", 1)[-1] if first else "method auto chose it"
 
 
 def add_comparison_section(doc, comparison: ComparisonResult, charts: list | None = None) -> None:
