@@ -343,7 +343,7 @@ def test_compare_command_writes_the_table_and_its_numbers_are_the_fits(tmp_path,
     assert list(pd.read_csv(tmp_path / "two" / "pricing_errors_bp.csv", index_col=0).index) == ["JSZ", "DNS"]
     capsys.readouterr()
     assert main(["compare", str(tmp_path / "c.csv"), "--methods", "jsz,nss"]) == 2
-    assert capsys.readouterr().err.strip().splitlines() == ["xlatsm: --methods: unknown nss; choose from jsz, "
+    assert capsys.readouterr().err.strip().splitlines() == ["xlatsm: --methods: unknown nss; choose from auto, jsz, "
                                                              "kalman, em, acm, afns, dns"]
 
 
