@@ -47,6 +47,7 @@ from ..data.panel import read_observations
 from ..diagnostics import Flag, flag_lines
 from ..errors import InputError
 from ..textfmt import frame_table, header_block, pricing_error_table, term_premium_table
+from .continuous import ou_discretisation
 from .loadings import continuous_yield_loadings
 from .nelson_siegel import FACTOR_NAMES, _var_ols, cross_section_ols, ns_loadings, profile_lambda
 from .results_other import CurveResult, _date, explosive_flags, maturity_years, read_yields
@@ -95,40 +96,17 @@ def yield_adjustment(lam: float, Omega: np.ndarray, taus) -> np.ndarray:
     return -A / taus
 
 
-def expm_small(M: np.ndarray) -> np.ndarray:
-    """Matrix exponential of a small matrix: scaling and squaring of an 18-term Taylor series (relative accuracy
-    ~1e-15 once the scaled norm is below 1/2); avoids scipy's per-call overhead inside the likelihood."""
-    norm = np.max(np.sum(np.abs(M), axis=1))
-    s = max(0, int(np.ceil(np.log2(norm / 0.5)))) if norm > 0.5 else 0
-    A = M / (2.0 ** s)
-    E = np.eye(len(M))
-    term = np.eye(len(M))
-    for k in range(1, 19):
-        term = term @ A / k
-        E = E + term
-    for _ in range(s):
-        E = E @ E
-    return E
-
-
 def _discretise(KP: np.ndarray, Omega: np.ndarray, dt: float):
     """(Phi, Q) of the exact discretisation over dt: ``Phi = e^{-K dt}``, ``Q = int_0^dt e^{-Ks} Omega
-    e^{-K's} ds`` (closed form for diagonal K, else Van Loan: one matrix exponential)."""
-    m = len(KP)
+    e^{-K's} ds`` (closed form for diagonal K, else Van Loan: :func:`xlatsm.atsm.continuous.ou_discretisation`)."""
     if np.count_nonzero(KP - np.diag(np.diag(KP))) == 0:
         k = np.diag(KP)
         ksum = k[:, None] + k[None, :]
         with np.errstate(divide="ignore", invalid="ignore"):
             w = np.where(np.abs(ksum * dt) > 1e-10, -np.expm1(-ksum * dt) / ksum, dt)
         return np.diag(np.exp(-k * dt)), Omega * w
-    M = np.zeros((2 * m, 2 * m))
-    M[:m, :m] = KP
-    M[:m, m:] = Omega
-    M[m:, m:] = -KP.T
-    E = expm_small(M * dt)
-    Phi = E[m:, m:].T
-    Q = Phi @ E[:m, m:]
-    return Phi, 0.5 * (Q + Q.T)
+    Phi, _, Q = ou_discretisation(KP, Omega, dt)
+    return Phi, Q
 
 
 class _Build:
