@@ -50,10 +50,7 @@ class ContinuousATSMResult(ATSMResult):
         """Term premium at any maturity (tenor label like "10Y" or years): model yield minus the yield priced
         with the P dynamics (lambda_0 = lambda_1 = 0), convexity included, in yield units."""
         periods = self._periods([maturity])
-        ld = self.params.loadings(periods)
-        A, B = self._risk_neutral_loadings(periods)
-        X = self._smoothed[0]
-        tp = (ld.A_P[0] - A[0]) + X @ (ld.B_P[0] - B[0])
+        tp = continuous_term_premium_values(self.params, self._smoothed[0], periods)[:, 0]
         years = periods[0] * self.params.structure.dt
         return pd.Series(tp * self.scale, index=self.panel.dates, name=f"term_premium_{years_to_label(years)}")
 
@@ -69,32 +66,7 @@ class ContinuousATSMResult(ATSMResult):
 
     def parameter_blocks(self) -> dict[str, pd.DataFrame]:
         """Every parameter, labelled, in reporting units (module docstring)."""
-        p, s, names = self.params, self.scale, self.factor_names
-        q = p.q_dynamics()
-        lam0, lam1 = p.market_price_of_risk()
-        c, Phi, Q = p.discretisation()
-        col = lambda v, name: pd.DataFrame({name: np.asarray(v)}, index=names)  # noqa: E731
-        sq = lambda m: pd.DataFrame(m, index=names, columns=names)  # noqa: E731
-        kappa = p.kappaQ
-        return {
-            "kappa_Q": pd.DataFrame({"real": np.real(kappa), "imag": np.imag(kappa)},
-                                    index=[f"kappa_{i + 1}" for i in range(len(kappa))]),
-            "k_inf_Q": pd.DataFrame({"k_inf_Q": [p.kinfQ * s]}, index=["k_inf_Q"]),
-            "r_inf_Q": pd.DataFrame({"r_inf_Q": [p.rinfQ * s]}, index=["r_inf_Q"]),
-            "K_P": sq(p.KP),
-            "theta_P": col(p.thetaP * s, "theta_P"),
-            "K_Q": sq(q["K_Q"]),
-            "theta_Q": col(q["theta_Q"] * s, "theta_Q"),
-            "Sigma": sq(p.Sigma * s),
-            "lambda_0": col(lam0, "lambda_0"),
-            "lambda_1": sq(lam1 / s),
-            "rho0": pd.DataFrame({"rho0": [q["rho0"] * s]}, index=["rho0"]),
-            "rho1": col(q["rho1"], "rho1"),
-            "K0_P": col(c * s, "K0_P"),
-            "K1_P": sq(Phi),
-            "Sigma_P": sq(np.linalg.cholesky(Q) * s),
-            "sigma_e": pd.DataFrame({"sigma_e": p.sigma_e * s}, index=self.panel.labels),
-        }
+        return continuous_parameter_blocks(self.params, self.scale, self.factor_names, self.panel.labels)
 
     def _extra_pairs(self) -> list[tuple[str, object]]:
         return [("time", "continuous (K, theta, Sigma per year)")]
@@ -114,13 +86,73 @@ class ContinuousATSMResult(ATSMResult):
                 out.append(TIME_NOTE)
         return "\n".join(out)
 
-    # standard errors and bootstrap bands are built on the discrete model's likelihood (xlatsm.inference)
+    # -- uncertainty (xlatsm.inference.continuous) ---------------------------------------------------------------
     def inference(self, robust: bool = False):
-        raise InputError("standard errors are not available for time='continuous' yet: fit time='discrete' for "
-                         "them (the two models' fits agree closely)")
+        """The observed information of the likelihood the estimator maximised (jsz: the full continuous JSZ
+        likelihood, W and the first date held fixed; kalman/em: the exact Kalman likelihood of the exactly
+        discretised OU process) and the delta method on it
+        (:class:`xlatsm.inference.continuous.ContinuousATSMInference`; computed once per ``robust``).
+        :attr:`standard_errors`, :meth:`term_premium_bands` and :meth:`expected_short_rate_bands` (method
+        "delta") and ``forecast(..., parameter_uncertainty=True)`` are built on it."""
+        from ..inference.continuous import continuous_inference
+
+        key = ("inference", bool(robust))
+        if key not in self._inference_cache:
+            self._inference_cache[key] = continuous_inference(self, robust=bool(robust))
+        return self._inference_cache[key]
 
     def bootstrap(self, n_boot: int = 199, seed: int = 0, progress=True):
-        raise InputError("the bootstrap is not available for time='continuous' yet: fit time='discrete' for it")
+        """Refused for continuous fits (:data:`xlatsm.inference.continuous.NO_BOOTSTRAP` says why): bands and
+        standard errors by the delta method only."""
+        from ..inference.continuous import NO_BOOTSTRAP
+
+        raise InputError(NO_BOOTSTRAP)
+
+def continuous_parameter_blocks(p: ContinuousParams, scale: float, names: list[str], labels) -> dict[str, pd.DataFrame]:
+    """:meth:`ContinuousATSMResult.parameter_blocks` for any parameters ``p`` (yield-like ones times ``scale``):
+    the delta method differentiates it along the parameter vector (:mod:`xlatsm.inference.continuous`)."""
+    s = scale
+    q = p.q_dynamics()
+    lam0, lam1 = p.market_price_of_risk()
+    c, Phi, Q = p.discretisation()
+    col = lambda v, name: pd.DataFrame({name: np.asarray(v)}, index=names)  # noqa: E731
+    sq = lambda m: pd.DataFrame(m, index=names, columns=names)  # noqa: E731
+    kappa = p.kappaQ
+    return {
+        "kappa_Q": pd.DataFrame({"real": np.real(kappa), "imag": np.imag(kappa)},
+                                index=[f"kappa_{i + 1}" for i in range(len(kappa))]),
+        "k_inf_Q": pd.DataFrame({"k_inf_Q": [p.kinfQ * s]}, index=["k_inf_Q"]),
+        "r_inf_Q": pd.DataFrame({"r_inf_Q": [p.rinfQ * s]}, index=["r_inf_Q"]),
+        "K_P": sq(p.KP),
+        "theta_P": col(p.thetaP * s, "theta_P"),
+        "K_Q": sq(q["K_Q"]),
+        "theta_Q": col(q["theta_Q"] * s, "theta_Q"),
+        "Sigma": sq(p.Sigma * s),
+        "lambda_0": col(lam0, "lambda_0"),
+        "lambda_1": sq(lam1 / s),
+        "rho0": pd.DataFrame({"rho0": [q["rho0"] * s]}, index=["rho0"]),
+        "rho1": col(q["rho1"], "rho1"),
+        "K0_P": col(c * s, "K0_P"),
+        "K1_P": sq(Phi),
+        "Sigma_P": sq(np.linalg.cholesky(Q) * s),
+        "sigma_e": pd.DataFrame({"sigma_e": p.sigma_e * s}, index=list(labels)),
+    }
+
+
+def continuous_term_premium_values(params: ContinuousParams, X: np.ndarray, periods) -> np.ndarray:
+    """(T, k) term premia in decimals at ``periods`` (whole data periods) for factors X (T, N): the model yield
+    ``A_P + B_P'X_t`` minus the yield priced with the physical dynamics (lambda_0 = lambda_1 = 0, convexity
+    included, :func:`~xlatsm.atsm.continuous.risk_neutral_ct_loadings`)."""
+    periods = np.asarray(periods, float)
+    ld = params.loadings(periods)
+    A, B = risk_neutral_ct_loadings(params, periods)
+    return (ld.A_P - A) + np.asarray(X) @ (ld.B_P - B).T
+
+
+def continuous_term_premium_factor_loading(params: ContinuousParams, periods) -> np.ndarray:
+    """(k, N) loading of the term premia at ``periods`` on the factors, ``B_P(tau) - B_rn(tau)`` (unit-free)."""
+    periods = np.asarray(periods, float)
+    return params.loadings(periods).B_P - risk_neutral_ct_loadings(params, periods)[1]
 
 
 def diagnose_continuous(result: ContinuousATSMResult, at_floor=None) -> list[Flag]:

@@ -1,0 +1,213 @@
+r"""Standard errors and bands for the continuous-time JSZ model (``fit_atsm(..., time="continuous")``).
+
+The discrete model's machinery (:mod:`xlatsm.inference.atsm`) is reused: the same observed information in whitened
+coordinates (:mod:`xlatsm.inference.numdiff`), the same :class:`~xlatsm.inference.atsm.ATSMInference` (delta
+method, sandwich, band frames of :mod:`xlatsm.inference.bands`); what differs is the likelihood and the functions
+of the parameters. Parameter vector theta (what is differentiated), units of :mod:`xlatsm.atsm.continuous` (years,
+decimals):
+
+* ``jsz``: ``[q (N, per year), k_inf^Q, chol (N(N+1)/2), a_P (N), K_P (N^2, row-major), log sigma]`` in the *full*
+  continuous JSZ log-likelihood over dates 2..T (conditional on the first date), not the concentrated one the
+  estimator maximises (:class:`~xlatsm.atsm.continuous_fit.ContinuousJSZObjective`: ``k_inf^Q``, ``sigma`` and the
+  intercept are concentrated out there, so here they are parameters and their uncertainty is counted). With
+  ``(c, Phi, Q_dt)`` the exact discretisation of ``dP = (a_P - K_P P) dt + Sigma dW`` at the data's period
+  ``dt`` (:func:`~xlatsm.atsm.continuous.ou_discretisation`) and ``A_P, B_P`` the continuous-time loadings,
+
+  .. math::
+
+      \ell(\theta) = \sum_{t=2}^T \log N(P_t; c + \Phi P_{t-1}, Q_{dt})
+                   + \log N_{J-N}(y_t - A_P - B_P P_t; 0, \sigma^2 I).
+
+  **Held fixed**: the portfolio weights W, hence the factors ``P_t = W y_t`` (priced exactly), and the first date.
+* ``kalman`` and ``em`` (both maximise the same exact Kalman likelihood):
+  theta of :class:`~xlatsm.atsm.continuous_fit.ContinuousYieldModel` (``[q, k_inf, chol, a_P, K_P, s]``, Cholesky
+  entries relative to the estimate, ``sigma_j^2 = floor_j + exp(2 s_j)``); the information is central differences
+  of its exact (Fisher's identity) score. **Held fixed**: W, and measurement variances on their floor.
+
+The delta method then gives every block of :meth:`ContinuousATSMResult.parameter_blocks` (``K_P``, ``theta_P``,
+``K_Q``, ``theta_Q``, ``Sigma``, ``lambda_0``, ``lambda_1``, ``r_inf_Q`` per year, and the exact one-period
+discretisation), the term premium at any maturity (model yield minus the yield priced with the physical dynamics)
+and the expected short-rate path ``E_t[r_{t+h}] = rho0 + rho1' E_t[P_{t+h}]`` (plus, for kalman/em, the smoothed
+factors' own posterior variance, as for the discrete model).
+
+The parametric bootstrap is refused for continuous fits (:data:`NO_BOOTSTRAP`): the discrete bootstrap's refits are
+the discrete estimators, and its band functions price draws with the discrete loadings.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..atsm.continuous import ContinuousParams
+from ..atsm.continuous_fit import ContinuousYieldModel, _chol_free
+from ..atsm.continuous_result import (continuous_parameter_blocks, continuous_term_premium_factor_loading,
+                                      continuous_term_premium_values)
+from ..atsm.params_vector import free_to_chol, n_chol
+from ..errors import InputError
+from .atsm import _FAILURES, ATSMInference, JSZLikelihood, KalmanLikelihood, _per_date_scores
+
+_LOG2PI = np.log(2 * np.pi)
+
+NO_BOOTSTRAP = ("the parametric bootstrap is not available for time='continuous' (its refits and band pricing are "
+                "the discrete model's): use method='delta' (the observed information of the continuous likelihood) "
+                "or fit time='discrete' for bootstrap bands")
+
+
+class ContinuousJSZLikelihood(JSZLikelihood):
+    """The full continuous JSZ log-likelihood (module docstring) of a panel Y (T, J, decimals) in theta;
+    ``loglik`` and ``factors`` are the discrete class's."""
+
+    def __init__(self, Y: np.ndarray, estimate: ContinuousParams):
+        self.structure = s = estimate.structure
+        self.N = N = s.n_factors
+        self.Y = np.asarray(Y, float)
+        self.J = self.Y.shape[1]
+        self.P = self.Y @ s.W.T
+        self.L_ref = np.asarray(estimate.Sigma, float)
+        sizes = [N, 1, n_chol(N), N, N * N, 1]
+        names = ["q", "kinf", "chol", "aP", "KP", "s"]
+        self.blocks = dict(zip(names, np.split(np.arange(sum(sizes)), np.cumsum(sizes)[:-1])))
+        self.n_params = sum(sizes)
+
+    def pack(self, p: ContinuousParams) -> np.ndarray:
+        return np.concatenate([p.q_coefs, [p.kinfQ], _chol_free(np.linalg.solve(self.L_ref, p.Sigma)), p.aP,
+                               p.KP.ravel(), [np.log(p.sigma_e[0])]])
+
+    def unpack(self, theta) -> ContinuousParams:
+        b, N = self.blocks, self.N
+        return ContinuousParams(q_coefs=np.array(theta[b["q"]], float), kinfQ=float(theta[b["kinf"]][0]),
+                                Sigma=self.L_ref @ free_to_chol(theta[b["chol"]], N), aP=np.array(theta[b["aP"]]),
+                                KP=np.array(theta[b["KP"]]).reshape(N, N),
+                                sigma_e=np.full(self.J, np.exp(theta[b["s"]][0])), structure=self.structure)
+
+    def contributions(self, theta) -> np.ndarray:
+        """(T-1,) log-likelihood of each date 2..T given the one before (module docstring)."""
+        p = self.unpack(theta)
+        N, J = self.N, self.J
+        c, Phi, Q = p.discretisation()
+        L = np.linalg.cholesky(Q)
+        z = np.linalg.solve(L, (self.P[1:] - c - self.P[:-1] @ Phi.T).T)
+        ll_p = -0.5 * (N * _LOG2PI + 2 * np.sum(np.log(np.diag(L))) + np.sum(z ** 2, axis=0))
+        ld = p.loadings()
+        R = self.Y[1:] - ld.A_P - self.P[1:] @ ld.B_P.T
+        sigma2 = p.sigma_e[0] ** 2
+        ll_q = -0.5 * ((J - N) * (_LOG2PI + np.log(sigma2)) + np.sum(R ** 2, axis=1) / sigma2)
+        return ll_p + ll_q
+
+    def information(self, theta):
+        from .numdiff import information_from_values
+
+        # first probes of 1e-4 of these sizes: k_inf (decimal per year^2) and a_P (decimal per year) are small
+        typical = np.maximum(np.abs(theta), 1e-2)
+        for name in ("kinf", "aP"):
+            typical[self.blocks[name]] = np.maximum(np.abs(theta[self.blocks[name]]), 1e-4)
+        return information_from_values(self.loglik, theta, typical=typical, contributions=self.contributions)
+
+
+class ContinuousKalmanLikelihood(KalmanLikelihood):
+    """The kalman/em log-likelihood of the continuous model (:class:`ContinuousYieldModel`) with its exact score;
+    everything but the model is the discrete class's (its ``contributions`` run the full filter on
+    ``ContinuousParams.as_lgssm()``, the exact discretisation)."""
+
+    def __init__(self, Y: np.ndarray, estimate: ContinuousParams, measurement_error: str):
+        self.Y = np.asarray(Y, float)
+        self.model = ContinuousYieldModel(self.Y, estimate.structure, measurement_error, estimate.Sigma)
+        self.blocks = self.model.blocks
+        self.n_params = self.model.n_params
+        self.structure = estimate.structure
+
+
+class ContinuousATSMInference(ATSMInference):
+    """:class:`~xlatsm.inference.atsm.ATSMInference` whose parameter blocks and term premia are the continuous
+    model's (:func:`~xlatsm.atsm.continuous_result.continuous_parameter_blocks`,
+    :func:`~xlatsm.atsm.continuous_result.continuous_term_premium_values`); the expected short-rate path and the
+    delta method itself are inherited (``ContinuousParams`` has the discrete names ``K0P``, ``K1P`` as its exact
+    discretisation)."""
+
+    def standard_errors(self) -> dict[str, pd.DataFrame]:
+        r = self.result
+        template = r.parameter_blocks()
+        sizes = {name: frame.size for name, frame in template.items()}
+
+        def flat(theta):
+            try:
+                blocks = continuous_parameter_blocks(self.likelihood.unpack(theta), r.scale, r.factor_names,
+                                                     r.panel.labels)
+                return np.concatenate([blocks[name].to_numpy(float).ravel() for name in template])
+            except _FAILURES:
+                return np.full(sum(sizes.values()), np.nan)
+
+        se = self.delta_std_errors(flat)
+        out, start = {}, 0
+        for name, frame in template.items():
+            out[name] = pd.DataFrame(se[start:start + frame.size].reshape(frame.shape), index=frame.index,
+                                     columns=frame.columns)
+            start += frame.size
+        return out
+
+    def term_premium_delta(self, periods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(estimate (T,), standard error (T,)) of the term premium at ``periods`` (one maturity), decimals: the
+        delta method on the parameters plus the smoothed factors' posterior variance (zero under jsz)."""
+        lik, p = self.likelihood, self.result.params
+        X = self.result._smoothed[0]
+        estimate = continuous_term_premium_values(p, X, periods)[:, 0]
+
+        def tp(theta):
+            try:
+                return continuous_term_premium_values(lik.unpack(theta), lik.factors(theta), periods)[:, 0]
+            except _FAILURES:
+                return np.full(len(X), np.nan)
+
+        se = self.delta_std_errors(tp)
+        b = continuous_term_premium_factor_loading(p, periods)[0]
+        factor_var = np.einsum("i,tij,j->t", b, self._factor_var(), b)
+        return estimate, np.sqrt(se ** 2 + np.maximum(factor_var, 0.0))
+
+
+def continuous_likelihood_of(result):
+    """The likelihood object the continuous estimator ``result.method`` maximised (module docstring)."""
+    if result.method == "jsz":
+        return ContinuousJSZLikelihood(result.panel.yields, result.params)
+    if result.method in ("kalman", "em"):
+        return ContinuousKalmanLikelihood(result.panel.yields, result.params, result.measurement_error)
+    raise InputError(f"standard errors are not available for method {result.method!r}")
+
+
+def continuous_inference(result, robust: bool = False) -> ContinuousATSMInference:
+    """The observed information (with ``robust``, the sandwich) of a continuous jsz/kalman/em fit at its
+    estimate, and the delta method on it (module docstring)."""
+    lik = continuous_likelihood_of(result)
+    theta = lik.pack(result.params)
+    notes = []
+    if result.method == "jsz":
+        fixed = np.zeros(len(theta), bool)
+        info = lik.information(theta)
+        notes.append("jsz (continuous time): information of the full JSZ likelihood (k_inf^Q, sigma and the drift "
+                     "intercept a_P = K_P theta_P, concentrated out in the fit, are parameters here) by differences "
+                     "of its values; held fixed: the portfolio weights W, so the factors W y_t are observed, and the "
+                     "first date")
+    else:
+        fixed = lik.fixed(theta)
+        info = lik.information(theta, ~fixed)
+        notes.append(f"{result.method} (continuous time): observed information of the exact Kalman log-likelihood "
+                     "(the OU process exactly discretised) by central differences of its exact score; held fixed: "
+                     "the portfolio weights W")
+        if fixed.any():
+            notes.append("measurement variances on their floor are held fixed (standard error 0)")
+    free = ~fixed
+    F_free = info.factor()
+    if info.positive_definite and robust:
+        F_free = info.sandwich_factor(_per_date_scores(lik, theta, free, F_free))
+        notes.append("robust (sandwich) covariance H^-1 (sum_t s_t s_t') H^-1 with per-date scores s_t")
+    if not info.positive_definite:
+        notes.append(f"the observed information is not positive definite (smallest whitened eigenvalue "
+                     f"{info.min_eigenvalue:.3g}): the estimate is not a strict maximum, standard errors are NaN")
+    notes.append("parameters in continuous time (per year); the delta method maps them to every reported block")
+    F = np.zeros((len(theta), int(free.sum())))
+    F[free] = F_free
+    return ContinuousATSMInference(result=result, likelihood=lik, theta=theta, F=F, information=info,
+                                   robust=robust, notes=notes, fixed=fixed)
+
+
+__all__ = ["ContinuousJSZLikelihood", "ContinuousKalmanLikelihood", "ContinuousATSMInference",
+           "continuous_inference", "continuous_likelihood_of", "NO_BOOTSTRAP"]
