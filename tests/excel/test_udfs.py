@@ -323,6 +323,21 @@ def test_a_handle_cell_still_calculating_says_so(curve):
     assert message.startswith("#xlatsm:") and "still calculating" in message
 
 
+def test_a_handle_range_and_an_edited_handle(curve):
+    """Audit B18/B19: a handle selected with the blank cell beside it is read as its one cell; two handles, or a
+    handle whose kind was edited (ATSM -> LGSSM), are refused by name instead of failing inside the layout."""
+    handle = udfs.ATSM_FIT(as_range(curve), None, 3, "handle")[0][0]
+    own = udfs.XLATSM_GET(handle, "params")
+    assert udfs.XLATSM_GET([[handle, None]], "params") == own
+    assert udfs.XLATSM_GET([[None], [handle]], "params") == own
+    assert udfs.XLATSM_GET(handle.lower(), "params") == own
+    two = udfs.XLATSM_GET([[handle, handle]], "params")[0][0]
+    assert two.startswith("#xlatsm:") and "range of 2 cells holding 2 values" in two
+    for edited in (handle.replace("ATSM", "LGSSM"), handle.replace("ATSM", "FOO")):
+        for message in (udfs.XLATSM_GET(edited, "params")[0][0], udfs.SMOOTH_STATES(as_range(curve), edited)[0][0]):
+            assert message.startswith(f"#xlatsm: {edited} is not a handle xlatsm made") and "an ATSM model" in message
+
+
 def test_spilled_series_say_their_unit(curve):
     assert udfs.ATSM_FIT(as_range(curve), None, 3, "fitted")[0][1] == "1Y (percent)"
     header = udfs.ATSM_FIT(as_range(curve), None, 3, "term_premium")[0]

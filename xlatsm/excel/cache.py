@@ -68,6 +68,7 @@ class FitCache:
         self._lock = threading.RLock()
         self._fitting: dict[str, threading.Lock] = {}
         self._outputs: dict[str, Any] = {}   # fit key -> its block makers (built once: matrix logs and all)
+        self._kinds: dict[str, str] = {}     # fit key -> the kind it was made as (ATSM, LGSSM)
         self.fits_run = 0
 
     key = staticmethod(frame_key)
@@ -138,9 +139,12 @@ class FitCache:
             with self._lock:
                 self.fits_run += 1
                 self._store[key] = result
+                self._kinds[key] = kind
                 self._fitting.pop(key, None)
                 while len(self._store) > self.max_fits:
-                    self._outputs.pop(self._store.popitem(last=False)[0], None)
+                    dropped = self._store.popitem(last=False)[0]
+                    self._outputs.pop(dropped, None)
+                    self._kinds.pop(dropped, None)
         return result, key
 
     def lookup(self, handle: str) -> Any:
@@ -156,6 +160,12 @@ class FitCache:
         with self._lock:
             for key in reversed(self._store):
                 if key.startswith(prefix.lower()) and self.handle(kind, key) == text:
+                    made_as = self._kinds.get(key, kind)
+                    # the kind is part of the key's hash, so a handle whose kind was edited names no fit
+                    if made_as.upper() != kind.upper():
+                        raise StaleHandleError(f"{text} is not a handle xlatsm made: the fit {made_as}#{prefix} is "
+                                               f"{'an' if made_as[0] in 'AEIOU' else 'a'} {made_as} model; point "
+                                               "the argument at the cell holding the handle instead of typing it")
                     return self._store[key], key
         raise StaleHandleError(f"model {text} is no longer in memory (Excel or Python restarted, or too many fits "
                                "since): recalculate the cell that made it (Ctrl+Alt+F9)")
@@ -166,6 +176,7 @@ class FitCache:
             self._raw.clear()
             self._fitting.clear()
             self._outputs.clear()
+            self._kinds.clear()
             self.fits_run = 0
 
 

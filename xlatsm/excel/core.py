@@ -160,7 +160,15 @@ def _text(value, default: str) -> str:
 
 
 def _handle(value) -> str:
-    """The model handle in a cell; a cell that itself shows an error passes that error on (the fix is upstream)."""
+    """The model handle in a cell; a cell that itself shows an error passes that error on (the fix is upstream).
+    A range is read as its one non-blank cell (a handle cell selected with the blank cell beside it)."""
+    if isinstance(value, (list, tuple)):
+        cells = [convert.cell(c) for row in value for c in (row if isinstance(row, (list, tuple)) else [row])]
+        filled = [c for c in cells if c is not None and not (isinstance(c, str) and not c.strip())]
+        if len(filled) > 1:
+            raise InputError(f"the model argument is a range of {len(cells)} cells holding {len(filled)} values: "
+                             "point it at the one cell holding the handle (e.g. ATSM#3f9a1c)")
+        value = filled[0] if filled else None
     text = _text(value, "")
     if text.startswith("#xlatsm:"):
         raise InputError(f"the model cell shows an error, so there is no model to use; fix that first: "
