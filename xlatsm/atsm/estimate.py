@@ -35,7 +35,7 @@ from .likelihood import YieldModel
 from .model import (ATSMParams, ATSMStructure, jsz_convexity_map, jsz_loadings_affine, latent_price_b,
                     portfolio_weights, roots_to_q)
 from .optim import curvature_steps, fd_hessian, maximise
-from .params_vector import free_to_chol, free_to_q, n_chol, q_to_free
+from .params_vector import chol_to_free, free_to_chol, free_to_q, n_chol, q_to_free
 
 METHODS = ("jsz", "kalman", "em")
 MEASUREMENT_ERRORS = ("common", "per_maturity")
@@ -238,8 +238,10 @@ class _JSZObjective:
 
 
 def _fit_jsz(Y: np.ndarray, structure: ATSMStructure, progress=None, max_iter: int = 2000, tol: float = 1e-9,
-             search_tol: float | None = None):
-    """(params, loglik, converged, n_iter, message, start_loglik, path)."""
+             search_tol: float | None = None, start: ATSMParams | None = None):
+    """(params, loglik, converged, n_iter, message, start_loglik, path). ``start``: one search from its
+    Q-eigenvalues and Sigma_P (a warm start, e.g. a neighbouring window's estimate in the same portfolio
+    coordinates) instead of the deterministic starts."""
     obj = _JSZObjective(structure, Y)
     N = structure.n_factors
     # the objective is cheap, and the fastest Q-eigenvalue often sits in a flat direction (moving it by 1e-6
@@ -247,6 +249,10 @@ def _fit_jsz(Y: np.ndarray, structure: ATSMStructure, progress=None, max_iter: i
     accept_tol, tol = tol, (min(tol, 1e-11) if search_tol is None else search_tol)
     zero_chol = np.zeros(n_chol(N))
     starts = [np.concatenate([q_to_free(roots_to_q(lam)), zero_chol]) for lam in _lam_starts(N)]
+    if start is not None:
+        # Sigma_P = L_ref L(c): c from the start's Cholesky factor relative to the OLS one
+        relative = np.linalg.solve(obj.L_ref, np.linalg.cholesky(start.Omega_P))
+        starts = [np.concatenate([q_to_free(start.q_coefs), chol_to_free(relative)])]
     scored = sorted(starts, key=lambda th: -obj.loglik(th))[:3]
     fg = lambda th: (obj.loglik(th), None)  # noqa: E731
     # screen every start with a short search, then refine the best one to convergence
@@ -485,7 +491,9 @@ def fit_atsm(yields, maturities: Sequence | None = None, n_factors: int = 3, met
     portfolios : the N yield portfolios that carry the factors: "pca" (default, the first N principal components)
         or N maturities priced exactly under "jsz" (e.g. ["6M", "2Y", "10Y"] as in JSZ's own code).
     start : starting parameters for kalman/em (default: the better, by the Kalman likelihood, of the JSZ
-        estimates on the panel with blanks filled and on its complete dates).
+        estimates on the panel with blanks filled and on its complete dates); for jsz, one search from its
+        Q-eigenvalues and Sigma_P instead of the deterministic starts (a warm start; no guarantee of the global
+        optimum the deterministic starts look for).
     max_iter : accepted iterations of the quasi-Newton search (kalman, jsz) or of the EM.
     progress : called as ``progress(iteration, loglik)`` at every accepted iterate (jsz: after the search from
         each starting value).
@@ -508,7 +516,10 @@ def fit_atsm(yields, maturities: Sequence | None = None, n_factors: int = 3, met
     path = np.array([])
     at_floor = np.zeros(Y.shape[1], bool)
     if method == "jsz":
-        params, loglik, converged, n_iter, message, start_ll, jpath = _fit_jsz(Y, structure, progress, max_iter, tol)
+        if start is not None and start.structure.W.shape != structure.W.shape:
+            raise ModelError("the start values were fitted to a different set of maturities or factors")
+        params, loglik, converged, n_iter, message, start_ll, jpath = _fit_jsz(Y, structure, progress, max_iter, tol,
+                                                                               start=start)
         path = np.array(jpath)
         if measurement_error != "common":
             notes.append("jsz uses one measurement error sigma for all maturities")
