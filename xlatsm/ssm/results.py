@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..diagnostics import Flag, flag_lines
-from ..textfmt import format_matrix, header_block
+from ..textfmt import estimate_table, format_matrix, frame_table, header_block
 from .params import LGSSMParams
 
 
@@ -69,21 +69,38 @@ class LGSSMResult:
     data: np.ndarray = field(repr=False)
     flags: list[Flag] = field(default_factory=list)
     scale: float = 1.0
+    _inference_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def forecast(self, horizon: int = 12, level: float = 0.9, **options):
         """h-step forecasts of the factors and series from the VAR(L) with bands (:mod:`xlatsm.forecast`)."""
         from ..forecast import forecast
         return forecast(self, horizon, level=level, **options)
 
-    @property
-    def standard_errors(self) -> dict:
-        """Not built yet for the LGSSM: raises :class:`~xlatsm.errors.InputError` saying so (standard errors and
-        bands exist for the Gaussian ATSM, :meth:`xlatsm.atsm.results.ATSMResult.standard_errors`)."""
-        from ..errors import InputError
+    def inference(self, robust: bool = False):
+        """The observed information at the EM answer and what the standard errors hold fixed
+        (:class:`xlatsm.inference.lgssm.LGSSMInference`, computed once per ``robust``). Raises
+        :class:`~xlatsm.errors.EstimationError` saying what to do for fits it cannot serve (not converged, a
+        factor shock variance on its floor, a full R on its floor)."""
+        key = ("observed", bool(robust))
+        if key not in self._inference_cache:
+            from ..inference.lgssm import lgssm_inference
 
-        raise InputError("standard errors are not available for the LGSSM yet (the information at the EM answer in "
-                         "the identified rotation is not built); the Gaussian ATSM (fit_atsm, method 'jsz', "
-                         "'kalman' or 'em') has them")
+            self._inference_cache[key] = lgssm_inference(self, robust=robust)
+        return self._inference_cache[key]
+
+    @property
+    def standard_errors(self) -> dict[str, pd.DataFrame]:
+        """Standard errors of every entry of :meth:`parameter_blocks` (same keys, labels and units: the data's),
+        from the inverse observed information of the exact log-likelihood on the identified parameters and the
+        delta method through the reported normalisation (:mod:`xlatsm.inference.lgssm`). Fixed blocks, zero
+        intercepts and measurement variances on their floor have s.e. 0; NaN everywhere, with a note in
+        ``inference().notes``, when the information is not positive definite."""
+        return self.parameter_standard_errors()
+
+    def parameter_standard_errors(self, robust: bool = False) -> dict[str, pd.DataFrame]:
+        """:attr:`standard_errors`; ``robust=True``: the sandwich H^-1 (sum_t s_t s_t') H^-1 with the per-date
+        scores of the prediction-error decomposition."""
+        return self.inference(robust=robust).standard_errors()
 
     @property
     def diagonal_R(self) -> bool:
@@ -167,21 +184,36 @@ class LGSSMResult:
         lines += flag_lines(self.flags)
         lines.append("Identification: C and x are identified only up to x* = M x, C* = C M^-1 (M invertible).")
         lines.append(f"Reported normalisation: {self.normalisation}.")
+        se, notes = self._summary_standard_errors()
+        lines += [f"Standard errors: {n}" for n in notes]
         lines.append("")
-        for j, A in enumerate(p.A):
-            lines += format_matrix(f"A_{j + 1} (factor VAR, lag {j + 1})", A, names, names)
-        lines += format_matrix("d (state intercept)", p.state_intercept[:, None], names, ["d"])
-        lines += format_matrix("Q (factor shock covariance)", p.Q, names, names)
-        lines += format_matrix("C (loadings)", p.C, self.columns, names)
-        lines += format_matrix("c (observation intercept)", p.obs_intercept[:, None], self.columns, ["c"])
+        blocks = self.parameter_blocks()
+        titles = {**{f"A_{j + 1}": f"A_{j + 1} (factor VAR, lag {j + 1})" for j in range(p.lags)},
+                  "d": "d (state intercept)", "Q": "Q (factor shock covariance)", "C": "C (loadings)",
+                  "c": "c (observation intercept)"}
+        for name, title in titles.items():
+            lines += frame_table(title, blocks[name]) if se is None else estimate_table(title, blocks[name], se[name])
         if self.measurement_error != "full":
-            lines += format_matrix(f"R (measurement error variances, {self.measurement_error})",
-                                   np.diag(p.R)[:, None], self.columns, ["R_ii"])
+            title = f"R (measurement error variances, {self.measurement_error})"
+            rows = self.columns if self.measurement_error == "diagonal" else ["all"]
+            variances = pd.DataFrame({"R_ii": np.diag(p.R)[:len(rows)]}, index=rows)
+            lines += frame_table(title, variances) if se is None else estimate_table(
+                title, variances, pd.DataFrame({"R_ii": np.diag(se["R"].to_numpy())[:len(rows)]}, index=rows))
         else:
-            lines += format_matrix("R (measurement error covariance)", p.R, self.columns, self.columns)
+            title = "R (measurement error covariance)"
+            lines += frame_table(title, blocks["R"]) if se is None else estimate_table(title, blocks["R"], se["R"])
         lines += format_matrix("RMSE of the smoothed fit by series (data's units)", self.rmse.to_numpy()[:, None],
                                self.columns, ["RMSE"])
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.summary()
+
+    def _summary_standard_errors(self):
+        """(standard-error blocks or None, note lines) for the summary: what was computed, or why not."""
+        try:
+            inference = self.inference()
+            blocks = self.standard_errors
+        except Exception as exc:  # noqa: BLE001 - the summary says why instead of failing
+            return None, [f"not available ({exc})"]
+        return (blocks if inference.ok else None), list(inference.notes)
