@@ -209,5 +209,80 @@ def continuous_inference(result, robust: bool = False) -> ContinuousATSMInferenc
                                    robust=robust, notes=notes, fixed=fixed)
 
 
+
+# ----------------------------------------------------------------------------------------------------------------
+# Monte Carlo check (tests and benchmarks/continuous_inference.py)
+# ----------------------------------------------------------------------------------------------------------------
+def tracked_continuous(n_factors: int) -> list[tuple[str, int, int]]:
+    """(block, row, column) of the parameters whose standard errors are compared with the Monte Carlo dispersion:
+    the diagonal of K_P, the first two diagonal entries of Sigma, the slowest Q speed kappa_1 and sigma_e."""
+    return ([("K_P", i, i) for i in range(n_factors)] + [("Sigma", i, i) for i in range(min(2, n_factors))]
+            + [("kappa_Q", 0, 0), ("sigma_e", 0, 0)])
+
+
+def coverage_experiment_continuous(truth: ContinuousParams, n_dates: int, n_reps: int, *, seed: int = 0,
+                                   level: float = 0.9, maturity: str = "10Y", portfolios=None,
+                                   yield_units: str = "percent", progress=None):
+    """Simulate ``n_reps`` jsz panels of ``n_dates`` from continuous-time ``truth`` (the exact discretisation: the
+    portfolios priced exactly, iid errors in the other directions, the first factors from the stationary
+    distribution), fit each by ``fit_atsm(method="jsz", time="continuous")`` with the truth's portfolios, and
+    record the tracked parameters (:func:`tracked_continuous`), their standard errors and whether the delta-method
+    ``level`` band on the term premium at ``maturity`` covers the true one (last date; share of dates).
+    Returns :class:`xlatsm.inference.montecarlo.CoverageResult` (column ``"delta"``)."""
+    import time
+    import warnings
+
+    from scipy.linalg import solve_discrete_lyapunov
+
+    from ..atsm.methods import fit_atsm
+    from ..data import maturities_to_years, years_to_label
+    from .atsm import progress_reporter
+    from .bootstrap import simulate_jsz_panel
+    from .montecarlo import CoverageResult
+
+    t0 = time.perf_counter()
+    s = truth.structure
+    N = s.n_factors
+    labels = [years_to_label(m) for m in s.maturities]
+    scale = {"percent": 100.0, "decimal": 1.0, "bp": 1e4}[yield_units]
+    c, Phi, Q = truth.discretisation()
+    mean = np.linalg.solve(np.eye(N) - Phi, c)
+    chol = np.linalg.cholesky(solve_discrete_lyapunov(Phi, Q))
+    periods = np.array([round(float(maturities_to_years([maturity], "years")[0][0]) / s.dt)])
+    items = tracked_continuous(N)
+    pick = lambda blocks: [float(blocks[b].iloc[i, j]) for b, i, j in items]  # noqa: E731
+    truth_blocks = continuous_parameter_blocks(truth, scale, ["level", "slope", "curvature", "PC4", "PC5"][:N],
+                                               labels)
+    names = [f"{b}[{truth_blocks[b].index[i]},{truth_blocks[b].columns[j]}]" for b, i, j in items]
+    est, ses, last, share = [], [], [], []
+    update, close = progress_reporter(progress, n_reps, "Monte Carlo (continuous)")
+    try:
+        for rep in range(n_reps):
+            rng = np.random.default_rng([seed, rep])
+            Y = simulate_jsz_panel(truth, mean + chol @ rng.standard_normal(N), n_dates, rng)
+            frame = pd.DataFrame(Y * scale, index=pd.date_range("1990-01-31", periods=n_dates, freq="ME"),
+                                 columns=labels)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit = fit_atsm(frame, method="jsz", n_factors=N, portfolios=portfolios, yield_units=yield_units,
+                               time="continuous")
+            est.append(pick(fit.parameter_blocks()))
+            ses.append(pick(fit.standard_errors))
+            tp_true = continuous_term_premium_values(truth, Y @ s.W.T, periods)[:, 0] * scale
+            band = fit.term_premium_bands(level, maturity)
+            inside = (band["lower"].to_numpy() <= tp_true) & (tp_true <= band["upper"].to_numpy())
+            last.append({"delta": bool(inside[-1])})
+            share.append({"delta": float(inside.mean())})
+            update()
+    finally:
+        close()
+    return CoverageResult(estimates=pd.DataFrame(est, columns=names), std_errors=pd.DataFrame(ses, columns=names),
+                          truth=pd.Series(pick(truth_blocks), index=names), covered_last=pd.DataFrame(last),
+                          covered_share=pd.DataFrame(share), seconds=time.perf_counter() - t0,
+                          notes=[f"{n_reps} replications of T={n_dates}, N={N}, continuous time, maturities "
+                                 f"{', '.join(labels)}, {level:.0%} delta bands on the {maturity} term premium, "
+                                 f"seed {seed}"])
+
 __all__ = ["ContinuousJSZLikelihood", "ContinuousKalmanLikelihood", "ContinuousATSMInference",
-           "continuous_inference", "continuous_likelihood_of", "NO_BOOTSTRAP"]
+           "continuous_inference", "continuous_likelihood_of", "NO_BOOTSTRAP",
+           "coverage_experiment_continuous", "tracked_continuous"]
