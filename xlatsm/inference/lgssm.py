@@ -54,6 +54,8 @@ from ..errors import EstimationError, ModelError
 from .numdiff import Information, information_from_score, whitened_jacobian
 
 _FAILURES = (ModelError, EstimationError, np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDivisionError)
+#: the step of the whitened differences, in standard errors (the score and g are smooth and exact to rounding)
+STEP = 0.01
 _BLOCKS = ("A", "C", "Q", "R", "state_intercept", "obs_intercept", "initial_mean")
 
 
@@ -395,7 +397,7 @@ class LGSSMInference:
         if not self.ok:
             se = np.full(size, np.nan)
         else:
-            Jac = whitened_jacobian(self._reported_vector, self.theta, self.F)
+            Jac = whitened_jacobian(self._reported_vector, self.theta, self.F, step=STEP)
             se = np.sqrt(np.sum(Jac ** 2, axis=1))
             unidentified = self._unidentified(Jac)
             if unidentified.any():
@@ -422,10 +424,12 @@ class LGSSMInference:
 
 def _refusal(result, lik: LGSSMLikelihood) -> str | None:
     """Why no standard errors can be computed for this fit (None: they can)."""
-    codes = {f.code for f in getattr(result, "flags", [])}
+    flags = {f.code: f.message for f in getattr(result, "flags", [])}
+    codes = set(flags)
     if not result.converged or "not_converged" in codes:
-        return ("standard errors need a converged EM (the score is not zero where the EM stopped): refit with a "
-                "larger max_iter (or a looser tol) and ask again")
+        why = flags.get("not_converged", "raise max_iter")
+        return (f"standard errors need a converged EM (the score is not zero where it stopped), and this one "
+                f"stopped early: {why}")
     if "at_bound" in codes:
         return ("a factor shock variance sits on its floor, so the information is singular there: refit with fewer "
                 "factors, then ask for standard errors")
@@ -509,14 +513,16 @@ def lgssm_inference(result, robust: bool = False) -> LGSSMInference:
         e = np.zeros(n_u)
         e[i] = h
         H0[:, i] = -(score_u(e) - score_u(-e)) / (2 * h)
-    info = information_from_score(score_u, np.zeros(n_u), 0.5 * (H0 + H0.T))
+    # the score is exact, so the refining differences can be short (0.01 s.e.: the local curvature, not a chord over
+    # 0.2 s.e. of a likelihood that is far from quadratic in some directions, e.g. a full R's Cholesky factor)
+    info = information_from_score(score_u, np.zeros(n_u), 0.5 * (H0 + H0.T), step=STEP)
     max_score = float(np.max(np.abs(info.T.T @ score_u(np.zeros(n_u))))) if n_u else 0.0
     if max_score > 0.05:
         notes.append(f"the score at the estimate is {max_score:.2g} standard errors' worth in some direction (not "
                      "quite at the maximum): tighten tol")
     F_u = info.factor()
     if info.positive_definite and robust:
-        scores = whitened_jacobian(lambda u: lik.contributions(theta + B @ u), np.zeros(n_u), F_u)
+        scores = whitened_jacobian(lambda u: lik.contributions(theta + B @ u), np.zeros(n_u), F_u, step=STEP)
         F_u = info.sandwich_factor(scores)
         notes.append("robust (sandwich) covariance H^-1 (sum_t s_t s_t') H^-1 with per-date scores s_t of the "
                      "prediction-error decomposition")
@@ -527,4 +533,48 @@ def lgssm_inference(result, robust: bool = False) -> LGSSMInference:
                           basis=B, notes=notes, held=held, max_score=max_score)
 
 
-__all__ = ["LGSSMLikelihood", "LGSSMInference", "lgssm_inference", "shifted"]
+# ----------------------------------------------------------------------------------------------------------------
+# the simulation check (tests, benchmarks/lgssm_inference.py)
+# ----------------------------------------------------------------------------------------------------------------
+def simulate_lgssm(params, n_dates: int, rng: np.random.Generator, burn: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """(y (n_dates, p), factors (n_dates, k)) drawn from ``params`` (module docstring of
+    :mod:`xlatsm.ssm.params`), the VAR started ``burn`` dates before the first so that its start is forgotten."""
+    L, k = params.lags, params.k_states
+    chol_q = np.linalg.cholesky(params.Q)
+    x = np.zeros((n_dates + burn, k))
+    for t in range(L, n_dates + burn):
+        x[t] = (params.state_intercept + sum(params.A[j] @ x[t - 1 - j] for j in range(L))
+                + chol_q @ rng.standard_normal(k))
+    x = x[burn:]
+    errors = rng.standard_normal((n_dates, params.k_endog)) @ np.linalg.cholesky(params.R).T
+    return params.obs_intercept + x @ params.C.T + errors, x
+
+
+def monte_carlo(truth, n_dates: int, n_reps: int, seed: int = 0, robust: bool = False, progress=None,
+                **fit_options) -> tuple[np.ndarray, np.ndarray]:
+    """Simulate ``n_reps`` panels from ``truth``, fit each (``fit_options`` to :func:`xlatsm.fit_lgssm`) and
+    return ``(errors, standard_errors)``, both (n_reps, entries of ``parameter_blocks()`` flattened): the error is
+    the estimate minus the true parameters put in the same normalisation on the same panel (:meth:`LGSSMLikelihood.
+    reported` at the truth, the truth's first factors as the estimated initial state). ``progress(done, total)``
+    is called after each replication."""
+    from ..ssm.em import fit_lgssm
+
+    rng = np.random.default_rng(seed)
+    errors, ses = [], []
+    k, L = truth.k_states, truth.lags
+    for rep in range(n_reps):
+        y, x = simulate_lgssm(truth, n_dates, rng)
+        fit = fit_lgssm(y, k, lags=L, **fit_options)
+        se = fit.parameter_standard_errors(robust=robust)
+        lik = LGSSMLikelihood(fit)
+        first = np.concatenate([x[L - 1 - i] for i in range(L)])
+        true_p = replace(truth, initial_mean=first, initial_cov=np.zeros((k * L, k * L)))
+        target = lik.reported(lik.pack(true_p.scaled(lik.shift, lik.scale)))
+        errors.append(parameter_vector(fit, fit.params) - parameter_vector(fit, target))
+        ses.append(np.concatenate([frame.to_numpy(float).ravel() for frame in se.values()]))
+        if progress is not None:
+            progress(rep + 1, n_reps)
+    return np.array(errors), np.array(ses)
+
+
+__all__ = ["LGSSMLikelihood", "LGSSMInference", "lgssm_inference", "shifted", "simulate_lgssm", "monte_carlo"]

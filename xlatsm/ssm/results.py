@@ -97,9 +97,17 @@ class LGSSMResult:
         ``inference().notes``, when the information is not positive definite."""
         return self.parameter_standard_errors()
 
-    def parameter_standard_errors(self, robust: bool = False) -> dict[str, pd.DataFrame]:
+    def parameter_standard_errors(self, robust: bool = False, method: str = "observed", n_boot: int = 199,
+                                  seed: int = 0, progress=True) -> dict[str, pd.DataFrame]:
         """:attr:`standard_errors`; ``robust=True``: the sandwich H^-1 (sum_t s_t s_t') H^-1 with the per-date
-        scores of the prediction-error decomposition."""
+        scores of the prediction-error decomposition. Only ``method="observed"`` exists for the LGSSM (the
+        arguments ``n_boot``, ``seed``, ``progress`` of the ATSM's bootstrap are accepted and unused)."""
+        if method != "observed":
+            from ..errors import InputError
+
+            raise InputError(f"method {method!r}: the LGSSM's standard errors come from the observed information "
+                             "only (method 'observed', robust=True for the sandwich); the parametric bootstrap is "
+                             "built for the ATSM")
         return self.inference(robust=robust).standard_errors()
 
     @property
