@@ -20,9 +20,26 @@ Each window is fitted with the same options (:func:`xlatsm.fit_atsm` for the ATS
     \mathrm{RMSE}_{h,j} = \Big(\frac{1}{n_{h,j}} \sum_{e} (y_{e+h,j} - \hat y_{e+h|e,j})^2\Big)^{1/2}
 
 over the origins whose target is in the sample (and both forecasts and the outcome are observed), in the
-yields' units. Every window starts from its own deterministic starting values (no warm start from a neighbour),
-so a window's fit is the same computation whichever engine runs it, in whatever order: the results equal a
-serial run's.
+yields' units.
+
+Warm starts (``warm_start=True``, the default): the windows are cut into chunks, contiguous runs of
+``chunk_size`` windows (:func:`window_chunks`; the cut depends on the number of windows alone, never on the
+engine or the number of workers), and one worker fits a chunk in order: its first window from the estimator's
+own deterministic starting values (cold), every later one from the previous window's estimate (warm). For
+"jsz" that is the neighbour's Q-eigenvalues and Sigma_P (one search instead of the screened deterministic
+starts); for "kalman"/"em" its whole parameter vector (instead of the JSZ fit that makes their cold start); for
+"lgssm" its parameters; "auto" whichever of these ran. ATSM estimates are carried over in the new window's
+portfolio coordinates: ``P' = W' y = W'A + (W'B) P``, so ``K1' = M K1 M^{-1}``, ``K0' = W'A + M K0 - K1' W'A``,
+``Omega' = M Omega M'`` with ``M = W'B`` (the Q-eigenvalues, ``k_inf``, the measurement errors and so the
+model of the yields are unchanged). A warm fit that fails, does not converge or raises a flag the neighbour it
+started from did not raise (a flag both share is the data's) is refitted cold, and ``windows["fit_start"]``
+says so ("warm", "cold", "cold (warm: <why>)"). "dns", "acm" and "afns" have no start to carry (closed-form
+regressions, or no start option): every window is cold. The warm answer is the cold one's optimum
+(tests/test_rolling.py compares them window by window for jsz, kalman and lgssm: log-likelihoods equal to
+1e-8, parameters within 1% of a standard error), and
+because the chunks are the same whatever runs them, each window's fit is the same computation on Dask, in
+local processes or serially: the results equal a serial run's exactly. ``warm_start=False`` fits every window
+cold.
 
 Engines: ``client=None`` runs on a local Dask cluster (``dask.distributed``, the optional extra
 ``xlatsm[scale]``: one single-threaded worker process per core) with a progress bar; ``client=`` a
@@ -42,10 +59,16 @@ import pandas as pd
 
 from .errors import EstimationError, InputError, ModelError, XlatsmError
 
-__all__ = ["rolling", "RollingResult", "window_bounds"]
+__all__ = ["rolling", "RollingResult", "window_bounds", "window_chunks"]
 
 NO_WARM_START = ("each window is fitted from its own deterministic starting values (no warm start), so every "
                  "window is the same computation whichever engine runs it: results equal a serial run's")
+WARM_START = ("warm starts: within each chunk of {size} consecutive windows every fit after the first starts from "
+              "the previous window's estimate (a warm fit that fails, does not converge or raises a flag its "
+              "neighbour did not is refitted cold, see windows['fit_start']); the "
+              "chunks depend on the windows alone, so results equal a serial run's whatever the engine")
+#: the methods whose estimators take a start (the others are closed-form or have no start option)
+WARM_METHODS = ("auto", "jsz", "kalman", "em", "lgssm")
 
 
 @dataclass
@@ -62,7 +85,8 @@ class RollingResult:
     * ``parameters``: every parameter of each window's fit, flattened as "block[row,column]" (reporting units of
       the fit's ``parameter_blocks()``), rows window end dates.
     * ``fits``: the fitted results by window end date (``keep_fits=True``); ``windows``: start, end, dates,
-      seconds, flags and errors per window; ``engine``, ``notes``, ``seconds``.
+      seconds, flags, errors and ``fit_start`` ("cold", "warm" or "cold (warm: <why>)") per window; ``engine``,
+      ``notes``, ``seconds``.
     """
 
     method: str
@@ -105,6 +129,10 @@ class RollingResult:
                 ("Window", "expanding" if (w["start"] == w["start"].iloc[0]).all() else "moving"),
                 ("Failed windows", failed), ("Flagged windows", flagged), ("Yield units", self.units),
                 ("Horizons", ", ".join(map(str, self.horizons))), ("Seconds", f"{self.seconds:.1f}")]
+        if "fit_start" in w:
+            starts = w["fit_start"]
+            rows.insert(7, ("Warm / cold / refitted cold", f"{int((starts == 'warm').sum())} / "
+                            f"{int((starts == 'cold').sum())} / {int(starts.str.startswith('cold (').sum())}"))
         lines = header_block("Rolling re-estimation and out-of-sample forecasts", rows)
         lines.append(f"Engine: {self.engine}")
         rmse, counts = self.forecast_rmse, self.forecast_counts
@@ -180,6 +208,20 @@ def window_bounds(dates: pd.Index, window=None, step: int = 1, forecast_start=No
     return [(0 if window is None else e - window + 1, e) for e in range(first, T, int(step))], target
 
 
+def window_chunks(n_windows: int, chunk_size: int | None = None) -> list[tuple[int, int]]:
+    """[(first, last + 1)] of consecutive windows fitted by one worker task, warm-starting along the chunk.
+
+    A function of the number of windows alone (never of the engine or of the workers), so that a warm-started
+    run is the same computation everywhere. Default size: ``n / 32`` rounded up, kept within 4..25 windows
+    (about 32 tasks to spread over the workers; each chunk's first fit is cold)."""
+    if chunk_size is None:
+        chunk_size = min(25, max(4, -(-n_windows // 32)))
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise InputError(f"chunk_size must be a whole number of windows >= 1, not {chunk_size!r}")
+    size = int(chunk_size)
+    return [(i, min(i + size, n_windows)) for i in range(0, n_windows, size)]
+
+
 def _fit(frame: pd.DataFrame, units: str, method: str, options: dict):
     """One window's fit (the panel in the yields' own units, so no window guesses them anew)."""
     if method == "dns":
@@ -217,20 +259,88 @@ def _flatten(blocks: dict) -> dict:
     return out
 
 
-def _run_window(panel, start: int, end: int, method: str, options: dict, hmax: int, keep_fit: bool) -> dict:
+def _window_frame(panel, start: int, end: int) -> pd.DataFrame:
+    """The window's panel in the yields' own units (so no window guesses them anew)."""
+    s = panel.scale if panel.yield_units != "bp" else 1e4
+    return pd.DataFrame(panel.yields[start:end + 1] * s, index=panel.dates[start:end + 1],
+                        columns=list(panel.labels))
+
+
+def _rotate_atsm(params, W_new: np.ndarray):
+    """The same model of the yields in the portfolios ``P' = W_new y`` (module docstring): with ``y = A + B P``
+    under the old weights, ``P' = a + M P`` (``a = W_new A``, ``M = W_new B``), so ``K1' = M K1 M^-1``,
+    ``K0' = a + M K0 - K1' a`` and ``Sigma'`` the Cholesky factor of ``M Omega M'``; the Q-eigenvalues, k_inf and
+    the measurement errors are rotation-free."""
+    from dataclasses import replace
+
+    ld = params.loadings()
+    M = W_new @ ld.B_P
+    a = W_new @ ld.A_P
+    K1 = M @ params.K1P @ np.linalg.inv(M)
+    K0 = a + M @ params.K0P - K1 @ a
+    Omega = M @ params.Omega_P @ M.T
+    return replace(params, K0P=K0, K1P=K1, Sigma_P=np.linalg.cholesky(0.5 * (Omega + Omega.T)),
+                   structure=replace(params.structure, W=W_new))
+
+
+def _next_start(fit, panel, start: int, end: int, options: dict):
+    """The start for the window ``start..end`` from a neighbour's fit (None: no start to carry)."""
+    from .atsm.results import ATSMResult
+
+    if isinstance(fit, ATSMResult):
+        params = fit.params
+        portfolios = options.get("portfolios")
+        if portfolios is None or (isinstance(portfolios, str) and portfolios == "pca"):
+            from .atsm.model import portfolio_weights
+
+            return _rotate_atsm(params, portfolio_weights(panel.yields[start:end + 1], params.structure.n_factors))
+        return params                   # portfolios of named maturities: the same W in every window
+    return getattr(fit, "params", None)
+
+
+def _warm_trouble(fit, neighbour) -> str:
+    """Why a warm-started fit is not trusted ('' when it is): not converged, or a flag its neighbour (the fit it
+    started from) did not raise. A flag the neighbour shares is the data's (e.g. a Heywood case in every window),
+    which a cold refit would raise as well."""
+    if not getattr(fit, "converged", True):
+        return "not converged"
+    known = {f.code for f in getattr(neighbour, "flags", [])}
+    new = [f.code for f in getattr(fit, "flags", []) if f.code not in known]
+    return "flagged " + ",".join(new) if new else ""
+
+
+def _run_window(panel, start: int, end: int, method: str, options: dict, hmax: int, keep_fit: bool,
+                warm=None) -> dict:
+    """One window: fitted (from ``warm``, a neighbour's fit, when given; cold again if that fails, does not
+    converge or is flagged), forecast, summarised. ``record["_fit"]`` is the fit (for the next window's start)."""
     from .forecast import forecast
 
     started = time.perf_counter()
-    s = panel.scale if panel.yield_units != "bp" else 1e4
-    frame = pd.DataFrame(panel.yields[start:end + 1] * s, index=panel.dates[start:end + 1],
-                         columns=list(panel.labels))
+    frame = _window_frame(panel, start, end)
     units = panel.yield_units
     record = {"start": start, "end": end, "error": "", "flags": "", "forecast": None, "tp": None, "params": {},
-              "fit": None}
+              "fit": None, "fit_start": "cold", "_fit": None}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")       # a window's convergence trouble is in its flags
-            fit = _fit(frame, units, method, options)
+            fit = None
+            if warm is not None:
+                try:
+                    initial = _next_start(warm, panel, start, end, options)
+                    fit = _fit(frame, units, method, {**options, "start": initial}) if initial is not None else None
+                    trouble = "" if fit is not None else "no start"
+                    if fit is not None:
+                        trouble = _warm_trouble(fit, warm)
+                except (XlatsmError, np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
+                    trouble = f"{type(exc).__name__}"
+                if trouble:
+                    fit = None
+                    record["fit_start"] = f"cold (warm: {trouble})"
+                else:
+                    record["fit_start"] = "warm"
+            if fit is None:
+                fit = _fit(frame, units, method, options)
+        record["_fit"] = fit
         fc = forecast(fit, hmax, history=1)
         record["forecast"] = fc.yields.to_numpy()
         record["flags"] = ",".join(f.code for f in getattr(fit, "flags", []))
@@ -248,8 +358,15 @@ def _run_window(panel, start: int, end: int, method: str, options: dict, hmax: i
 
 
 def _run_chunk(payload) -> list:
-    panel, bounds, method, options, hmax, keep_fits = payload
-    return [_run_window(panel, s, e, method, options, hmax, keep_fits) for s, e in bounds]
+    """The windows of one chunk in order; with warm starts each from the previous window's fit (the first cold)."""
+    panel, bounds, method, options, hmax, keep_fits = payload[:6]
+    warm_start = payload[6] if len(payload) > 6 else False
+    records, previous = [], None
+    for s, e in bounds:
+        record = _run_window(panel, s, e, method, options, hmax, keep_fits, previous if warm_start else None)
+        previous = record.pop("_fit")
+        records.append(record)
+    return records
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -392,7 +509,8 @@ def _input_order(yields, panel, maturities, maturity_units) -> list:
 def rolling(yields, method: str = "auto", window: int | None = None, step: int = 1, horizons=(1, 6, 12),
             forecast_start=None, client=None, *, n_workers: int | None = None, processes: bool = True,
             keep_fits: bool = True, progress=True, maturities=None, yield_units: str = "auto",
-            maturity_units: str = "auto", chunks_per_worker: int = 4, **fit_options) -> RollingResult:
+            maturity_units: str = "auto", chunks_per_worker: int = 4, warm_start: bool = True,
+            chunk_size: int | None = None, **fit_options) -> RollingResult:
     """Refit ``method`` over many windows and forecast from each (module docstring for the definitions).
 
     Parameters
@@ -412,6 +530,12 @@ def rolling(yields, method: str = "auto", window: int | None = None, step: int =
     processes : local Dask cluster of processes (True) or threads (False).
     keep_fits : keep every window's fit in ``.fits`` (memory grows with the windows).
     progress : True (a progress bar), False, or a callable ``progress(done, total)``.
+    warm_start : True (default): within each chunk of consecutive windows every fit after the first starts from
+        the previous window's estimate (jsz, kalman, em, lgssm, auto; a failed, unconverged or flagged warm fit is
+        refitted cold); the same answers as cold fits (tested window by window), faster. False: every window
+        from the estimator's own deterministic start.
+    chunk_size : windows per chunk under warm starts (default :func:`window_chunks`'s); a function of the windows
+        only, so results do not depend on the engine. ``chunks_per_worker`` splits cold runs instead.
     fit_options : passed to every window's fit (e.g. ``n_factors=3``; dns: ``dynamics="ar"``, ``lam=0.0609``,
         ``dns_method="one_step"``; lgssm: ``k_states=2``, ``lags=1``).
     """
@@ -432,17 +556,29 @@ def rolling(yields, method: str = "auto", window: int | None = None, step: int =
     panel = read_yields(yields, maturities, yield_units, maturity_units)
     hmax = max(horizons)
     bounds, first_target = window_bounds(panel.dates, window, step, forecast_start, hmax)
-    workers = int(n_workers or os.cpu_count() or 1)
-    n_chunks = max(1, min(len(bounds), workers * max(1, int(chunks_per_worker))))
-    # interleaved chunks: expanding windows grow, so each chunk gets early and late ones alike
-    chunks = [(panel, bounds[i::n_chunks], name, dict(fit_options), hmax, keep_fits) for i in range(n_chunks)]
+    warm = bool(warm_start) and name in WARM_METHODS and \
+        str(fit_options.get("time", "discrete")).strip().lower() == "discrete" and "start" not in fit_options
+    if warm:
+        # contiguous chunks cut by the windows alone: each is the same warm-started sequence on any engine
+        cuts = window_chunks(len(bounds), chunk_size)
+        chunks = [(panel, bounds[a:b], name, dict(fit_options), hmax, keep_fits, True) for a, b in cuts]
+        note = WARM_START.format(size=cuts[0][1] - cuts[0][0])
+    else:
+        workers = int(n_workers or os.cpu_count() or 1)
+        n_chunks = max(1, min(len(bounds), workers * max(1, int(chunks_per_worker))))
+        # interleaved chunks: expanding windows grow, so each chunk gets early and late ones alike
+        chunks = [(panel, bounds[i::n_chunks], name, dict(fit_options), hmax, keep_fits) for i in range(n_chunks)]
+        note = NO_WARM_START if name in WARM_METHODS else (
+            NO_WARM_START + f"; method {name} has no start to carry from a neighbour (closed-form regressions or no "
+            "start option)")
     records, engine = _execute(chunks, client, n_workers, processes, progress, len(bounds))
     records.sort(key=lambda r: r["end"])
     return _assemble(panel, records, name, horizons, hmax, first_target, engine,
-                     _input_order(yields, panel, maturities, maturity_units), time.perf_counter() - started)
+                     _input_order(yields, panel, maturities, maturity_units), time.perf_counter() - started, note)
 
 
-def _assemble(panel, records, method, horizons, hmax, first_target, engine, order, seconds) -> RollingResult:
+def _assemble(panel, records, method, horizons, hmax, first_target, engine, order, seconds,
+              start_note: str = NO_WARM_START) -> RollingResult:
     from .forecast import target_dates
 
     dates, labels = panel.dates, list(panel.labels)
@@ -454,7 +590,7 @@ def _assemble(panel, records, method, horizons, hmax, first_target, engine, orde
     windows = pd.DataFrame({"start": dates[[r["start"] for r in records]], "end": end_dates,
                             "dates": [r["end"] - r["start"] + 1 for r in records],
                             "seconds": [r["seconds"] for r in records], "flags": [r["flags"] for r in records],
-                            "error": [r["error"] for r in records]})
+                            "error": [r["error"] for r in records], "fit_start": [r["fit_start"] for r in records]})
     ppy = panel.periods_per_year
     rows, fc_values, err_rows, err_values, rw_values = [], [], [], [], []
     for r in records:
@@ -509,7 +645,7 @@ def _assemble(panel, records, method, horizons, hmax, first_target, engine, orde
         no_tp = "no window produced a term premium (see .windows for the errors)"
     parameters = pd.DataFrame([r["params"] for r in records], index=pd.Index(end_dates, name="end"))
     fits = {dates[r["end"]]: r["fit"] for r in records if r["fit"] is not None}
-    notes = [NO_WARM_START,
+    notes = [start_note,
              f"forecast origins are the windows' last dates; RMSE over the targets from {_date(dates[first_target])} "
              "to the last date (the same target dates for every horizon when forecast_start is given), the model "
              "and the random walk on the same origins",

@@ -75,6 +75,12 @@ def add_rolling_parser(subparsers) -> argparse.ArgumentParser:
                         help="local processes (concurrent.futures) instead of a Dask cluster")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="workers of the local cluster (default: the number of cores)")
+    p.add_argument("--no-warm-start", dest="warm_start", action="store_false",
+                   help="fit every window from the estimator's own starting values (default: jsz, kalman, em and "
+                        "auto start each window from the previous one's estimate within chunks of windows; the "
+                        "same optima, faster, identical on every engine)")
+    p.add_argument("--chunk-size", type=int, default=None, metavar="N",
+                   help="windows per warm-started chunk (one worker task each; default: windows/32 within 4..25)")
     p.set_defaults(func=run_rolling)
     return p
 
@@ -138,7 +144,7 @@ def run_rolling(args) -> int:
     result = rolling(obs, method=args.method, window=args.window, step=args.step, horizons=args.horizons,
                      forecast_start=args.forecast_start, client=client, n_workers=args.workers, progress=progress,
                      yield_units=args.yield_units, maturity_units=args.maturity_units, keep_fits=False,
-                     **_fit_options(args))
+                     warm_start=args.warm_start, chunk_size=args.chunk_size, **_fit_options(args))
     print(result.summary())
     out.mkdir(parents=True, exist_ok=True)
     written = []
