@@ -264,7 +264,7 @@ def ATSM_FIT(yields, maturities=None, n_factors=None, output="summary", method="
     Arg("k_states", "number of factors (fewer than series)"),
     Arg("lags", "VAR lags of the factors (default 1)"),
     Arg("output", "block to return: summary, params, A_1, C, Q, R, d, c, factors, fitted, rmse, loglik, "
-                  "forecast, forecast_factors, handle"),
+                  "params_se, forecast, forecast_factors, handle"),
     Arg("max_iter", "EM iteration cap (default 5000)"),
     Arg("measurement_error", "diagonal (default: one variance per series), common (one for all) or full"),
     Arg("horizon", "periods ahead for the forecast outputs (default 12)"))

@@ -551,8 +551,8 @@ def simulate_lgssm(params, n_dates: int, rng: np.random.Generator, burn: int = 2
 
 
 def monte_carlo(truth, n_dates: int, n_reps: int, seed: int = 0, robust: bool = False, progress=None,
-                **fit_options) -> tuple[np.ndarray, np.ndarray]:
-    """Simulate ``n_reps`` panels from ``truth``, fit each (``fit_options`` to :func:`xlatsm.fit_lgssm`) and
+                missing: float = 0.0, **fit_options) -> tuple[np.ndarray, np.ndarray]:
+    """Simulate ``n_reps`` panels from ``truth`` (a share ``missing`` of the cells blanked at random), fit each (``fit_options`` to :func:`xlatsm.fit_lgssm`) and
     return ``(errors, standard_errors)``, both (n_reps, entries of ``parameter_blocks()`` flattened): the error is
     the estimate minus the true parameters put in the same normalisation on the same panel (:meth:`LGSSMLikelihood.
     reported` at the truth, the truth's first factors as the estimated initial state). ``progress(done, total)``
@@ -564,6 +564,8 @@ def monte_carlo(truth, n_dates: int, n_reps: int, seed: int = 0, robust: bool = 
     k, L = truth.k_states, truth.lags
     for rep in range(n_reps):
         y, x = simulate_lgssm(truth, n_dates, rng)
+        if missing:
+            y[rng.random(y.shape) < missing] = np.nan
         fit = fit_lgssm(y, k, lags=L, **fit_options)
         se = fit.parameter_standard_errors(robust=robust)
         lik = LGSSMLikelihood(fit)
