@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..errors import InputError
+from ..threads import single_blas_thread
 from . import estimate
 
 OTHER_METHODS = ("acm", "afns", "dns")
@@ -28,6 +29,7 @@ METHODS = ("auto",) + tuple(estimate.METHODS) + OTHER_METHODS
 TIMES = ("discrete", "continuous")
 
 
+@single_blas_thread
 def fit_atsm(yields, maturities: Sequence | None = None, n_factors: int | None = None, method: str = "auto", *,
              yield_units: str = "auto", maturity_units: str = "auto", periods_per_year: int | None = None,
              afns_version: str = "independent", dns_method: str = "two_step", dns_lambda=None,

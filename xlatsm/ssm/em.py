@@ -52,6 +52,7 @@ import numpy as np
 from ..data import Observations, read_observations
 from ..diagnostics import Flag
 from ..errors import ConvergenceWarning, EstimationError, InputError
+from ..threads import single_blas_thread
 from . import kernel
 from .kalman import KalmanSmootherRunner, SmoothedStates
 from .kernel import KernelSmoother
@@ -671,6 +672,7 @@ def _check_finite(label: str, arrays: Mapping[str, np.ndarray], advice: str) -> 
         raise EstimationError(f"{label}: {', '.join(bad)} would not be finite; {advice}")
 
 
+@single_blas_thread
 def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, measurement_error: str | None = None,
               diagonal_R: bool | None = None, fixed: Mapping[str, np.ndarray] | None = None,
               initial_state: str = "estimated", start: LGSSMParams | None = None, max_iter: int = 5000,
