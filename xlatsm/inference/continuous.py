@@ -44,6 +44,7 @@ from ..atsm.continuous_result import (continuous_parameter_blocks, continuous_te
                                       continuous_term_premium_values)
 from ..atsm.params_vector import free_to_chol, n_chol
 from ..errors import InputError
+from ..threads import single_blas_thread
 from .atsm import _FAILURES, ATSMInference, JSZLikelihood, KalmanLikelihood, _per_date_scores
 
 _LOG2PI = np.log(2 * np.pi)
@@ -124,6 +125,9 @@ class ContinuousATSMInference(ATSMInference):
     delta method itself are inherited (``ContinuousParams`` has the discrete names ``K0P``, ``K1P`` as its exact
     discretisation)."""
 
+    # the delta method evaluates small matrix functions thousands of times: one BLAS thread (xlatsm.threads), as
+    # the fits themselves run; a multi-threaded BLAS spin-waits on such sizes (10-30x slower on a loaded machine)
+    @single_blas_thread
     def standard_errors(self) -> dict[str, pd.DataFrame]:
         r = self.result
         template = r.parameter_blocks()
@@ -145,6 +149,15 @@ class ContinuousATSMInference(ATSMInference):
             start += frame.size
         return out
 
+    @single_blas_thread
+    def short_rate_delta(self, horizon: int, row: int) -> tuple[np.ndarray, np.ndarray]:
+        return super().short_rate_delta(horizon, row)
+
+    @single_blas_thread
+    def jacobian(self, func):
+        return super().jacobian(func)
+
+    @single_blas_thread
     def term_premium_delta(self, periods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(estimate (T,), standard error (T,)) of the term premium at ``periods`` (one maturity), decimals: the
         delta method on the parameters plus the smoothed factors' posterior variance (zero under jsz)."""
@@ -173,6 +186,7 @@ def continuous_likelihood_of(result):
     raise InputError(f"standard errors are not available for method {result.method!r}")
 
 
+@single_blas_thread
 def continuous_inference(result, robust: bool = False) -> ContinuousATSMInference:
     """The observed information (with ``robust``, the sandwich) of a continuous jsz/kalman/em fit at its
     estimate, and the delta method on it (module docstring)."""
