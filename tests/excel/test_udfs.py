@@ -478,13 +478,15 @@ def test_standard_errors_and_bands_blocks(curve):
     assert "method must be one of delta, robust, bootstrap" in udfs.XLATSM_BANDS(handle, "params_se", None, None,
                                                                                  "jackknife")[0][0]
     lgssm_handle = udfs.LGSSM_EM(as_range(xlatsm.load_sample()), 3, 1, "handle", 20)[0][0]
+    # 20 EM iterations are not a maximum: no standard errors there (a converged handle's block is tested in
+    # tests/inference/test_lgssm_inference.py)
     assert udfs.XLATSM_BANDS(lgssm_handle, "params_se")[0][0].startswith(
-        "#xlatsm: standard errors are not available for the LGSSM yet")
+        "#xlatsm: standard errors need a converged EM")
     assert "LGSSM fits have no term premium bands" in udfs.XLATSM_BANDS(lgssm_handle)[0][0]
     acm = udfs.ATSM_FIT(rows, None, None, "term_premium_bands", "acm")[0][0]
     assert acm.startswith("#xlatsm: term-premium bands are not available") and "method='jsz'" in acm
     lgssm = udfs.LGSSM_EM(as_range(xlatsm.load_sample()), 3, 1, "params_se", 20)[0][0]
-    assert lgssm.startswith("#xlatsm: standard errors are not available for the LGSSM yet")
+    assert lgssm.startswith("#xlatsm: standard errors need a converged EM")
 
 
 def test_smoothed_term_premia_of_a_kalman_handle(curve):

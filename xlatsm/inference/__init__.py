@@ -7,7 +7,9 @@
 * :mod:`xlatsm.inference.bands`: the frames the result methods return;
 * :mod:`xlatsm.inference.montecarlo`: the simulation check of coverage and standard errors (tests, benchmarks).
 
-The LGSSM has no standard errors yet (``LGSSMResult.standard_errors`` says so).
+* :mod:`xlatsm.inference.continuous`: the same for continuous-time JSZ fits (``time="continuous"``);
+* :mod:`xlatsm.inference.lgssm`: the LGSSM's observed information at the EM answer, in the reported normalisation
+  (``LGSSMResult.standard_errors``).
 
 The result objects call into this package; nothing here imports Excel or the command line.
 """
