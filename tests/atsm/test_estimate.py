@@ -228,3 +228,16 @@ def test_cached_loadings_equal_the_direct_computation():
     dA, _, _, ld = jsz_loadings_affine(free_to_q(theta[:3]), Omega, structure)
     np.testing.assert_allclose(A_k, ld.A_P + 0.01 * dA, rtol=0, atol=1e-14)
     np.testing.assert_allclose(B_k, ld.B_P, rtol=0, atol=1e-14)
+
+
+def test_the_data_period_follows_the_data_layer_annual_and_quarterly_included():
+    """Audit B21: the ATSM's period comes from the data layer's frequency rule, so annual data fit (one period a
+    year) instead of being refused, and the fit equals the one with the period stated."""
+    sample = xlatsm.load_sample()
+    for months, per_year, name in (([12], 1, "annual"), ([3, 6, 9, 12], 4, "quarterly")):
+        panel = sample[sample.index.month.isin(months)]
+        inferred = xlatsm.fit_atsm(panel, method="jsz")
+        stated = xlatsm.fit_atsm(panel, method="jsz", periods_per_year=per_year)
+        assert any(n.startswith(f"period: {name} (median spacing") for n in inferred.notes), inferred.notes
+        assert inferred.loglik == stated.loglik
+        np.testing.assert_array_equal(inferred.term_premium.to_numpy(), stated.term_premium.to_numpy())

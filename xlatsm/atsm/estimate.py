@@ -48,16 +48,18 @@ _MAX_CELLS = 5e7
 # set-up: period length, maturities in periods, checks
 # ----------------------------------------------------------------------------------------------------------------
 def infer_periods_per_year(dates: pd.Index) -> tuple[int, str]:
-    """12 for monthly data, 4 quarterly, 52 weekly, 252 business-daily, from the median date spacing."""
-    if not isinstance(dates, pd.DatetimeIndex) or len(dates) < 3:
+    """(periods per year, note) by the data layer's frequency rule (:func:`xlatsm.data.dates.infer_frequency`:
+    business-daily 252, weekly 52, monthly 12, quarterly 4, annual 1, from the median date spacing)."""
+    from ..data.dates import infer_frequency
+
+    if not isinstance(dates, pd.DatetimeIndex) or len(dates) < 2:
         return 12, "assumed monthly (no dates given)"
-    days = float(np.median(np.diff(dates.values).astype("timedelta64[D]").astype(float)))
-    for per_year, low, high, name in ((252, 0.5, 4.5, "business daily"), (52, 5, 9, "weekly"),
-                                      (12, 26, 33, "monthly"), (4, 85, 95, "quarterly")):
-        if low <= days <= high:
-            return per_year, f"{name} (median spacing {days:g} days)"
-    raise InputError(f"dates are {days:g} days apart on median: give monthly, weekly, quarterly or daily data, "
-                     "or pass periods_per_year")
+    days = float(np.median(np.diff(dates.values).astype("timedelta64[s]").astype(float)) / 86400.0)
+    try:
+        found = infer_frequency(dates)
+    except InputError as exc:
+        raise InputError(f"{exc}, or pass periods_per_year") from None
+    return found.periods_per_year, f"{found.name} (median spacing {days:g} days)"
 
 
 def _portfolio_matrix(panel: YieldPanel, n_factors: int, portfolios) -> np.ndarray:
