@@ -57,7 +57,7 @@ def monte_carlo_table(args) -> None:
     names = ([f"A_1[{i},{j}]" for i in range(2) for j in range(2)] + [f"d[{i}]" for i in range(2)]
              + [f"Q[{i},{j}]" for i in range(2) for j in range(2)] + [f"C[y{i + 1},f{j + 1}]" for i in range(6)
                                                                      for j in range(2)]
-             + [f"c[y{i + 1}]" for i in range(6)] + [f"R[y{i + 1},y{j + 1}]" for i in range(6) for j in range(6)])
+             + [f"c[y{i + 1}]" for i in range(6)] + [f"R[y{i + 1},y{i + 1}]" for i in range(6)])
     sd = errors.std(axis=0, ddof=1)
     mad = 1.4826 * np.median(np.abs(errors - np.median(errors, axis=0)), axis=0)
     rms = np.sqrt(np.mean(ses ** 2, axis=0))

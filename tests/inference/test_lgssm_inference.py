@@ -15,7 +15,7 @@ from statsmodels.tsa.statespace.mlemodel import MLEModel
 import xlatsm
 from conftest import simulate_lgssm
 from xlatsm.errors import EstimationError, InputError, XlatsmError
-from xlatsm.inference.lgssm import LGSSMLikelihood, parameter_vector
+from xlatsm.inference.lgssm import LGSSMLikelihood, block_vector, parameter_vector
 from xlatsm.ssm.params import LGSSMParams
 
 K, P = 2, 6
@@ -143,19 +143,21 @@ def test_standard_errors_match_statsmodels_hessian(name):
     jac = approx_fprime(u0, lambda u: parameter_vector(fit, lik.reported(inference.theta + B @ u)), epsilon=1e-6,
                         centered=True)
     reference = np.sqrt(np.diag(jac @ cov_u @ jac.T))
-    mine = flat(fit.standard_errors)
+    mine = block_vector(fit, fit.standard_errors)
     identified = reference > 0
     assert identified.sum() >= 25
     np.testing.assert_allclose(mine[identified], reference[identified], rtol=2e-3)
-    np.testing.assert_array_equal(mine[~identified], 0.0)      # R's off-diagonal zeros of a diagonal R
+    assert np.all(mine[~identified] == 0.0)      # none: every carried entry is identified here
+    if fit.measurement_error != "full":         # the structural zeros off a diagonal R are not carried: s.e. 0
+        R_se = fit.standard_errors["R"].to_numpy()
+        assert np.all(R_se[~np.eye(len(R_se), dtype=bool)] == 0.0)
     if name == "diagonal":
         # the sandwich from statsmodels' per-date log-likelihood terms (scores by differences)
         scores = approx_fprime(u0, lambda u: loglikeobs(params_at(u)), epsilon=1e-6, centered=True)
         robust_u = cov_u @ (scores.T @ scores) @ cov_u
         robust_reference = np.sqrt(np.diag(jac @ robust_u @ jac.T))
-        robust = flat(fit.parameter_standard_errors(robust=True))
+        robust = block_vector(fit, fit.parameter_standard_errors(robust=True))
         np.testing.assert_allclose(robust[identified], robust_reference[identified], rtol=5e-3)
-        assert fit.standard_errors is fit.standard_errors or np.array_equal(flat(fit.standard_errors), mine)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -297,3 +299,15 @@ def test_cli_lgssm_prints_standard_errors(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Standard errors: observed information" in out
     assert "estimate         s.e.        t" in out
+
+
+def test_summary_leaves_large_models_to_standard_errors(monkeypatch):
+    from xlatsm.ssm import results
+
+    fit = xlatsm.fit_lgssm(panel(11, 150), K)
+    monkeypatch.setattr(results, "SUMMARY_SE_LIMIT", 10)
+    text = fit.summary()
+    assert f"Standard errors: not computed for the summary ({fit.n_params} identified parameters" in text
+    assert "s.e." not in text.split("Standard errors:")[-1]
+    fit.standard_errors                                      # computed on request: the summary then shows them
+    assert "estimate         s.e.        t" in fit.summary()

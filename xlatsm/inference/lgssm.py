@@ -332,21 +332,38 @@ class LGSSMLikelihood:
         return p.unscaled(self.shift, self.scale)
 
 
+def _carried(result) -> dict[str, np.ndarray]:
+    """Which entries of each block of ``result.parameter_blocks()`` the delta method differentiates: all, except
+    the structural zeros off the diagonal of a diagonal or common R (p^2 of them: their s.e. is 0)."""
+    masks = {name: np.ones(frame.shape, bool) for name, frame in result.parameter_blocks().items()}
+    if result.measurement_error != "full":
+        masks["R"] = np.eye(result.params.k_endog, dtype=bool)
+    return masks
+
+
+def block_vector(result, blocks: dict) -> np.ndarray:
+    """The carried entries (:func:`_carried`) of frames or arrays shaped like ``result.parameter_blocks()``."""
+    return np.concatenate([np.asarray(blocks[name], float)[mask] for name, mask in _carried(result).items()])
+
+
 def parameter_vector(result, p) -> np.ndarray:
-    """Every entry of ``result.parameter_blocks()`` at parameters p, flattened block by block."""
-    parts = [a.ravel() for a in p.A] + [p.state_intercept, p.Q.ravel(), p.C.ravel(), p.obs_intercept, p.R.ravel()]
-    return np.concatenate(parts)
+    """The carried entries of ``result.parameter_blocks()`` at parameters p, block by block."""
+    arrays = {f"A_{j + 1}": a for j, a in enumerate(p.A)}
+    arrays.update(d=p.state_intercept[:, None], Q=p.Q, C=p.C, c=p.obs_intercept[:, None], R=p.R)
+    return block_vector(result, arrays)
 
 
 def blocks_like(result, flat: np.ndarray) -> dict[str, pd.DataFrame]:
-    """The inverse of :func:`parameter_vector`: frames with the labels of ``result.parameter_blocks()``."""
+    """The inverse of :func:`block_vector`: frames with the labels of ``result.parameter_blocks()``, zero where
+    an entry is not carried."""
     template = result.parameter_blocks()
     out, start = {}, 0
-    for name, frame in template.items():
-        size = frame.size
-        out[name] = pd.DataFrame(np.asarray(flat[start:start + size], float).reshape(frame.shape),
-                                 index=frame.index, columns=frame.columns)
+    for name, mask in _carried(result).items():
+        values = np.zeros(mask.shape)
+        size = int(mask.sum())
+        values[mask] = flat[start:start + size]
         start += size
+        out[name] = pd.DataFrame(values, index=template[name].index, columns=template[name].columns)
     return out
 
 
@@ -553,7 +570,7 @@ def simulate_lgssm(params, n_dates: int, rng: np.random.Generator, burn: int = 2
 def monte_carlo(truth, n_dates: int, n_reps: int, seed: int = 0, robust: bool = False, progress=None,
                 missing: float = 0.0, **fit_options) -> tuple[np.ndarray, np.ndarray]:
     """Simulate ``n_reps`` panels from ``truth`` (a share ``missing`` of the cells blanked at random), fit each (``fit_options`` to :func:`xlatsm.fit_lgssm`) and
-    return ``(errors, standard_errors)``, both (n_reps, entries of ``parameter_blocks()`` flattened): the error is
+    return ``(errors, standard_errors)``, both (n_reps, entries of :func:`block_vector`): the error is
     the estimate minus the true parameters put in the same normalisation on the same panel (:meth:`LGSSMLikelihood.
     reported` at the truth, the truth's first factors as the estimated initial state). ``progress(done, total)``
     is called after each replication."""
@@ -573,10 +590,11 @@ def monte_carlo(truth, n_dates: int, n_reps: int, seed: int = 0, robust: bool = 
         true_p = replace(truth, initial_mean=first, initial_cov=np.zeros((k * L, k * L)))
         target = lik.reported(lik.pack(true_p.scaled(lik.shift, lik.scale)))
         errors.append(parameter_vector(fit, fit.params) - parameter_vector(fit, target))
-        ses.append(np.concatenate([frame.to_numpy(float).ravel() for frame in se.values()]))
+        ses.append(block_vector(fit, se))
         if progress is not None:
             progress(rep + 1, n_reps)
     return np.array(errors), np.array(ses)
 
 
-__all__ = ["LGSSMLikelihood", "LGSSMInference", "lgssm_inference", "shifted", "simulate_lgssm", "monte_carlo"]
+__all__ = ["LGSSMLikelihood", "LGSSMInference", "lgssm_inference", "shifted", "simulate_lgssm", "monte_carlo",
+           "parameter_vector", "block_vector", "blocks_like"]
