@@ -311,3 +311,26 @@ def test_summary_leaves_large_models_to_standard_errors(monkeypatch):
     assert "s.e." not in text.split("Standard errors:")[-1]
     fit.standard_errors                                      # computed on request: the summary then shows them
     assert "estimate         s.e.        t" in fit.summary()
+
+
+def test_delta_method_of_a_rotation_invariant_function():
+    """delta_std_errors of the series' one-step forecast mean c + C (d + A x_T) (rotation invariant, so the slice's
+    own rotation serves) equals the delta method by plain differences in u with the same covariance, and is the fit's own forecast."""
+    fit = xlatsm.fit_lgssm(panel(12, 200), K)
+    inference = fit.inference()
+    lik, B = inference.likelihood, inference.basis
+
+    def one_step(theta):
+        p = inference.params_at(theta)
+        es, _ = lik.e_step(lik.unpack(theta))
+        x_last = es.states[-1, :K] * lik.scale
+        return p.obs_intercept + p.C @ (p.state_intercept + p.A[0] @ x_last)
+
+    se = inference.delta_std_errors(one_step)
+    u0 = np.zeros(B.shape[1])
+    jac = approx_fprime(u0, lambda u: one_step(inference.theta + B @ u), epsilon=1e-6, centered=True)
+    cov_u = B.T @ inference.covariance @ B
+    np.testing.assert_allclose(se, np.sqrt(np.diag(jac @ cov_u @ jac.T)), rtol=1e-4)
+    np.testing.assert_allclose(one_step(inference.theta),
+                               fit.params.obs_intercept + fit.params.C @ (fit.params.state_intercept
+                                                                          + fit.params.A[0] @ fit.smoothed_states[-1]))

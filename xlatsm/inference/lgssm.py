@@ -400,6 +400,22 @@ class LGSSMInference:
         """Covariance of theta (internal units, module docstring)."""
         return self.F @ self.F.T
 
+    def params_at(self, theta):
+        """The parameters at theta in the data's units (the slice's rotation, not the reported one: fine for any
+        quantity the rotation does not change, e.g. forecasts of the series; :meth:`LGSSMLikelihood.reported`
+        gives the reported normalisation)."""
+        lik = self.likelihood
+        return lik.unpack(theta).unscaled(lik.shift, lik.scale)
+
+    def delta_std_errors(self, func) -> np.ndarray:
+        """Delta-method standard errors of ``func(theta)`` (values (m,); use :meth:`params_at`): the square roots
+        of the diagonal of ``J J'``, J the derivatives along the columns of F (one standard error each). NaN when
+        the information is not positive definite."""
+        if not self.ok:
+            return np.full(np.shape(func(self.theta)), np.nan)
+        Jac = whitened_jacobian(func, self.theta, self.F, step=STEP)
+        return np.sqrt(np.sum(Jac ** 2, axis=1))
+
     def _reported_vector(self, theta) -> np.ndarray:
         try:
             return parameter_vector(self.result, self.likelihood.reported(theta))
