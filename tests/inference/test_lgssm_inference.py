@@ -315,7 +315,8 @@ def test_summary_leaves_large_models_to_standard_errors(monkeypatch):
 
 def test_delta_method_of_a_rotation_invariant_function():
     """delta_std_errors of the series' one-step forecast mean c + C (d + A x_T) (rotation invariant, so the slice's
-    own rotation serves) equals the delta method by plain differences in u with the same covariance, and is the fit's own forecast."""
+    own rotation serves) equals the delta method by plain differences in u with the same covariance, and is the
+    fit's own forecast."""
     fit = xlatsm.fit_lgssm(panel(12, 200), K)
     inference = fit.inference()
     lik, B = inference.likelihood, inference.basis

@@ -585,11 +585,11 @@ def simulate_lgssm(params, n_dates: int, rng: np.random.Generator, burn: int = 2
 
 def monte_carlo(truth, n_dates: int, n_reps: int, seed: int = 0, robust: bool = False, progress=None,
                 missing: float = 0.0, **fit_options) -> tuple[np.ndarray, np.ndarray]:
-    """Simulate ``n_reps`` panels from ``truth`` (a share ``missing`` of the cells blanked at random), fit each (``fit_options`` to :func:`xlatsm.fit_lgssm`) and
-    return ``(errors, standard_errors)``, both (n_reps, entries of :func:`block_vector`): the error is
-    the estimate minus the true parameters put in the same normalisation on the same panel (:meth:`LGSSMLikelihood.
-    reported` at the truth, the truth's first factors as the estimated initial state). ``progress(done, total)``
-    is called after each replication."""
+    """Simulate ``n_reps`` panels from ``truth`` (a share ``missing`` of the cells blanked at random), fit each
+    (``fit_options`` to :func:`xlatsm.fit_lgssm`) and return ``(errors, standard_errors)``, both (n_reps, entries
+    of :func:`block_vector`): the error is the estimate minus the true parameters put in the same normalisation on
+    the same panel (:meth:`LGSSMLikelihood.reported` at the truth, the truth's first factors as the estimated
+    initial state). ``progress(done, total)`` is called after each replication."""
     from ..ssm.em import fit_lgssm
 
     rng = np.random.default_rng(seed)

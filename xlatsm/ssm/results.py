@@ -230,7 +230,6 @@ class LGSSMResult:
                           "with their square): result.standard_errors computes them"]
         try:
             inference = self.inference()
-            blocks = self.standard_errors
-        except Exception as exc:  # noqa: BLE001 - the summary says why instead of failing
+            return (inference.standard_errors() if inference.ok else None), list(inference.notes)
+        except Exception as exc:  # noqa: BLE001 - a summary says why there are no standard errors, never fails
             return None, [f"not available ({exc})"]
-        return (blocks if inference.ok else None), list(inference.notes)
