@@ -253,3 +253,116 @@ def test_daily_term_premia_from_a_monthly_fit(lw, lw_fit):
     tp = lw_fit.term_premium_at("10Y").loc[ends].to_numpy()
     np.testing.assert_allclose(ev.term_premium_at("10Y").to_numpy(), (1 - w) * tp[0] + w * tp[1], atol=1e-10)
     assert len(ev.term_premium_at("10Y")) == len(days) > 15
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# standard errors
+# ---------------------------------------------------------------------------------------------------------------
+RX_MONTHS = np.array([6, 12, 24, 36, 48, 60, 84, 120])
+SIGMA_E = 2e-3                      # return pricing errors, 20 bp of log price per month
+
+
+def _simulate_returns_model(T, rng):
+    """A panel on which ACM's assumptions hold exactly: the 1-month and the (n-1)-month yields are priced by the
+    model (so the principal components of them are exactly affine in the true factors), the n-month log prices
+    carry iid N(0, SIGMA_E^2) errors eta (so the return errors e_{t+1} = -eta_t are iid, homoskedastic and
+    independent of the factors and of their innovations)."""
+    mu, Phi = MU_Q + LAM0, PHI_Q + LAM1
+    X = np.zeros((T + 200, K))
+    X[0] = np.linalg.solve(np.eye(K) - Phi, mu)
+    shocks = rng.standard_normal((T + 200, K)) @ SIGMA.T
+    for t in range(1, T + 200):
+        X[t] = mu + Phi @ X[t - 1] + shocks[t]
+    X = X[200:]
+    exact = np.concatenate([[1], RX_MONTHS - 1])
+    n = np.concatenate([exact, RX_MONTHS])
+    A, B = acm_price_loadings(MU_Q, PHI_Q, OMEGA, SIGMA_E ** 2, DELTA0, DELTA1, 120)
+    logp = A[n] + X @ B[n].T
+    logp[:, len(exact):] += SIGMA_E * rng.standard_normal((T, len(RX_MONTHS)))
+    order = np.argsort(n)
+    panel = YieldPanel(yields=(-logp / (n / 12))[:, order], maturities=n[order] / 12, dates=pd.RangeIndex(T),
+                       labels=[f"{m}M" for m in n[order]], yield_units="decimal", maturity_units="tenor")
+    return panel, X, [f"{m}M" for m in exact]
+
+
+def _truth_in_pc_basis(fit, X):
+    """The true lambda_0, lambda_1, Phi_Q, mu_Q in this sample's principal-component basis X_pc = M X + m."""
+    m, M = _to_pc_basis(fit, X)
+    Minv = np.linalg.inv(M)
+    lam1 = M @ LAM1 @ Minv
+    phi_q = M @ PHI_Q @ Minv
+    return {"lambda_0": M @ LAM0 - lam1 @ m, "lambda_1": lam1, "Phi_Q": phi_q, "mu_Q": M @ MU_Q + m - phi_q @ m}
+
+
+@pytest.mark.parametrize("var_intercept", [True, False])
+def test_standard_errors_match_monte_carlo_dispersion(var_intercept):
+    """200 samples of 300 months from an ACM model with known parameters: for every entry of lambda_0, lambda_1,
+    Phi_Q and mu_Q, the estimation error divided by its standard error (analytic and robust) has a Monte Carlo
+    standard deviation between 0.8 and 1.25, and the RMS standard error is within 25% of the Monte Carlo
+    dispersion of the errors. The truth is mapped into each sample's principal-component basis (the standard
+    errors, as ACM's, take the factors as observed). Under the NY Fed's convention (mu = 0 imposed) lambda_0 is
+    -mu_Q, checked through mu_Q."""
+    rng = np.random.default_rng(11)
+    names = ["lambda_1", "Phi_Q", "mu_Q"] + (["lambda_0"] if var_intercept else [])
+    errors, ses, robust = ({k: [] for k in names} for _ in range(3))
+    for _ in range(200):
+        panel, X, exact = _simulate_returns_model(300, rng)
+        fit = fit_acm(panel, n_factors=K, pc_maturities=exact, rx_maturities=[f"{m}M" for m in RX_MONTHS],
+                      var_intercept=var_intercept)
+        truth = _truth_in_pc_basis(fit, X)
+        estimate = {"lambda_0": fit.lambda0, "lambda_1": fit.lambda1, "Phi_Q": fit.Phi_star, "mu_Q": fit.mu_star}
+        se, se_robust = fit.standard_errors, fit.parameter_standard_errors(robust=True)
+        for k in names:
+            errors[k].append(np.ravel(estimate[k] - truth[k]))
+            ses[k].append(se[k].to_numpy().ravel())
+            robust[k].append(se_robust[k].to_numpy().ravel())
+    for k in names:
+        err, s, r = np.array(errors[k]), np.array(ses[k]), np.array(robust[k])
+        for name, z in (("analytic", err / s), ("robust", err / r)):
+            assert np.all((z.std(axis=0) > 0.8) & (z.std(axis=0) < 1.25)), (k, name, z.std(axis=0))
+        ratio = np.sqrt(np.mean(s ** 2, axis=0)) / err.std(axis=0)
+        assert np.all((ratio > 0.8) & (ratio < 1.25)), (k, ratio)
+
+
+def test_var_and_short_rate_standard_errors_equal_statsmodels():
+    """The VAR's Phi (homoskedastic OLS, Sigma with T-2 degrees of freedom) and delta_0, delta_1 (OLS of the short
+    rate on the factors, homoskedastic and HC0) against statsmodels' OLS at the same regressions."""
+    import statsmodels.api as sm
+
+    fit = fit_acm(xlatsm_sample(), n_factors=3)
+    se, se_robust = fit.standard_errors, fit.parameter_standard_errors(robust=True)
+    T1, K_ = len(fit.V), fit.n_factors
+    for k in range(K_):
+        ols = sm.OLS(fit.X[1:, k], sm.add_constant(fit.X[:-1])).fit()
+        dof = np.sqrt((T1 - K_ - 1) / (T1 - 1))        # statsmodels: s^2 with T1-K-1; ACM's Sigma: T-2 = T1-1
+        np.testing.assert_allclose(se["Phi"].to_numpy()[k], ols.bse[1:] * dof, rtol=1e-10)
+    ols = sm.OLS(fit.short_rate, sm.add_constant(fit.X)).fit()
+    per_year = fit.scale / fit.dt
+    np.testing.assert_allclose(se["delta_0"].to_numpy().ravel(), ols.bse[:1] * per_year, rtol=1e-10)
+    np.testing.assert_allclose(se["delta_1"].to_numpy().ravel(), ols.bse[1:] * per_year, rtol=1e-10)
+    np.testing.assert_allclose(se_robust["delta_1"].to_numpy().ravel(), ols.HC0_se[1:] * per_year, rtol=1e-10)
+    # mu = 0 by the NY Fed's convention: zero s.e.; labels as parameter_blocks
+    assert (se["mu"].to_numpy() == 0).all()
+    blocks = fit.parameter_blocks()
+    assert set(se) == set(blocks) - {"pc_weights", "pc_mean"}
+    for name, frame in se.items():
+        assert frame.index.equals(blocks[name].index) and frame.columns.equals(blocks[name].columns)
+
+
+def xlatsm_sample():
+    import xlatsm
+
+    return xlatsm.load_sample()
+
+
+def test_standard_errors_in_summary_and_refusals():
+    fit = fit_acm(xlatsm_sample(), n_factors=3)
+    text = fit.summary()
+    assert "Standard errors: analytic, ACM (2013)" in text and "s.e." in text
+    lam = fit.lambda1[2, 2] / fit.standard_errors["lambda_1"].iloc[2, 2]
+    assert f"{lam:.2f}" in text                                   # the t statistic of lambda_1[PC3,PC3]
+    with pytest.raises(InputError, match="no bootstrap for ACM"):
+        fit.parameter_standard_errors(method="bootstrap")
+    fixed = fit_acm(xlatsm_sample(), n_factors=3, sigma2=fit.sigma2)
+    assert fixed.standard_errors["sigma2"].iloc[0, 0] == 0.0
+    assert any("sigma^2 was given" in n for n in fixed.inference().notes)

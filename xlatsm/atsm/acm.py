@@ -58,7 +58,8 @@ from ..data import YieldPanel, years_to_label
 from ..data.align import align_yields
 from ..data.panel import read_observations
 from ..errors import InputError
-from ..textfmt import format_matrix, frame_table, header_block, pricing_error_table, term_premium_table
+from ..textfmt import (estimate_table, format_matrix, frame_table, header_block, pricing_error_table,
+                       term_premium_table)
 from .loadings import discrete_price_loadings
 from ..diagnostics import flag_lines
 from .results_other import CurveResult, _date, check_balanced, explosive_flags, maturity_years, read_yields
@@ -132,6 +133,9 @@ class ACMResult(CurveResult):
     notes: list = field(default_factory=list)
     seconds: float = 0.0
     flags: list = field(default_factory=list)
+    var_intercept: bool = False  # True: mu is the OLS intercept; False: mu = 0 (the NY Fed's convention)
+    sigma2_given: bool = False   # sigma^2 was given (fit_acm(sigma2=...)), not estimated
+    short_rate: np.ndarray | None = None   # (T,) r_t per period, decimals: the regressand of delta_0, delta_1
     loglik = None
     method = "acm"
     converged = True
@@ -311,6 +315,181 @@ class ACMResult(CurveResult):
         ev = self.evaluate(new_yields, yield_units, maturity_units)
         return {"factors": ev.factors, "fitted_yields": ev.fitted_yields, "term_premium": ev.term_premium}
 
+    # -- inference -----------------------------------------------------------------------------------------------
+    def _se_pieces(self):
+        r"""The first-order errors of the three regression steps, date by date (module docstring of
+        :meth:`parameter_standard_errors`): per date t (T-1 of them), the rows of
+
+        * ``D1_t = v_{t+1} Z_t' (Z'Z)^{-1}`` (K x (K+1)): the VAR's [mu, Phi] error, ``Z_t = (1, X_t')'``;
+        * ``D2_t = e_{t+1} Z_t' (Z'Z)^{-1}`` (N x (K+1)): the return regressions' error on [a, c];
+        * ``Db_t = e_{t+1} v_{t+1}' (V'V)^{-1}`` (N x K): the error of beta;
+        * ``DS_t = (v_{t+1} v_{t+1}' - Sigma) / (T-1)``; ``ds2_t = (e_{t+1}'e_{t+1} / N - sigma^2) / (T-1)``;
+
+        each flattened column-major and stacked (T-1, m). Also the analytic covariance of the stacked sum under
+        ACM's assumptions (Gaussian VAR innovations; return errors iid N(0, sigma^2 I_N), independent of them):
+        ``(Ups^-1 (x) Sigma)/T``, ``sigma^2 (Ups^-1 (x) I_N)/T``, ``sigma^2 (Sigma^-1 (x) I_N)/T``,
+        ``(I + K_KK)(Sigma (x) Sigma)/T``, ``2 sigma^4 / (N T)``, blocks mutually uncorrelated
+        (``Ups = Z'Z / T``, T the T-1 return dates)."""
+        K, N = self.n_factors, len(self.rx_periods)
+        T1 = len(self.V)
+        Z = np.column_stack([np.ones(T1), self.X[:-1]])
+        v = self.V - self.V.mean(axis=0)           # the OLS residuals (the NY Fed's V keeps the intercept)
+        e = self.E
+        ZZi = np.linalg.inv(Z.T @ Z)
+        VVi = np.linalg.inv(v.T @ v)
+        D1 = np.einsum("ti,tj->tji", v, Z @ ZZi).reshape(T1, -1)        # column-major vec of (K, K+1)
+        D2 = np.einsum("ti,tj->tji", e, Z @ ZZi).reshape(T1, -1)        # (N, K+1)
+        Db = np.einsum("ti,tj->tji", e, v @ VVi).reshape(T1, -1)        # (N, K)
+        DS = (np.einsum("ti,tj->tji", v, v).reshape(T1, -1) - self.Sigma.reshape(1, -1, order="F")) / T1
+        ds2 = ((np.sum(e ** 2, axis=1) / N - np.sum(e ** 2) / e.size) / T1)[:, None]
+        pieces = np.hstack([D1, D2, Db, DS, ds2])
+        Ups_i = np.linalg.inv(Z.T @ Z / T1)
+        Sigma, s2 = self.Sigma, float(np.sum(e ** 2) / e.size)
+        Kkk = np.zeros((K * K, K * K))
+        for i in range(K):
+            for j in range(K):
+                Kkk[i * K + j, j * K + i] = 1.0
+        from scipy.linalg import block_diag
+
+        analytic = block_diag(np.kron(Ups_i, Sigma), s2 * np.kron(Ups_i, np.eye(N)),
+                              s2 * np.kron(np.linalg.inv(Sigma), np.eye(N)),
+                              (np.eye(K * K) + Kkk) @ np.kron(Sigma, Sigma), [[2 * s2 ** 2 / N]]) / T1
+        return pieces, analytic, (K * (K + 1), N * (K + 1), N * K, K * K, 1)
+
+    def _se_map(self, sizes) -> np.ndarray:
+        r"""L: the linear map from the stacked regression errors to the parameters' first-order errors,
+        ``[a, beta, c, mu, Phi, Sigma, sigma^2, lambda_0, lambda_1, mu_Q, Phi_Q]`` (matrices row-major).
+
+        With ``Lambda = [lambda_0, lambda_1]``, ``A = (beta'beta)^{-1} beta'`` and the model's restrictions
+        ``[a + (B* vec Sigma + sigma^2)/2, c] = beta Lambda``: ``d[a, c] = beta dG + D2`` (``dG = D1``, its mu
+        column zero when mu = 0 is imposed, as the NY Fed does), ``d beta = Db`` and
+
+        .. math::
+
+            d\Lambda = A\,\big(d[a + \tfrac12(B^*\mathrm{vec}\Sigma + \sigma^2\iota),\ c]
+            - d\beta\,\Lambda\big),\qquad
+            d\,\tfrac12 (B^*\mathrm{vec}\Sigma)_i = \beta_i'\Sigma\,d\beta_i
+            + \tfrac12 \beta_i' d\Sigma\,\beta_i .
+        """
+        K, N = self.n_factors, len(self.rx_periods)
+        beta, Sigma = self.beta, self.Sigma
+        A = np.linalg.solve(beta.T @ beta, beta.T)
+        Lam = np.column_stack([self.lambda0, self.lambda1])
+        edges = np.cumsum((0,) + tuple(sizes))
+
+        def perturb(x):
+            D1 = x[edges[0]:edges[1]].reshape(K, K + 1, order="F").copy()
+            D2 = x[edges[1]:edges[2]].reshape(N, K + 1, order="F")
+            Db = x[edges[2]:edges[3]].reshape(N, K, order="F")
+            DS = x[edges[3]:edges[4]].reshape(K, K, order="F")
+            ds2 = 0.0 if self.sigma2_given else float(x[edges[4]])
+            if not self.var_intercept:
+                D1[:, 0] = 0.0
+            dac = beta @ D1 + D2
+            conv = np.einsum("ni,ij,nj->n", Db, Sigma, beta) + 0.5 * np.einsum("ni,ij,nj->n", beta, DS, beta) \
+                + 0.5 * ds2
+            dLam = A @ (np.column_stack([dac[:, 0] + conv, dac[:, 1:]]) - Db @ Lam)
+            dmu, dPhi = D1[:, 0], D1[:, 1:]
+            return np.concatenate([dac[:, 0], Db.ravel(), dac[:, 1:].ravel(), dmu, dPhi.ravel(), DS.ravel(), [ds2],
+                                   dLam[:, 0], dLam[:, 1:].ravel(), dmu - dLam[:, 0], (dPhi - dLam[:, 1:]).ravel()])
+
+        return np.column_stack([perturb(unit) for unit in np.eye(int(edges[-1]))])
+
+    def parameter_covariance(self, robust: bool = False) -> np.ndarray:
+        """Covariance of ``[a, beta, c, mu, Phi, Sigma, sigma^2, lambda_0, lambda_1, mu_Q, Phi_Q]`` (internal
+        units, matrices row-major): ``L C L'`` with ``C`` the analytic covariance of the regression errors under
+        ACM's assumptions, or (``robust=True``) the sandwich ``sum_t psi_t psi_t'`` of the date-by-date errors
+        ``psi_t = L D_t`` (heteroskedasticity-robust; no Gaussianity needed; serial correlation still not
+        allowed for)."""
+        key = ("covariance", bool(robust))
+        cache = self.__dict__.setdefault("_se_cache", {})
+        if key not in cache:
+            pieces, analytic, sizes = self._se_pieces()
+            L = self._se_map(sizes)
+            if robust:
+                psi = pieces @ L.T
+                cache[key] = psi.T @ psi
+            else:
+                cache[key] = L @ analytic @ L.T
+        return cache[key]
+
+    def _short_rate_covariance(self, robust: bool):
+        """Covariance of (delta_0, delta_1) per period: OLS of r_t on (1, X_t) over every date, homoskedastic
+        (s^2 (Z'Z)^-1, s^2 with T - K - 1 degrees of freedom) or White's HC0."""
+        T = len(self.X)
+        Z = np.column_stack([np.ones(T), self.X])
+        r = self.delta0 + self.X @ self.delta1
+        u = self.short_rate - r
+        ZZi = np.linalg.inv(Z.T @ Z)
+        if robust:
+            meat = (Z * u[:, None]).T @ (Z * u[:, None])
+            return ZZi @ meat @ ZZi
+        return float(u @ u / (T - Z.shape[1])) * ZZi
+
+    def inference(self, robust: bool = False) -> "ACMInference":
+        """What the standard errors assume and hold fixed (``notes``; ``ok`` is True: they are closed form)."""
+        notes = [("heteroskedasticity-robust sandwich of the date-by-date regression errors" if robust else
+                  "analytic, ACM (2013) section 3.3: Gaussian VAR innovations, return errors iid N(0, sigma^2 I) "
+                  "and independent of them") + "; they count the estimated betas, the generated VAR innovations, "
+                 "Sigma and sigma^2 of the convexity term",
+                 "the principal components are treated as observed (their weights and means fixed), as ACM do; no "
+                 "allowance for serial correlation (delta_0, delta_1: OLS of the short rate on the factors)"]
+        if not self.var_intercept:
+            notes.append("mu = 0 by the NY Fed's convention (demeaned factors): its s.e. is zero and lambda_0 is "
+                         "-mu_Q")
+        if self.sigma2_given:
+            notes.append("sigma^2 was given: held fixed (s.e. zero)")
+        return ACMInference(ok=True, robust=bool(robust), notes=notes)
+
+    def parameter_standard_errors(self, robust: bool = False, method: str = "analytic", n_boot: int = 199,
+                                  seed: int = 0, progress=True) -> dict[str, pd.DataFrame]:
+        r"""Asymptotic standard errors of the three-step estimator (Adrian, Crump and Moench 2013, section 3.3 and
+        appendix), with the same keys, labels and units as :meth:`parameter_blocks` (but ``pc_weights`` and
+        ``pc_mean``: the principal components are treated as observed, as ACM do).
+
+        Every estimate is a smooth function of the VAR, the excess-return regressions and the pricing errors'
+        variance; to first order its error is ``L D`` with ``D`` the regression errors (:meth:`_se_pieces`) and
+        ``L`` the map of :meth:`_se_map`, so the estimated betas, the generated regressors ``v_{t+1}``, Sigma
+        and sigma^2 in the convexity term all count (with their covariances, e.g. between Phi and lambda_1 in
+        Phi_Q = Phi - lambda_1). ``robust=False`` (default): ACM's assumptions (Gaussian VAR innovations, return
+        errors iid N(0, sigma^2 I) independent of them); ``robust=True``: the sandwich of the date-by-date
+        errors (``method="observed"`` is accepted as a synonym of "analytic"; n_boot, seed and progress are
+        not used). ``mu`` under the NY Fed's convention (``var_intercept=False``) is zero by construction (s.e. 0),
+        and so is sigma^2 when it was given. delta_0, delta_1: the OLS of the short rate on the factors.
+        Units as :meth:`parameter_blocks`."""
+        if method not in ("analytic", "observed"):
+            raise InputError(f"ACM standard errors are closed form (method='analytic'), not {method!r}: "
+                             "robust=True gives the sandwich; there is no bootstrap for ACM")
+        K, N = self.n_factors, len(self.rx_periods)
+        se = np.sqrt(np.maximum(np.diag(self.parameter_covariance(robust)), 0.0))
+        sizes = {"a": N, "beta": N * K, "c": N * K, "mu": K, "Phi": K * K, "Sigma": K * K, "sigma2": 1,
+                 "lambda_0": K, "lambda_1": K * K, "mu_Q": K, "Phi_Q": K * K}
+        values, at = {}, 0
+        for name, size in sizes.items():
+            values[name] = se[at:at + size]
+            at += size
+        d_se = np.sqrt(np.maximum(np.diag(self._short_rate_covariance(robust)), 0.0)) / self.dt * self.scale
+        blocks = self.parameter_blocks()
+        out = {}
+        for name, block in blocks.items():
+            if name in ("pc_weights", "pc_mean"):
+                continue
+            if name == "delta_0":
+                vals = d_se[:1]
+            elif name == "delta_1":
+                vals = d_se[1:]
+            else:
+                vals = values[name]
+            out[name] = pd.DataFrame(np.asarray(vals, float).reshape(block.shape), index=block.index,
+                                     columns=block.columns)
+        return out
+
+    @property
+    def standard_errors(self) -> dict[str, pd.DataFrame]:
+        """:meth:`parameter_standard_errors` under ACM's assumptions (analytic; ``robust=True`` there for the
+        sandwich)."""
+        return self.parameter_standard_errors()
+
     # -- reporting -----------------------------------------------------------------------------------------------
     def parameter_blocks(self) -> dict[str, pd.DataFrame]:
         """Every parameter block, labelled. Factor-space blocks are unit-free; delta_0 (per year) and delta_1
@@ -353,11 +532,18 @@ class ACMResult(CurveResult):
         lines.append(f"Units: yields, term premia, delta in {self.units} per year; a, beta, c, sigma2 in decimal "
                      "log returns per period; pricing errors in bp.")
         lines += [f"Note: {n}" for n in self.notes]
+        try:
+            se_blocks = self.standard_errors
+            lines += [f"Standard errors: {n}" for n in self.inference().notes]
+        except (np.linalg.LinAlgError, ValueError) as exc:     # the summary says why instead of failing
+            se_blocks = {}
+            lines.append(f"Standard errors: not available ({exc})")
         lines.append("")
         for name, block in self.parameter_blocks().items():
             if name in ("pc_weights", "pc_mean", "a", "c", "beta"):
                 continue
-            lines += frame_table(name, block)
+            se = se_blocks.get(name)
+            lines += frame_table(name, block) if se is None else estimate_table(name, block, se)
         lines += pricing_error_table(errors)
         lines += format_matrix("Excess-return regressions, RMSE in bp of one-period log return",
                                self.return_rmse.to_numpy()[None, :], ["RMSE_bp"], list(self.return_rmse.index),
@@ -367,6 +553,16 @@ class ACMResult(CurveResult):
 
     def __str__(self) -> str:
         return self.summary()
+
+
+@dataclass
+class ACMInference:
+    """What :meth:`ACMResult.inference` returns: the standard errors are closed form (``ok``), ``notes`` say what
+    they assume and hold fixed."""
+
+    ok: bool
+    robust: bool
+    notes: list
 
 
 @dataclass
@@ -547,6 +743,7 @@ def fit_acm(yields, maturities=None, n_factors: int = 5, *, rx_maturities=None, 
     a, beta, c = coef[0], coef[1:1 + n_factors].T, coef[1 + n_factors:].T
     E = rx - Zr @ coef
     sigma2_regression = float(np.sum(E ** 2) / E.size)
+    sigma2_given = sigma2 is not None
     if sigma2 is None:
         sigma2 = sigma2_regression
     else:
@@ -568,7 +765,8 @@ def fit_acm(yields, maturities=None, n_factors: int = 5, *, rx_maturities=None, 
     result = ACMResult(panel=panel, dt=dt, n_factors=n_factors, pc_labels=[panel.labels[j] for j in pc_idx],
                        pc_mean=pc_mean, pc_weights=W, X=X, mu=mu, Phi=Phi, Sigma=Sigma, V=V, rx_periods=rx_periods,
                        rx=rx, a=a, beta=beta, c=c, E=E, sigma2=sigma2, lambda0=lambda0, lambda1=lambda1,
-                       delta0=delta0, delta1=delta1, notes=notes)
+                       delta0=delta0, delta1=delta1, notes=notes, var_intercept=bool(var_intercept),
+                       sigma2_given=sigma2_given, short_rate=r)
     result.flags = explosive_flags(Phi, result.Phi_star) + result._nonfinite_flags(
         ["fitted_yields", "term_premium"])
     result.seconds = time.perf_counter() - started
