@@ -390,16 +390,22 @@ def fit_afns(yields, maturities=None, *, version: str = "independent", yield_uni
     dt = 1.0 / float(periods_per_year or panel.periods_per_year)
     floor = variance_floor(Y)
     build = _Build(years, dt, version, floor)
+    starts = [("the two-step Nelson-Siegel VAR", _start(Y, years, dt, version, build))]
     if version == "correlated":
         # nested start: the independent-factor maximum is a point of the correlated model (off-diagonals 0), so
-        # the correlated fit can only improve on it
+        # the correlated fit can only improve on it. The likelihood has several local maxima (they differ in
+        # which maturities are priced exactly, on their variance floor), so the two-step start is run too and
+        # the higher maximum kept.
         ind = fit_afns(panel, version="independent", periods_per_year=periods_per_year, max_iter=max_iter)
-        theta0 = build.pack(ind.lam, ind.KP, ind.thetaP, ind.Sigma, ind.h)
-        notes.append(f"started from the independent-factor fit (log-likelihood {ind.loglik:.3f})")
-    else:
-        theta0 = _start(Y, years, dt, version, build)
+        starts.insert(0, (f"the independent-factor fit (log-likelihood {ind.loglik:.3f})",
+                          build.pack(ind.lam, ind.KP, ind.thetaP, ind.Sigma, ind.h)))
     model = GaussianSSM(Y, build, log_h_tail=True)
-    theta, ll, ok, nit, msg, start_ll = model.maximise(theta0, max_iter=max_iter)
+    runs = []
+    for label, theta0 in starts:
+        runs.append((label, model.maximise(theta0, max_iter=max_iter)))
+    label, (theta, ll, ok, nit, msg, start_ll) = max(runs, key=lambda run: run[1][1])
+    notes.append(f"started from {label}" + "".join(
+        f"; the start from {other} reached log-likelihood {run[1]:.3f}" for other, run in runs if other != label))
     sm = model.smooth(theta)
     lam, KP, thetaP, Sigma, h = build.unpack(theta)
     result = AFNSResult(panel=panel, version=version, dt=dt, theta=theta, lam=lam, KP=KP, thetaP=thetaP,

@@ -61,6 +61,8 @@ class GaussianSSM:
         self.Y0 = np.where(self.obs, self.Y, 0.0)
         self._runner = None
         self.n_eval = 0
+        self._score_curv = None       # complete-data curvature per parameter, found by the last score's differences
+        self.report: dict = {}
 
     def _run(self, mats: Matrices):
         if self._runner is None:
@@ -88,24 +90,31 @@ class GaussianSSM:
         return self._run(mats).smooth(mats.state_space())
 
     # -- Fisher's identity ---------------------------------------------------------------------------------------
-    def _stats(self, sm):
+    def _stats(self, sm, base: Matrices):
+        """The smoother's sufficient statistics, centred on the residuals at ``base`` (the matrices the smoother
+        ran with): ``E[log p(y, f; theta) | y]`` is then a sum of terms of its own size instead of differences of
+        sums of squared yields (which lost ~1e-6 of it to rounding where a measurement variance is ~1e-10)."""
         m_, P, C = sm.states, sm.cov, sm.lag_cov
-        obs, Y0 = self.obs.astype(float), self.Y0
-        MM = P + np.einsum("ti,tj->tij", m_, m_)
-        st = {
-            "n": obs.sum(0), "syy": (Y0 ** 2).sum(0), "sy": Y0.sum(0),
-            "sym": Y0.T @ m_, "sm": obs.T @ m_, "Smm": np.einsum("tj,tik->jik", obs, MM),
-            "S11": MM[1:].sum(0), "S00": MM[:-1].sum(0),
-            "S10": (C[1:] + np.einsum("ti,tj->tij", m_[1:], m_[:-1])).sum(0),
-            "s1": m_[1:].sum(0), "s0": m_[:-1].sum(0), "n1": len(m_) - 1, "m1": m_[0], "P1": P[0],
+        obs = self.obs.astype(float)
+        e0 = np.where(self.obs, self.Y0 - base.a - m_ @ base.Z.T, 0.0)      # measurement residuals at base
+        r0 = m_[1:] - base.d - m_[:-1] @ base.T.T                             # transition residuals at base
+        return {
+            "base": base, "n": obs.sum(0), "see": (e0 ** 2).sum(0), "se": e0.sum(0), "sem": e0.T @ m_,
+            "sm": obs.T @ m_, "Smm": np.einsum("tj,ti,tk->jik", obs, m_, m_), "SP": np.einsum("tj,tik->jik", obs, P),
+            "R00": r0.T @ r0, "r0": r0.sum(0), "R0m": r0.T @ m_[:-1], "s0": m_[:-1].sum(0), "M00": m_[:-1].T @ m_[:-1],
+            "SP1": P[1:].sum(0), "SP0": P[:-1].sum(0), "SC": C[1:].sum(0), "n1": len(m_) - 1, "m1": m_[0],
+            "P1": P[0],
         }
-        return st
 
     @staticmethod
     def _measurement_quad(mats: Matrices, st) -> np.ndarray:
-        Z, a = mats.Z, mats.a
-        return (st["syy"] - 2 * a * st["sy"] - 2 * np.einsum("ji,ji->j", Z, st["sym"]) + st["n"] * a ** 2
-                + 2 * a * np.einsum("ji,ji->j", Z, st["sm"]) + np.einsum("ji,jik,jk->j", Z, st["Smm"], Z))
+        """``sum_t E[(y_tj - a_j - Z_j f_t)^2 | y]`` over observed cells, per maturity j, from the residuals at the
+        base: ``y - a - Z m = e0 - da - dZ m`` with ``da = a - a0``, ``dZ = Z - Z0``, plus ``Z P_t Z'``."""
+        base = st["base"]
+        da, dZ, Z = mats.a - base.a, mats.Z - base.Z, mats.Z
+        return (st["see"] - 2 * da * st["se"] - 2 * np.einsum("ji,ji->j", dZ, st["sem"]) + st["n"] * da ** 2
+                + 2 * da * np.einsum("ji,ji->j", dZ, st["sm"]) + np.einsum("ji,jik,jk->j", dZ, st["Smm"], dZ)
+                + np.einsum("ji,jik,jk->j", Z, st["SP"], Z))
 
     @staticmethod
     def expected_loglik(mats: Matrices, st) -> float:
@@ -113,11 +122,15 @@ class GaussianSSM:
         h = mats.h
         quad = GaussianSSM._measurement_quad(mats, st)
         ll = -0.5 * np.sum(st["n"] * (_LOG2PI + np.log(h)) + quad / h)
-        A, d = mats.T, mats.d
-        S10A = st["S10"] @ A.T
-        M = (st["S11"] - S10A - S10A.T + A @ st["S00"] @ A.T - np.outer(d, st["s1"]) - np.outer(st["s1"], d)
-             + np.outer(A @ st["s0"], d) + np.outer(d, A @ st["s0"]) + st["n1"] * np.outer(d, d))
-        k = len(d)
+        base = st["base"]
+        A, dd, dA = mats.T, mats.d - base.d, mats.T - base.T
+        # sum_t E[(f_t - d - A f_{t-1})(...)'] with f_t - d - A f_{t-1} = r0_t - dd - dA m_{t-1} + (smoother noise)
+        X = np.outer(st["r0"], dd) + st["R0m"] @ dA.T
+        w = dA @ st["s0"]
+        SCA = st["SC"] @ A.T
+        M = (st["R00"] - X - X.T + st["n1"] * np.outer(dd, dd) + np.outer(dd, w) + np.outer(w, dd)
+             + dA @ st["M00"] @ dA.T + st["SP1"] - SCA - SCA.T + A @ st["SP0"] @ A.T)
+        k = len(mats.d)
         sign, logdet = np.linalg.slogdet(mats.Q)
         if sign <= 0:
             return -np.inf
@@ -129,7 +142,31 @@ class GaussianSSM:
         ll -= 0.5 * (k * _LOG2PI + logdet1 + np.trace(np.linalg.solve(mats.P1, st["P1"] + np.outer(e, e))))
         return float(ll)
 
-    def loglik_and_score(self, theta, step: float = 1e-6):
+    def _q(self, st):
+        def q(x):
+            mats = self.build(x)
+            return -np.inf if mats is None else self.expected_loglik(mats, st)
+        return q
+
+    @staticmethod
+    def _steps(theta, rel, curvature=None, natural=None):
+        """Difference steps: ``natural / sqrt(curvature)`` (a fixed fraction of each parameter's own scale, so the
+        same in every unit of the data) where the curvature is known and positive, else ``rel (1 + |theta|)``;
+        kept within [1e-10, 1e-2] (1 + |theta|) and rounded to representable differences."""
+        theta = np.asarray(theta, float)
+        h = rel * (1.0 + np.abs(theta))
+        if curvature is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                nat = natural / np.sqrt(curvature)
+            h = np.where(np.isfinite(nat) & (curvature > 0), nat, h)
+        h = np.clip(h, 1e-10 * (1.0 + np.abs(theta)), 1e-2 * (1.0 + np.abs(theta)))
+        return (theta + h) - theta
+
+    def loglik_and_score(self, theta, step: float | None = None):
+        """``(log p(y), d log p(y) / d theta)``: the score by Fisher's identity, central differences of the
+        expected complete-data log-likelihood (closed form in the measurement variances with ``log_h_tail``).
+        Steps are 1e-3 of each parameter's scale (1/sqrt of its complete-data curvature, found by the previous
+        call's differences; 1e-6 (1 + |theta|) on the first call), or ``step (1 + |theta|)`` when given."""
         theta = np.asarray(theta, float)
         mats = self.build(theta)
         if mats is None:
@@ -139,7 +176,7 @@ class GaussianSSM:
         except (EstimationError, np.linalg.LinAlgError, ValueError):
             return -np.inf, np.zeros_like(theta)
         self.n_eval += 1
-        st = self._stats(sm)
+        st = self._stats(sm, mats)
         g = np.empty_like(theta)
         n_fd = len(theta)
         if self.log_h_tail:
@@ -148,99 +185,266 @@ class GaussianSSM:
             n_fd = len(theta) - J
             quad = self._measurement_quad(mats, st)
             g[n_fd:] = -0.5 * (st["n"] / mats.h - quad / mats.h ** 2) * np.exp(theta[n_fd:])
+        adaptive = step is None
+        if adaptive:
+            if self._score_curv is None or len(self._score_curv) != n_fd:
+                self._score_curv = np.full(n_fd, np.nan)
+            hs = self._steps(theta[:n_fd], 1e-6, self._score_curv, _NAT_SCORE)
+        else:
+            hs = self._steps(theta[:n_fd], step)
+        q = self._q(st)
+        q0 = self.expected_loglik(mats, st)
         for i in range(n_fd):
-            hstep = step * (1.0 + abs(theta[i]))
             up, down = theta.copy(), theta.copy()
-            up[i] += hstep
-            down[i] -= hstep
-            mu, md = self.build(up), self.build(down)
-            if mu is None or md is None:
+            up[i] += hs[i]
+            down[i] -= hs[i]
+            fu, fd = q(up), q(down)
+            if not (np.isfinite(fu) and np.isfinite(fd)):
                 g[i] = 0.0
                 continue
-            g[i] = (self.expected_loglik(mu, st) - self.expected_loglik(md, st)) / (2 * hstep)
+            g[i] = (fu - fd) / (2 * hs[i])
+            if adaptive:
+                self._score_curv[i] = -(fu - 2 * q0 + fd) / hs[i] ** 2
         return sm.loglik, g
 
-    def complete_information(self, theta, step: float = 1e-4) -> np.ndarray:
-        """-Hessian of the expected complete-data log-likelihood at theta (central second differences): a
-        positive definite metric that is at least the observed information, used to whiten the search."""
+    def complete_information(self, theta, step: float | None = None) -> np.ndarray:
+        """-Hessian of the expected complete-data log-likelihood ``Q(theta | theta)``, the complete-data
+        information: at least the observed information (missing information is positive semi-definite), used to
+        whiten the search. Central second differences with steps 1e-2 of each parameter's own scale (found by two
+        pilot passes on the diagonal), or ``step (1 + |theta|)`` when given; with ``log_h_tail`` the measurement
+        variances' rows are in closed form (``d/d theta_j`` of ``-1/2 (n_j log h_j + quad_j / h_j)``, ``quad_j``
+        differenced in the other parameters)."""
         theta = np.asarray(theta, float)
-        st = self._stats(self.smooth(theta))
+        mats = self.build(theta)
+        if mats is None:
+            raise EstimationError("the parameters do not define a valid model (non-stationary factors)")
+        st = self._stats(self._run(mats).smooth(mats.state_space()), mats)
         n = len(theta)
-        h = step * (1.0 + np.abs(theta))
+        J = len(mats.h) if self.log_h_tail else 0
+        nf = n - J
 
-        def q(x):
-            mats = self.build(x)
-            return -np.inf if mats is None else self.expected_loglik(mats, st)
+        def q(x, quad=False):
+            m = self.build(x)
+            value = -np.inf if m is None else self.expected_loglik(m, st)
+            if not quad:
+                return value
+            return value, (np.full(len(mats.h), np.nan) if m is None else self._measurement_quad(m, st))
 
         f0 = q(theta)
-        E = np.diag(h)
-        fp = np.array([q(theta + E[i]) for i in range(n)])
-        fm = np.array([q(theta - E[i]) for i in range(n)])
+
+        def shifts(h):              # rows: theta's change along each differenced parameter
+            E = np.zeros((nf, n))
+            E[:, :nf] = np.diag(h)
+            return E
+
+        def diagonal(h, keep=False):
+            E = shifts(h)
+            plus = [q(theta + E[i], keep) for i in range(nf)]
+            minus = [q(theta - E[i], keep) for i in range(nf)]
+            if keep:
+                return plus, minus
+            return -(np.array(plus) - 2 * f0 + np.array(minus)) / h ** 2
+
+        h = self._steps(theta[:nf], 1e-4 if step is None else step)
+        if step is None:
+            for _ in range(2):
+                h = self._steps(theta[:nf], 1e-4, diagonal(h), _NAT_HESSIAN)
+        plus, minus = diagonal(h, keep=True)
         H = np.zeros((n, n))
-        for i in range(n):
-            H[i, i] = (fp[i] - 2 * f0 + fm[i]) / h[i] ** 2
+        E = shifts(h)
+        for i in range(nf):
+            H[i, i] = (plus[i][0] - 2 * f0 + minus[i][0]) / h[i] ** 2
             for j in range(i):
                 v = q(theta + E[i] + E[j]) - q(theta + E[i] - E[j]) - q(theta - E[i] + E[j]) + q(theta - E[i] - E[j])
                 H[i, j] = H[j, i] = v / (4 * h[i] * h[j])
+        if J:
+            u, hv, nobs = np.exp(theta[nf:]), mats.h, st["n"]
+            quad = self._measurement_quad(mats, st)
+            tail = np.arange(nf, n)
+            H[tail, tail] = -0.5 * ((2 * quad / hv ** 3 - nobs / hv ** 2) * u ** 2 + (nobs / hv - quad / hv ** 2) * u)
+            for i in range(nf):
+                dquad = (plus[i][1] - minus[i][1]) / (2 * h[i])
+                H[tail, i] = H[i, tail] = 0.5 * u * dquad / hv ** 2
         return -H
 
-    def maximise(self, theta0, max_iter: int = 2000, tol: float = 1e-9, restarts: int = 5):
-        """L-BFGS-B on -log p(y) with the exact score, in coordinates whitened by the complete-data information
-        (a unit step means the same in every direction and any units of the data), restarted from its answer
-        with a fresh metric until the Newton decrement ``g' H^-1 g`` is below ``tol max(1, |loglik|)``.
+    def observed_information(self, theta, free=None, scale=None) -> np.ndarray:
+        """-Hessian of ``log p(y)`` on the coordinates ``free`` (all by default): central differences of the exact
+        score, steps 1e-2 of each parameter's ``scale`` (every parameter's; default 1/sqrt of the complete-data information's
+        diagonal), symmetrised."""
+        theta = np.asarray(theta, float)
+        free = np.arange(len(theta)) if free is None else np.asarray(free)
+        if scale is None:
+            scale = _natural_scale(self.complete_information(theta))
+        h = self._steps(theta, 1e-4, 1.0 / np.asarray(scale, float) ** 2, _NAT_OBSERVED)
+        H = np.empty((len(free), len(free)))
+        for c, i in enumerate(free):
+            up, down = theta.copy(), theta.copy()
+            up[i] += h[i]
+            down[i] -= h[i]
+            H[:, c] = -(self.loglik_and_score(up)[1][free] - self.loglik_and_score(down)[1][free]) / (2 * h[i])
+        return 0.5 * (H + H.T)
 
-        Returns (theta, loglik, converged, n_iter, message, start_loglik); never a point worse than the start."""
+    # -- the maximiser -------------------------------------------------------------------------------------------
+    def _hold_floors(self, theta):
+        """Measurement variances near their floor, ``exp(theta_j) < 1e-2 floor_j``, where the score and curvature
+        in ``theta_j = log(h_j - floor_j)`` vanish like ``exp(theta_j)``, so no gradient method moves them. Each
+        is set to the maximiser of the expected complete-data log-likelihood in ``h_j`` alone,
+        ``max(quad_j / n_j, floor_j)`` (an ECM step: ``log p(y)`` cannot fall). Where that is the floor, or
+        gains under 1e-9, the maximum is on the floor (a Heywood case) and ``h_j`` is held there, at ``1e-17
+        floor_j`` above it (the same point whatever path led there; ~1e-15 of log-likelihood from the floor).
+        Returns (indices held, theta with them set)."""
+        if not self.log_h_tail:
+            return np.array([], int), theta
+        mats = self.build(theta)
+        J = len(mats.h)
+        u = np.exp(theta[-J:])
+        floor = mats.h - u
+        st = self._stats(self._run(mats).smooth(mats.state_space()), mats)
+        quad, nobs = self._measurement_quad(mats, st), st["n"]
+
+        def ell(h):
+            return -0.5 * (nobs * np.log(h) + quad / h)
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gain = ell(np.maximum(quad / np.maximum(nobs, 1), floor)) - ell(mats.h)
+        near = (u < 1e-2 * floor) & (floor > 0)
+        on = near & ~(gain >= 1e-9)
+        lift = near & (gain >= 1e-9)
+        theta = theta.copy()
+        tail = len(theta) - J
+        theta[tail + np.flatnonzero(lift)] = np.log(quad[lift] / nobs[lift] - floor[lift])
+        idx = tail + np.flatnonzero(on)
+        theta[idx] = np.log(floor[on]) - 40.0
+        return idx, theta
+
+    def _lbfgs_round(self, base, metric, free, max_iter):
+        """One L-BFGS-B run on -log p(y) from ``base`` over the coordinates ``free``, in coordinates ``u`` with
+        ``theta[free] = base[free] + metric @ u`` (a unit step of u means the same in every direction and any units
+        of the data): (theta, loglik, iterations, message)."""
+        def at(u):
+            x = base.copy()
+            x[free] += metric @ u
+            return x
+
+        def f(u):
+            ll_u, g_u = self.loglik_and_score(at(u))
+            if not np.isfinite(ll_u) or not np.all(np.isfinite(g_u)):
+                return 1e300, np.zeros_like(u)
+            return -ll_u, -(metric.T @ g_u[free])
+
+        res = minimize(f, np.zeros(metric.shape[1]), jac=True, method="L-BFGS-B",
+                       options={"maxiter": max_iter, "ftol": 1e-14, "gtol": 1e-8, "maxcor": 30})
+        cand = at(res.x)
+        return cand, self.loglik(cand), int(res.nit), str(res.message)
+
+    def maximise(self, theta0, max_iter: int = 2000, tol: float = 1e-10, restarts: int = 5, progress=None):
+        """Maximise ``log p(y)`` by Newton's method on the observed information ``I`` (central differences of the
+        exact score), safeguarded:
+
+        * each iteration scales the parameters by the complete-data information's diagonal, computes ``I`` and
+          its eigenvalues; where ``I`` is positive definite it takes the Newton step ``I^-1 g`` (halved until the
+          log-likelihood rises);
+        * where ``I`` is not positive definite (a saddle or upward curvature) it tries steps along the most
+          negative eigenvector (both signs, several lengths) and the saddle-free Newton step ``|I|^-1 g``;
+        * when neither gains it runs L-BFGS-B with the exact score, whitened by ``|I|`` (absolute eigenvalues).
+
+        Converged only when ``I`` is positive definite at the answer and the Newton decrement ``g' I^-1 g`` (twice
+        the gain a Newton step still promises, in log-likelihood units: scale-free) is below ``tol``. Measurement
+        variances whose maximum is on their floor (Heywood cases) are held there (:meth:`_hold_floors`).
+        ``restarts`` bounds the L-BFGS-B runs (times 4).
+
+        Returns (theta, loglik, converged, n_iter, message, start_loglik); never a point worse than the start.
+        ``self.report`` holds the checks at the answer: ``decrement``, ``min_eig`` (smallest eigenvalue of ``I``
+        in the scaled coordinates), ``on_floor`` (indices held on the floor), ``saddle_steps``, ``lbfgs_runs``."""
         theta = np.asarray(theta0, float).copy()
         start = self.loglik(theta)
         if not np.isfinite(start):
             raise EstimationError("the starting values give a non-finite log-likelihood; check the data's units "
                                   "(yield_units) and that the panel is a zero-coupon curve")
-        best, best_ll, n_iter, converged, message = theta, start, 0, False, ""
-        for _ in range(restarts + 1):
-            H = self.complete_information(best)
-            lam, V = np.linalg.eigh(0.5 * (H + H.T))
-            lam = np.maximum(np.abs(lam), 1e-10 * np.abs(lam).max())
-            Tm = V / np.sqrt(lam)
+        best, best_ll, n_iter = theta, start, 0
+        converged, message, decrement, min_eig = False, "", np.inf, np.nan
+        saddle_steps, lbfgs_runs, max_lbfgs = 0, 0, 4 * (restarts + 1)
+        on_floor = np.array([], int)
+        for _ in range(200):
+            on_floor, held = self._hold_floors(best)
+            if np.any(held != best):
+                held_ll = self.loglik(held)
+                if held_ll >= best_ll - 1e-9:        # within ~1e-15 of the floor, where the maximum is
+                    best, best_ll = held, held_ll
             ll, g = self.loglik_and_score(best)
-            gu = Tm.T @ g
-            decrement = float(gu @ gu)
-            if decrement <= tol * max(1.0, abs(ll)):
-                converged, message = True, f"Newton decrement {decrement:.2g} below tol"
+            free = np.setdiff1d(np.arange(len(best)), on_floor)
+            scale = _natural_scale(self.complete_information(best))
+            I = self.observed_information(best, free, scale) * np.outer(scale[free], scale[free])
+            gw = g[free] * scale[free]
+            lam, V = np.linalg.eigh(I)
+            min_eig = float(lam.min())
+            top = max(1.0, float(np.abs(lam).max()))
+            n_iter += 1
+            if progress is not None:
+                progress(n_iter, best_ll)
+            absl = np.maximum(np.abs(lam), 1e-8 * top)
+            decrement = float(np.sum((V.T @ gw) ** 2 / absl))
+            pd = min_eig > 1e-7 * top      # above the differences' noise (~1e-8 here)
+            if pd and decrement < tol:
+                converged, message = True, f"Newton decrement {decrement:.2g} below {tol:g}"
                 break
-            base = best.copy()
-
-            def f(u, base=base, Tm=Tm):
-                ll_u, g_u = self.loglik_and_score(base + Tm @ u)
-                if not np.isfinite(ll_u) or not np.all(np.isfinite(g_u)):
-                    return 1e300, np.zeros_like(u)
-                return -ll_u, -(Tm.T @ g_u)
-
-            res = minimize(f, np.zeros(len(theta)), jac=True, method="L-BFGS-B",
-                           options={"maxiter": max_iter, "ftol": 1e-15, "gtol": 1e-9, "maxcor": 30})
-            n_iter += int(res.nit)
-            cand = base + Tm @ res.x
-            cand_ll = self.loglik(cand)
-            message = str(res.message)
-            if cand_ll > best_ll:
-                gained = cand_ll - best_ll
-                best, best_ll = cand, cand_ll
-                if gained < tol * max(1.0, abs(best_ll)) * 1e-3:
-                    converged, message = True, "no further gain"
-                    break
+            trials = []
+            if pd:
+                trials = [a * (V @ ((V.T @ gw) / lam)) for a in 0.5 ** np.arange(8)]
             else:
-                message = f"no further gain (Newton decrement {decrement:.2g})"
+                v = V[:, 0] * (1.0 if V[:, 0] @ gw >= 0 else -1.0)
+                trials = [s * a * v for a in (0.1, 0.3, 1.0, 3.0) for s in (1.0, -1.0)]
+                trials += [a * (V @ ((V.T @ gw) / absl)) for a in 0.5 ** np.arange(4)]
+            cand_best, cand_best_ll = None, best_ll
+            for t in trials:
+                cand = best.copy()
+                cand[free] += scale[free] * t
+                cand_ll = self.loglik(cand)
+                if cand_ll > cand_best_ll:
+                    cand_best, cand_best_ll = cand, cand_ll
+                    if pd:
+                        break               # the longest Newton step that gains
+            gained = cand_best_ll - best_ll
+            if cand_best is not None:
+                saddle_steps += not pd
+                best, best_ll = cand_best, cand_best_ll
+            if pd and gained > 0 and (gained > 1e-6 or decrement < 1e-3):
+                continue                    # Newton is converging: no need for anything else
+            if lbfgs_runs >= max_lbfgs:
+                message = f"stopped after {lbfgs_runs} L-BFGS-B runs (Newton decrement {decrement:.2g})"
                 break
-        if not converged:
-            # judged at the answer, whatever stopped the runs: the Newton decrement g' H^-1 g is twice the gain a
-            # Newton step still promises (log-likelihood units)
-            H = self.complete_information(best)
-            lam, V = np.linalg.eigh(0.5 * (H + H.T))
-            lam = np.maximum(np.abs(lam), 1e-10 * np.abs(lam).max())
-            g = self.loglik_and_score(best)[1]
-            decrement = float(np.sum((V.T @ g) ** 2 / lam))
-            converged = decrement <= 1e-7 * max(1.0, abs(best_ll))
-            message = f"{message}; Newton decrement at the answer {decrement:.2g}"
+            # L-BFGS-B whitened by |I| at the current point
+            lbfgs_runs += 1
+            metric = scale[free][:, None] * (V / np.sqrt(absl))
+            cand, cand_ll, nit, lb_message = self._lbfgs_round(best, metric, free, max_iter)
+            n_iter += nit
+            if cand_ll > best_ll:
+                gained += cand_ll - best_ll
+                best, best_ll = cand, cand_ll
+            if not gained > 1e-9:
+                message = ("not a maximum: the observed information has a negative eigenvalue "
+                           f"({min_eig:.3g} in scaled units) and no step gains" if not pd else
+                           f"no step gains at a Newton decrement of {decrement:.2g} (above {tol:g}): the "
+                           f"log-likelihood is too flat or rough here to resolve ({lb_message})")
+                break
+        else:
+            message = f"stopped after 200 Newton iterations (Newton decrement {decrement:.2g})"
+        self.report = {"decrement": decrement, "min_eig": min_eig, "on_floor": on_floor,
+                       "saddle_steps": saddle_steps, "lbfgs_runs": lbfgs_runs}
         return best, best_ll, converged, n_iter, message, start
+
+
+_NAT_SCORE = 1e-3       # the score's difference step, in units of each parameter's own scale
+_NAT_HESSIAN = 1e-2     # second differences of Q
+_NAT_OBSERVED = 1e-2    # differences of the exact score (observed information)
+
+
+def _natural_scale(H: np.ndarray) -> np.ndarray:
+    """Each parameter's own scale, ``1/sqrt(H_ii)`` of an information matrix (1 where not positive)."""
+    d = np.diag(H)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = 1.0 / np.sqrt(d)
+    return np.where(np.isfinite(s) & (d > 0), s, 1.0)
 
 
 def stationary_cov(T: np.ndarray, Q: np.ndarray) -> np.ndarray | None:
