@@ -314,3 +314,25 @@ def test_bootstrap_and_bad_requests_are_refused(jsz):
             call()
     with pytest.raises(InputError, match="level"):
         jsz.term_premium_bands(level=1.5)
+
+
+def test_robust_standard_errors_agree_with_the_model_based_ones_on_model_data(truth):
+    """On data simulated from the model (T = 600) the sandwich H^-1 (sum_t s_t s_t') H^-1 estimates the same
+    covariance as the inverse information: ratios within 0.7-1.4 for K_P, Sigma and the 10-year term premium."""
+    from xlatsm.inference.bootstrap import simulate_jsz_panel
+
+    rng = np.random.default_rng(11)
+    c, Phi, _ = truth.discretisation()
+    Y = simulate_jsz_panel(truth, np.linalg.solve(np.eye(3) - Phi, c), 600, rng)
+    labels = ["1Y", "2Y", "3Y", "5Y", "9Y", "12Y"]
+    frame = pd.DataFrame(Y * 100, index=pd.date_range("1960-01-31", periods=600, freq="ME"), columns=labels)
+    fit = xlatsm.fit_atsm(frame, method="jsz", portfolios=PORTFOLIOS, time="continuous", yield_units="percent")
+    model = fit.parameter_standard_errors()
+    robust = fit.parameter_standard_errors(robust=True)
+    assert any("sandwich" in n for n in fit.inference(robust=True).notes)
+    for name in ("K_P", "Sigma"):
+        mask = model[name].to_numpy() > 0
+        ratio = robust[name].to_numpy()[mask] / model[name].to_numpy()[mask]
+        assert np.all((ratio > 0.7) & (ratio < 1.4)), (name, ratio.round(3))
+    tp = fit.term_premium_bands(robust=True)["std_error"].iloc[-1] / fit.term_premium_bands()["std_error"].iloc[-1]
+    assert 0.7 < tp < 1.4

@@ -30,7 +30,13 @@ class ContinuousATSMResult(ATSMResult):
 
     ``params`` is a :class:`~xlatsm.atsm.continuous.ContinuousParams`; ``time`` is ``"continuous"``;
     :meth:`parameter_blocks` holds ``K_P``, ``theta_P``, ``K_Q``, ``theta_Q``, ``Sigma``, ``lambda_0``,
-    ``lambda_1``, ``r_inf_Q`` (the seeds' names, per year) and the exact monthly (per period) discretisation."""
+    ``lambda_1``, ``r_inf_Q`` (the seeds' names, per year) and the exact monthly (per period) discretisation.
+
+    Uncertainty as for the discrete model, by the delta method on the observed information of the likelihood the
+    estimator maximised (:mod:`xlatsm.inference.continuous`): :attr:`standard_errors` (same keys as
+    :meth:`parameter_blocks`), ``parameter_standard_errors(robust=True)`` (sandwich), :meth:`term_premium_bands`,
+    :meth:`expected_short_rate_bands`, ``forecast(..., parameter_uncertainty=True)``; the summary shows estimate,
+    s.e. and t. The parametric bootstrap is refused (``method="bootstrap"`` raises InputError saying why)."""
 
     params: ContinuousParams
     time = "continuous"
