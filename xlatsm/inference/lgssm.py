@@ -455,7 +455,7 @@ class LGSSMInference:
         return np.max(np.abs(moved), axis=1) > 1e-3 * scale
 
 
-def _refusal(result, lik: LGSSMLikelihood) -> str | None:
+def _refusal(result) -> str | None:
     """Why no standard errors can be computed for this fit (None: they can)."""
     flags = {f.code: f.message for f in getattr(result, "flags", [])}
     codes = set(flags)
@@ -492,10 +492,10 @@ def _held_fixed(lik: LGSSMLikelihood, theta: np.ndarray) -> tuple[np.ndarray, li
 
 def lgssm_inference(result, robust: bool = False) -> LGSSMInference:
     """The observed information (and, with ``robust``, the sandwich) of an LGSSM fit at its estimate."""
-    lik = LGSSMLikelihood(result)
-    why = _refusal(result, lik)
+    why = _refusal(result)
     if why is not None:
         raise EstimationError(why)
+    lik = LGSSMLikelihood(result)
     theta = lik.pack(lik.estimate)
     held, floored = _held_fixed(lik, theta)
     free = ~held
