@@ -183,10 +183,11 @@ def _dns(result) -> StateSpaceForecast:
         notes=notes, flags=list(result.flags))
 
 
-def _lgssm(result) -> StateSpaceForecast:
+def _lgssm(result, params=None) -> StateSpaceForecast:
+    """The LGSSM's forecasting state space at ``params`` (default the fit's; the last state re-filtered)."""
     from .ssm.kalman import smooth
 
-    params = result.params
+    params = result.params if params is None else params
     k, L, p = params.k_states, params.lags, params.k_endog
     m = k * L
     raw = np.asarray(result.data, float)
@@ -446,10 +447,12 @@ def _parameter_variances(result, ss: StateSpaceForecast, horizon: int) -> tuple[
     means as functions of the parameter vector, the last date's factors included (they move with the parameters
     under kalman/em)."""
     from .atsm.results import ATSMResult
+    from .ssm.results import LGSSMResult
 
-    if not isinstance(result, ATSMResult) or result.method not in ("jsz", "kalman", "em"):
-        raise InputError("parameter_uncertainty is available for the Gaussian ATSM fitted by jsz, kalman or em; "
-                         f"{ss.model} has no parameter covariance in xlatsm yet")
+    is_lgssm = isinstance(result, LGSSMResult)
+    if not is_lgssm and (not isinstance(result, ATSMResult) or result.method not in ("jsz", "kalman", "em")):
+        raise InputError("parameter_uncertainty is available for the Gaussian ATSM fitted by jsz, kalman or em "
+                         f"and for the LGSSM; {ss.model} has no parameter covariance in xlatsm yet")
     inf = result.inference()
     if not inf.ok:
         raise EstimationError("the observed information of this fit is not positive definite, so the parameters "
@@ -459,7 +462,10 @@ def _parameter_variances(result, ss: StateSpaceForecast, horizon: int) -> tuple[
 
     def flat(theta):
         try:
-            sub = _atsm(result, lik.unpack(theta), lik.factors(theta)[-1])
+            # LGSSM: the parameters in the reported normalisation, so its factors' forecasts keep their meaning;
+            # the last state is re-filtered at each theta
+            sub = (_lgssm(result, lik.reported(theta)) if is_lgssm
+                   else _atsm(result, lik.unpack(theta), lik.factors(theta)[-1]))
             blocks = _block_means(sub, _mean_path(sub, horizon))
             return np.concatenate([blocks[n].ravel() for n in names])
         except (XlatsmError, np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDivisionError):
@@ -489,8 +495,9 @@ def forecast(result, horizon: int = 12, level: float = 0.9, condition: dict | No
         forecasts are then the Gaussian conditional expectations given those paths (Kalman smoother).
     history : observed dates kept in ``.history`` for charts.
     parameter_uncertainty : add the parameters' estimation error to the bands (Gaussian ATSM fitted by jsz,
-        kalman or em): the delta-method variance of the forecast means from the fit's inverse observed
-        information (:meth:`xlatsm.ATSMResult.inference`), added to the state-space variance.
+        kalman or em, and the LGSSM): the delta-method variance of the forecast means from the fit's inverse
+        observed information (:meth:`xlatsm.ATSMResult.inference`, :meth:`xlatsm.LGSSMResult.inference`), added
+        to the state-space variance.
     """
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
         raise InputError(f"horizon must be a whole number of periods >= 1, not {horizon!r}")
