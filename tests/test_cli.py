@@ -394,6 +394,28 @@ def test_forecast_option_writes_the_forecasts_and_a_report_section(tmp_path, cap
     assert all(line.startswith("xlatsm: argument --forecast") for line in capsys.readouterr().err.splitlines())
 
 
+def test_forecast_parameters_option_widens_the_bands_as_the_library_does(tmp_path, capsys):
+    from xlatsm.forecast import forecast
+
+    frame = xlatsm.load_sample().iloc[:120, :8]
+    frame.to_csv(tmp_path / "c.csv")
+    assert main(["atsm", str(tmp_path / "c.csv"), "--forecast", "3", "--forecast-parameters", "--no-report",
+                 "--out", str(tmp_path / "o")]) == 0
+    direct = forecast(xlatsm.fit_atsm(frame), 3, parameter_uncertainty=True).table("yields")
+    plain = forecast(xlatsm.fit_atsm(frame), 3).table("yields")
+    written = pd.read_csv(tmp_path / "o" / "forecast_yields.csv", index_col=0)
+    np.testing.assert_allclose(written[list(direct.columns[1:])].to_numpy(float),
+                               direct.iloc[:, 1:].to_numpy(float), rtol=1e-6)
+    upper = [c for c in direct.columns if "upper" in str(c)]
+    assert (direct[upper].to_numpy(float) > plain[upper].to_numpy(float)).all()
+    assert "estimation error" in (tmp_path / "o" / "forecast_summary.txt").read_text()
+    capsys.readouterr()
+    assert main(["atsm", str(tmp_path / "c.csv"), "--method", "dns", "--forecast", "3", "--forecast-parameters",
+                 "--no-report", "--out", str(tmp_path / "d")]) == 2
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if line.startswith("xlatsm")]
+    assert len(err) == 1 and err[0].startswith("xlatsm: parameter_uncertainty is available for"), err
+
+
 def test_time_option_fits_the_continuous_time_model(tmp_path, capsys):
     frame = xlatsm.load_sample().iloc[:120, :8]
     frame.to_csv(tmp_path / "c.csv")

@@ -124,7 +124,8 @@ def _forecast(result, args):
         return None
     from .forecast import forecast
 
-    fc = forecast(getattr(result, "_result", result), args.forecast, level=args.forecast_level)
+    fc = forecast(getattr(result, "_result", result), args.forecast, level=args.forecast_level,
+                  parameter_uncertainty=bool(getattr(args, "forecast_parameters", False)))
     print("\n" + as_command_line(fc.summary()))
     return fc
 
@@ -874,6 +875,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "term premia with bands; forecast_*.csv, forecast.png, a section in the report)")
         p.add_argument("--forecast-level", type=_probability, default=0.9, metavar="P",
                        help="central probability of the forecast bands (default 0.9)")
+        p.add_argument("--forecast-parameters", action="store_true",
+                       help="widen the forecast bands by the parameters' estimation error (delta method; jsz, "
+                            "kalman, em and the LGSSM)")
 
     def report_options(p):
         p.add_argument("--pdf", action="store_true", help="also write report.pdf, the report for sending around")
