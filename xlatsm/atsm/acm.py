@@ -361,8 +361,9 @@ class ACMResult(CurveResult):
         ``[a, beta, c, mu, Phi, Sigma, sigma^2, lambda_0, lambda_1, mu_Q, Phi_Q]`` (matrices row-major).
 
         With ``Lambda = [lambda_0, lambda_1]``, ``A = (beta'beta)^{-1} beta'`` and the model's restrictions
-        ``[a + (B* vec Sigma + sigma^2)/2, c] = beta Lambda``: ``d[a, c] = beta dG + D2`` (``dG = D1``, its mu
-        column zero when mu = 0 is imposed, as the NY Fed does), ``d beta = Db`` and
+        ``[a + (B* vec Sigma + sigma^2)/2, c] = beta Lambda``: ``d[a, c] = beta dG + D2`` (``dG = D1``; under
+        the NY Fed's mu = 0 the intercept's error is the sample mean's, the same to first order), ``d beta = Db``
+        and
 
         .. math::
 
@@ -383,8 +384,6 @@ class ACMResult(CurveResult):
             Db = x[edges[2]:edges[3]].reshape(N, K, order="F")
             DS = x[edges[3]:edges[4]].reshape(K, K, order="F")
             ds2 = 0.0 if self.sigma2_given else float(x[edges[4]])
-            if not self.var_intercept:
-                D1[:, 0] = 0.0
             dac = beta @ D1 + D2
             conv = np.einsum("ni,ij,nj->n", Db, Sigma, beta) + 0.5 * np.einsum("ni,ij,nj->n", beta, DS, beta) \
                 + 0.5 * ds2
@@ -435,8 +434,9 @@ class ACMResult(CurveResult):
                  "the principal components are treated as observed (their weights and means fixed), as ACM do; no "
                  "allowance for serial correlation (delta_0, delta_1: OLS of the short rate on the factors)"]
         if not self.var_intercept:
-            notes.append("mu = 0 by the NY Fed's convention (demeaned factors): its s.e. is zero and lambda_0 is "
-                         "-mu_Q")
+            notes.append("mu = 0 by the NY Fed's convention (sample-demeaned factors): the true intercept in that "
+                         "basis is (I - Phi)(E X - mean X), so mu's s.e. is that of the factors' sample mean (to first "
+                         "order the OLS intercept's)")
         if self.sigma2_given:
             notes.append("sigma^2 was given: held fixed (s.e. zero)")
         return ACMInference(ok=True, robust=bool(robust), notes=notes)
@@ -454,8 +454,10 @@ class ACMResult(CurveResult):
         Phi_Q = Phi - lambda_1). ``robust=False`` (default): ACM's assumptions (Gaussian VAR innovations, return
         errors iid N(0, sigma^2 I) independent of them); ``robust=True``: the sandwich of the date-by-date
         errors (``method="observed"`` is accepted as a synonym of "analytic"; n_boot, seed and progress are
-        not used). ``mu`` under the NY Fed's convention (``var_intercept=False``) is zero by construction (s.e. 0),
-        and so is sigma^2 when it was given. delta_0, delta_1: the OLS of the short rate on the factors.
+        not used). ``mu`` under the NY Fed's convention (``var_intercept=False``) is set to zero for the
+        sample-demeaned factors, but the true intercept in that basis is ``(I - Phi)(E X - mean X)``: its error,
+        and so its s.e., is that of the sample mean (to first order the OLS intercept's, as with
+        ``var_intercept=True``). sigma^2, when given, has s.e. zero. delta_0, delta_1: the OLS of the short rate on the factors.
         Units as :meth:`parameter_blocks`."""
         if method not in ("analytic", "observed"):
             raise InputError(f"ACM standard errors are closed form (method='analytic'), not {method!r}: "
@@ -483,6 +485,127 @@ class ACMResult(CurveResult):
             out[name] = pd.DataFrame(np.asarray(vals, float).reshape(block.shape), index=block.index,
                                      columns=block.columns)
         return out
+
+    def _theta(self) -> np.ndarray:
+        """``[mu, Phi, Sigma, sigma^2, mu_Q, Phi_Q, delta_0, delta_1]`` (per period, matrices row-major)."""
+        return np.concatenate([self.mu, self.Phi.ravel(), self.Sigma.ravel(), [self.sigma2], self.mu_star,
+                               self.Phi_star.ravel(), [self.delta0], self.delta1])
+
+    def _theta_covariance(self, robust: bool) -> np.ndarray:
+        """Covariance of :meth:`_theta`: the regressions' (:meth:`parameter_covariance`) and the short rate's
+        OLS, the latter taken as independent of the former."""
+        K, N = self.n_factors, len(self.rx_periods)
+        # parameter_covariance's order: a, beta, c, mu, Phi, Sigma, sigma^2, lambda_0, lambda_1, mu_Q, Phi_Q
+        at = np.cumsum([0, N, N * K, N * K, K, K * K, K * K, 1, K, K * K, K, K * K])
+        keep = np.concatenate([np.arange(at[3], at[7]), np.arange(at[9], at[11])])
+        V = np.zeros((len(keep) + 1 + K,) * 2)
+        V[:len(keep), :len(keep)] = self.parameter_covariance(robust)[np.ix_(keep, keep)]
+        V[len(keep):, len(keep):] = self._short_rate_covariance(robust)
+        return V
+
+    def _delta_method(self, values, robust: bool):
+        """(values(theta), their delta-method standard errors): central differences of ``values`` in
+        :meth:`_theta` (steps 1e-6 of each entry's size) and :meth:`_theta_covariance`."""
+        theta = self._theta()
+        J = []
+        for j in range(len(theta)):
+            h = 1e-6 * max(abs(theta[j]), 1e-3)
+            up, down = theta.copy(), theta.copy()
+            up[j] += h
+            down[j] -= h
+            J.append((values(up) - values(down)) / (2 * h))
+        J = np.array(J).T
+        V = self._theta_covariance(robust)
+        return values(theta), np.sqrt(np.maximum(np.einsum("ti,ij,tj->t", J, V, J), 0.0))
+
+    def _split_theta(self, theta):
+        K = self.n_factors
+        edges = np.cumsum([0, K, K * K, K * K, 1, K, K * K, 1, K])
+        mu, Phi, Sigma, s2, mu_q, phi_q, d0, d1 = (theta[a:b] for a, b in zip(edges[:-1], edges[1:]))
+        return (mu, Phi.reshape(K, K), Sigma.reshape(K, K), float(s2[0]), mu_q, phi_q.reshape(K, K), float(d0[0]),
+                d1)
+
+    def _band_notes(self, robust: bool, level: float, z: float) -> list:
+        return list(self.inference(robust).notes) + [
+            f"delta method, {level:.0%} band: estimate -+ {z:.3f} s.e.; the factors are observed (no filtering "
+            "uncertainty); delta_0, delta_1 taken as independent of the return regressions"]
+
+    def term_premium_bands(self, level: float = 0.9, maturity="10Y", method: str = "delta", *,
+                           robust: bool = False, n_boot: int = 199, seed: int = 0, progress=True,
+                           interval: str = "basic") -> pd.DataFrame:
+        r"""Bands on the term premium at ``maturity`` (default 10Y), one row per date, by the delta method:
+        columns ``estimate``, ``lower``, ``upper`` (the ``level`` band: estimate -+ z s.e.) and ``std_error``, in
+        the yields' units. The term premium ``tp_t = alpha(theta) + gamma(theta)'X_t`` (fitted minus risk-neutral
+        yield, :func:`acm_price_loadings`) is a smooth function of ``theta = (mu, Phi, Sigma, sigma^2, mu_Q,
+        Phi_Q, delta_0, delta_1)``; its variance is ``J V J'`` with ``J`` the central-difference Jacobian and
+        ``V`` their covariance (:meth:`parameter_covariance`, ``robust`` as there; delta's error taken as
+        independent of the return regressions'). Only ``method="delta"``; the other arguments are accepted for a
+        common signature."""
+        from ..inference.atsm import band_frame, check_level, z_value
+
+        level = check_level(level)
+        if method != "delta":
+            raise InputError(f"ACM term-premium bands are by the delta method (method='delta'), not {method!r}")
+        n = self._periods_of(maturity)
+        Z = np.column_stack([np.ones(len(self.X)), self.X])
+
+        cache = {}
+
+        def loadings(mu, Phi, Sigma, s2, d0, d1):
+            # a step in a P-side parameter leaves the Q-side loadings as they were, and vice versa
+            key = b"".join(np.ascontiguousarray(a, float).tobytes() for a in (mu, Phi, Sigma, [s2, d0], d1))
+            if key not in cache:
+                A, B = acm_price_loadings(mu, Phi, Sigma, s2, d0, d1, n)
+                cache[key] = np.concatenate([[A[n]], B[n]])
+            return cache[key]
+
+        def tp(theta):
+            mu, Phi, Sigma, s2, mu_q, phi_q, d0, d1 = self._split_theta(theta)
+            affine = loadings(mu, Phi, Sigma, s2, d0, d1) - loadings(mu_q, phi_q, Sigma, s2, d0, d1)
+            return Z @ (affine / (n * self.dt))
+
+        estimate, se = self._delta_method(tp, robust)
+        z, s = z_value(level), self.scale
+        return band_frame(self.panel.dates, estimate * s, (estimate - z * se) * s, (estimate + z * se) * s, se * s,
+                          units=self.units, level=level, method="delta",
+                          what=f"term premium {years_to_label(n * self.dt)}", notes=self._band_notes(robust, level, z))
+
+    def expected_short_rate_bands(self, horizon: int = 120, level: float = 0.9, date=None, method: str = "delta",
+                                  *, robust: bool = False, n_boot: int = 199, seed: int = 0, progress=True,
+                                  interval: str = "basic") -> pd.DataFrame:
+        r"""Bands on the expected short-rate path ``E_t[r_{t+h}] = (delta_0 + delta_1'(Phi^h X_t + sum_{j<h}
+        Phi^j mu)) / dt``, h = 0..horizon periods, at one date (default the last; a date or a row number):
+        columns ``estimate``, ``lower``, ``upper``, ``std_error`` in the yields' units, by the delta method as
+        :meth:`term_premium_bands` (in mu, Phi, delta_0, delta_1). ``estimate`` is that date's row of
+        :meth:`expected_short_rate_path`."""
+        from ..inference.atsm import band_frame, check_level, z_value
+        from ..inference.bands import _date_row
+
+        level = check_level(level)
+        if method != "delta":
+            raise InputError(f"ACM short-rate bands are by the delta method (method='delta'), not {method!r}")
+        if not isinstance(horizon, (int, np.integer)) or isinstance(horizon, bool) or horizon < 0:
+            raise InputError(f"horizon must be a whole number of periods >= 0, not {horizon!r}")
+        row = _date_row(self, date)
+
+        def path(theta):
+            mu, Phi, _, _, _, _, d0, d1 = self._split_theta(theta)
+            x, out = self.X[row].copy(), np.empty(horizon + 1)
+            for h in range(horizon + 1):
+                out[h] = d0 + d1 @ x
+                x = mu + Phi @ x
+            return out / self.dt
+
+        estimate, se = self._delta_method(path, robust)
+        z, s = z_value(level), self.scale
+        when = self.panel.dates[row]
+        per_year = round(1.0 / self.dt)
+        unit = {12: "months", 4: "quarters", 52: "weeks", 252: "business days"}.get(per_year, "periods")
+        return band_frame(pd.Index(np.arange(horizon + 1), name=f"h ({unit} ahead)"), estimate * s,
+                          (estimate - z * se) * s, (estimate + z * se) * s, se * s, units=self.units, level=level,
+                          method="delta", what="expected short rate E_t[r_(t+h)]",
+                          notes=self._band_notes(robust, level, z),
+                          date=when.date() if hasattr(when, "date") else when)
 
     @property
     def standard_errors(self) -> dict[str, pd.DataFrame]:
@@ -549,6 +672,13 @@ class ACMResult(CurveResult):
                                self.return_rmse.to_numpy()[None, :], ["RMSE_bp"], list(self.return_rmse.index),
                                fmt="{:>11.2f}")
         lines += term_premium_table(self.term_premium, self.units)
+        if se_blocks:
+            try:
+                band = self.term_premium_bands(0.9, "10Y")
+                lines.append(f"Term premium 10Y, last date, 90% band (delta method): {band['lower'].iloc[-1]:.3f} .. "
+                             f"{band['upper'].iloc[-1]:.3f} ({self.units}; s.e. {band['std_error'].iloc[-1]:.3f})")
+            except (InputError, np.linalg.LinAlgError, ValueError) as exc:
+                lines.append(f"Term premium 10Y band: not available ({exc})")
         return "\n".join(lines)
 
     def __str__(self) -> str:
