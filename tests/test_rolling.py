@@ -1,6 +1,7 @@
-"""Rolling re-estimation (xlatsm.rolling, in xlatsm/reestimation.py): windows, forecasts equal to direct refits, the random walk's RMSE against
-a direct computation, Dask and local processes equal to a serial run, and the Diebold-Li (2006) recursive
-out-of-sample exercise against their published random-walk numbers."""
+"""Rolling re-estimation (xlatsm.rolling, in xlatsm/reestimation.py): windows, forecasts equal to direct refits, the
+random walk's RMSE against a direct computation, Dask and local processes equal to a serial run (also with warm
+starts), warm-started fits equal to cold ones window by window, and the Diebold-Li (2006) recursive out-of-sample
+exercise against their published random-walk numbers."""
 import numpy as np
 import pandas as pd
 import pytest

@@ -60,14 +60,19 @@ DELTA0, DELTA1 = 0.04 / 12, np.array([1.0, 1.0, 1.0]) / 1200      # X in annual 
 SIGMA2 = (4e-4) ** 2                                                 # 4 bp per month return errors
 
 
-def _simulate(T, rng, noise_bp=0.0, sample_omega=False):
+def _simulate_factors(T, rng):
+    """T dates of the true factors' physical VAR (mu = MU_Q + LAM0, Phi = PHI_Q + LAM1), after 200 of burn-in."""
     mu, Phi = MU_Q + LAM0, PHI_Q + LAM1
     X = np.zeros((T + 200, K))
     X[0] = np.linalg.solve(np.eye(K) - Phi, mu)
     shocks = rng.standard_normal((T + 200, K)) @ SIGMA.T
     for t in range(1, T + 200):
         X[t] = mu + Phi @ X[t - 1] + shocks[t]
-    X = X[200:]
+    return X[200:]
+
+
+def _simulate(T, rng, noise_bp=0.0, sample_omega=False):
+    X = _simulate_factors(T, rng)
     n = np.arange(1, 121)
     omega = OMEGA
     if sample_omega:   # price with the sample covariance of the VAR innovations (what ACM's Jensen terms use)
@@ -267,13 +272,7 @@ def _simulate_returns_model(T, rng):
     model (so the principal components of them are exactly affine in the true factors), the n-month log prices
     carry iid N(0, SIGMA_E^2) errors eta (so the return errors e_{t+1} = -eta_t are iid, homoskedastic and
     independent of the factors and of their innovations)."""
-    mu, Phi = MU_Q + LAM0, PHI_Q + LAM1
-    X = np.zeros((T + 200, K))
-    X[0] = np.linalg.solve(np.eye(K) - Phi, mu)
-    shocks = rng.standard_normal((T + 200, K)) @ SIGMA.T
-    for t in range(1, T + 200):
-        X[t] = mu + Phi @ X[t - 1] + shocks[t]
-    X = X[200:]
+    X = _simulate_factors(T, rng)
     exact = np.concatenate([[1], RX_MONTHS - 1])
     n = np.concatenate([exact, RX_MONTHS])
     A, B = acm_price_loadings(MU_Q, PHI_Q, OMEGA, SIGMA_E ** 2, DELTA0, DELTA1, 120)
@@ -377,9 +376,9 @@ def test_term_premium_and_short_rate_bands_cover_the_truth():
     """200 samples of 600 months (the NY Fed's sample is ~760): the 90% delta-method bands on the 10-year term
     premium (in the middle and at the end of the sample) and on the expected short rate 12 and 60 months ahead (at
     the end) cover the true values (true parameters and factors) at a rate between 0.8 and 0.97 (the NY Fed's
-    VAR convention; the parameters' standard errors are checked under both above); the median standard error is within 25% of the robust (MAD) Monte Carlo dispersion of the
-    estimate's error (the mean is not: a few samples with a risk-neutral root near one give huge errors and huge
-    standard errors alike). The bands' estimates are term_premium_at and expected_short_rate_path."""
+    VAR convention; the parameters' standard errors are checked under both above); the median standard error is
+    within 25% of the robust (MAD) Monte Carlo dispersion of the estimate's error (the mean is not: a few samples
+    with a risk-neutral root near one give huge errors and huge standard errors alike). The bands' estimates are term_premium_at and expected_short_rate_path."""
     n = 120
     A, B = acm_price_loadings(MU_Q, PHI_Q, OMEGA, SIGMA_E ** 2, DELTA0, DELTA1, n)
     Ap, Bp = acm_price_loadings(MU_Q + LAM0, PHI_Q + LAM1, OMEGA, SIGMA_E ** 2, DELTA0, DELTA1, n)

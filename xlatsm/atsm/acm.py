@@ -40,6 +40,14 @@ the log price of an ``n``-period zero bond, yields ``y`` are decimals per year, 
    ``lambda_0 = lambda_1 = 0`` (physical dynamics, ``sigma^2`` and ``Sigma`` convexity included); term premium =
    fitted yield - risk-neutral yield.
 
+**Inference** (ACM 2013, section 3.3): every estimate is a smooth function of the three regressions, so its
+first-order error is a linear map of theirs -- the VAR's ``v Z'(Z'Z)^{-1}``, the return regressions'
+``e Z'(Z'Z)^{-1}`` and ``e v'(V'V)^{-1}`` (beta), ``Sigma`` and ``sigma^2`` of the convexity terms
+(:meth:`ACMResult.parameter_standard_errors`). ``standard_errors`` are analytic under ACM's assumptions (Gaussian
+innovations, iid homoskedastic return errors independent of them), ``robust=True`` the sandwich of the
+date-by-date errors; ``term_premium_bands`` and ``expected_short_rate_bands`` are delta-method bands on that
+covariance. The principal components are taken as observed.
+
 Yields needed at maturities the panel lacks (the ``n-1``-period yield of a return, the 1-period short rate, any
 maturity of a monthly grid) are interpolated across maturities by a monotone cubic (PCHIP) in yields, flat
 below the shortest maturity; the summary says which. The regressions need every cell of the panel.
@@ -103,7 +111,9 @@ class ACMResult(CurveResult):
     maturity), ``term_premium_at("10Y")`` (any maturity), ``expected_excess_returns``, ``decomposition(m)``;
     pricing errors in bp (``pricing_errors`` of yields, ``return_pricing_errors`` of the excess-return
     regressions). ``factors`` are the standardised principal components (unit-free). ``loglik`` is None: ACM
-    is a sequence of regressions, not a likelihood.
+    is a sequence of regressions, not a likelihood. ``standard_errors`` (like ``parameter_blocks``, without the
+    principal components' weights and means), ``term_premium_bands`` and ``expected_short_rate_bands``: the
+    closed-form asymptotics of the three steps (module docstring).
     """
 
     factor_units = "standardised"     # principal components scaled to unit variance
@@ -457,8 +467,8 @@ class ACMResult(CurveResult):
         not used). ``mu`` under the NY Fed's convention (``var_intercept=False``) is set to zero for the
         sample-demeaned factors, but the true intercept in that basis is ``(I - Phi)(E X - mean X)``: its error,
         and so its s.e., is that of the sample mean (to first order the OLS intercept's, as with
-        ``var_intercept=True``). sigma^2, when given, has s.e. zero. delta_0, delta_1: the OLS of the short rate on the factors.
-        Units as :meth:`parameter_blocks`."""
+        ``var_intercept=True``). sigma^2, when given, has s.e. zero. delta_0, delta_1: the OLS of the short
+        rate on the factors. Units as :meth:`parameter_blocks`."""
         if method not in ("analytic", "observed"):
             raise InputError(f"ACM standard errors are closed form (method='analytic'), not {method!r}: "
                              "robust=True gives the sandwich; there is no bootstrap for ACM")
