@@ -25,7 +25,9 @@ Under P, ``dX = K^P(\theta^P - X)dt + \Sigma dW``: ``version="independent"`` has
 ``dt`` years: ``X_t = (I - Phi)\theta^P + Phi X_{t-1} + eta_t``, ``Phi = e^{-K^P dt}``,
 ``Var(eta) = \int_0^{dt} e^{-K^P s}\Sigma\Sigma' e^{-K^{P\prime} s} ds`` (Van Loan), observed as
 ``y_t = a + Z X_t + e_t``, ``e ~ N(0, diag(h))``, ``X_1`` from the stationary distribution; estimated by exact
-Kalman maximum likelihood (:mod:`xlatsm.atsm.statespace_mle`), started from the two-step Nelson-Siegel fit.
+Kalman maximum likelihood (:mod:`xlatsm.atsm.statespace_mle`), started from the two-step Nelson-Siegel fit
+(the correlated version also from the independent-factor maximum, keeping the higher of the two maxima: the
+likelihood has several local maxima, differing in which maturities are priced exactly).
 
 Term premium (as the other ATSMs): fitted yield minus the yield priced with the physical dynamics
 (``K^P, theta^P``, same ``Sigma``, convexity included), by the exact continuous-time loadings
@@ -51,8 +53,8 @@ from .continuous import ou_discretisation
 from .loadings import continuous_yield_loadings
 from .nelson_siegel import FACTOR_NAMES, _var_ols, cross_section_ols, ns_loadings, profile_lambda
 from .results_other import CurveResult, _date, explosive_flags, maturity_years, read_yields
-from .statespace_mle import (GaussianSSM, Matrices, chol_from_free, free_from_chol, heywood_flag, stationary_cov,
-                             variance_floor)
+from .statespace_mle import (GaussianSSM, Matrices, chol_from_free, flat_flag, free_from_chol, heywood_flag,
+                             stationary_cov, variance_floor)
 
 __all__ = ["fit_afns", "AFNSResult", "yield_adjustment", "afns_KQ", "VERSIONS"]
 
@@ -139,6 +141,17 @@ class _Build:
         k = np.log(np.diag(KP)) if self.version == "independent" else KP.ravel()
         s = np.log(np.abs(np.diag(Sigma))) if self.version == "independent" else free_from_chol(Sigma)
         return np.concatenate([[np.log(lam)], k, thetaP, s, np.log(np.maximum(h - self.floor, 1e-300))])
+
+    def names(self, labels) -> list[str]:
+        """What each entry of theta is (as in the class docstring), for messages."""
+        f = "LSC"
+        if self.version == "independent":
+            k = [f"log K_P[{c},{c}]" for c in f]
+            s = [f"log Sigma[{c},{c}]" for c in f]
+        else:
+            k = [f"K_P[{r},{c}]" for r in f for c in f]
+            s = [f"log Sigma[{r},{c}]" if r == c else f"Sigma[{r},{c}]" for i, r in enumerate(f) for c in f[:i + 1]]
+        return ["log lambda"] + k + [f"theta_P[{c}]" for c in f] + s + [f"log(h - floor) {lab}" for lab in labels]
 
     def __call__(self, theta) -> Matrices | None:
         lam, KP, thetaP, Sigma, h = self.unpack(np.asarray(theta, float))
@@ -402,19 +415,19 @@ def fit_afns(yields, maturities=None, *, version: str = "independent", yield_uni
     model = GaussianSSM(Y, build, log_h_tail=True)
     runs = []
     for label, theta0 in starts:
-        runs.append((label, model.maximise(theta0, max_iter=max_iter)))
-    label, (theta, ll, ok, nit, msg, start_ll) = max(runs, key=lambda run: run[1][1])
+        runs.append((label, model.maximise(theta0, max_iter=max_iter), dict(model.report)))
+    label, (theta, ll, ok, nit, msg, start_ll), report = max(runs, key=lambda run: run[1][1])
     notes.append(f"started from {label}" + "".join(
-        f"; the start from {other} reached log-likelihood {run[1]:.3f}" for other, run in runs if other != label))
+        f"; the start from {other} reached log-likelihood {run[1]:.3f}" for other, run, _ in runs if other != label))
     sm = model.smooth(theta)
     lam, KP, thetaP, Sigma, h = build.unpack(theta)
     result = AFNSResult(panel=panel, version=version, dt=dt, theta=theta, lam=lam, KP=KP, thetaP=thetaP,
                         Sigma=Sigma, h=h, X=sm.states, X_cov=sm.cov, loglik=ll, converged=ok, n_iter=nit,
                         message=msg, start_loglik=start_ll, notes=notes, h_floor=floor)
     if not ok:
-        result.flags.append(Flag("not_converged", f"the Kalman MLE stopped before its tolerance ({msg}); raise "
-                                                  "max_iter or try the other version"))
-    result.flags += heywood_flag(h, floor, panel.labels)
+        result.flags.append(Flag("not_converged", f"the Kalman MLE did not reach a verified maximum ({msg}); "
+                                                  "raise max_iter or try the other version"))
+    result.flags += heywood_flag(h, floor, panel.labels) + flat_flag(report, build.names(panel.labels))
     Phi, _ = _discretise(KP, result.Omega, dt)
     result.flags += explosive_flags(Phi) + result._nonfinite_flags(["factors", "fitted_yields", "term_premium"])
     result.seconds = time.perf_counter() - started

@@ -41,8 +41,8 @@ from ..diagnostics import Flag, flag_lines
 from ..errors import InputError, ModelError
 from ..textfmt import frame_table, header_block, pricing_error_table
 from .results_other import CurveResult, _date, explosive_flags, maturity_years, read_yields
-from .statespace_mle import (GaussianSSM, Matrices, chol_from_free, free_from_chol, heywood_flag, stationary_cov,
-                             variance_floor)
+from .statespace_mle import (GaussianSSM, Matrices, chol_from_free, flat_flag, free_from_chol, heywood_flag,
+                             stationary_cov, variance_floor)
 
 __all__ = ["fit_dns", "DNSResult", "ns_loadings", "FACTOR_NAMES", "DL_LAMBDA"]
 
@@ -345,10 +345,13 @@ def fit_dns(yields, maturities=None, *, method: str = "two_step", lam=DL_LAMBDA,
                            F=sm.states, F_cov=sm.cov, c=mats.d, A=mats.T, Q=mats.Q, h=mats.h, loglik=ll,
                            converged=ok, n_iter=nit, message=msg, start_loglik=start_ll, notes=notes, dt=dt)
         result.theta, result.h_floor = theta, floor
-        result.flags += heywood_flag(mats.h, floor, panel.labels)
+        names = (["log lambda"] + [f"mu[{c}]" for c in "LSC"] + [f"A[{r},{c}]" for r in "LSC" for c in "LSC"]
+                 + [f"log Q_chol[{r},{c}]" if r == c else f"Q_chol[{r},{c}]" for i, r in enumerate("LSC")
+                    for c in "LSC"[:i + 1]] + [f"log(h - floor) {lab}" for lab in panel.labels])
+        result.flags += heywood_flag(mats.h, floor, panel.labels) + flat_flag(model.report, names)
         if not ok:
-            result.flags.append(Flag("not_converged", f"L-BFGS-B stopped before its tolerance ({msg}); raise "
-                                                      "max_iter or check the data"))
+            result.flags.append(Flag("not_converged", f"the Kalman MLE did not reach a verified maximum ({msg}); "
+                                                      "raise max_iter or check the data"))
     result.flags += explosive_flags(result.A) + result._nonfinite_flags(["factors", "fitted_yields"])
     result.seconds = time.perf_counter() - started
     return result

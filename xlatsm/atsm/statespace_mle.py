@@ -12,7 +12,14 @@ with NaN cells of ``y`` missing. ``log p(y)`` comes from the Kalman filter. Its 
 Fisher's identity: ``d log p(y)/d theta = d/d theta E[log p(y, f; theta) | y, theta_0]`` at ``theta = theta_0``;
 one smoother pass gives the moments ``E[f_t|y]``, ``Var(f_t|y)``, ``Cov(f_t, f_{t-1}|y)``, after which the
 expected complete-data log-likelihood is a closed-form function of theta costing microseconds, differentiated
-by central differences. L-BFGS-B then maximises ``log p(y)``.
+by central differences (steps a fixed fraction of each parameter's own scale, so the same in any units of the
+data). :meth:`GaussianSSM.maximise` is Newton's method on the observed information (differences of the exact
+score) with line search, steps along negative curvature at saddles and whitened L-BFGS-B where Newton stalls; it
+reports convergence only where the observed information is positive definite and the Newton decrement (twice
+the gain still available, in log-likelihood units) is below its tolerance.
+
+The likelihood of these models can have several local maxima, typically differing in which maturities sit on
+their measurement-variance floor (are priced exactly); the maximiser finds the one whose basin holds the start.
 """
 from __future__ import annotations
 
@@ -186,14 +193,20 @@ class GaussianSSM:
             quad = self._measurement_quad(mats, st)
             g[n_fd:] = -0.5 * (st["n"] / mats.h - quad / mats.h ** 2) * np.exp(theta[n_fd:])
         adaptive = step is None
+        q = self._q(st)
+        q0 = self.expected_loglik(mats, st)
         if adaptive:
             if self._score_curv is None or len(self._score_curv) != n_fd:
-                self._score_curv = np.full(n_fd, np.nan)
+                # first call: a pilot pass finds each parameter's curvature (later calls reuse the last one's)
+                h0 = self._steps(theta[:n_fd], 1e-5)
+                self._score_curv = np.empty(n_fd)
+                for i in range(n_fd):
+                    e = np.zeros_like(theta)
+                    e[i] = h0[i]
+                    self._score_curv[i] = -(q(theta + e) - 2 * q0 + q(theta - e)) / h0[i] ** 2
             hs = self._steps(theta[:n_fd], 1e-6, self._score_curv, _NAT_SCORE)
         else:
             hs = self._steps(theta[:n_fd], step)
-        q = self._q(st)
-        q0 = self.expected_loglik(mats, st)
         for i in range(n_fd):
             up, down = theta.copy(), theta.copy()
             up[i] += hs[i]
@@ -354,8 +367,13 @@ class GaussianSSM:
         ``restarts`` bounds the L-BFGS-B runs (times 4).
 
         Returns (theta, loglik, converged, n_iter, message, start_loglik); never a point worse than the start.
+        Parameters in which ``log p(y)`` is flat (their diagonal of scaled ``I`` below 1e-7, score below 1e-5: a
+        boundary of the parameter space, such as a factor shock's log standard deviation gone to -inf) are left
+        out of the test and reported.
+
         ``self.report`` holds the checks at the answer: ``decrement``, ``min_eig`` (smallest eigenvalue of ``I``
-        in the scaled coordinates), ``on_floor`` (indices held on the floor), ``saddle_steps``, ``lbfgs_runs``."""
+        in the scaled coordinates), ``on_floor`` (indices held on the floor), ``flat`` (indices of flat
+        parameters), ``saddle_steps``, ``lbfgs_runs``."""
         theta = np.asarray(theta0, float).copy()
         start = self.loglik(theta)
         if not np.isfinite(start):
@@ -364,7 +382,7 @@ class GaussianSSM:
         best, best_ll, n_iter = theta, start, 0
         converged, message, decrement, min_eig = False, "", np.inf, np.nan
         saddle_steps, lbfgs_runs, max_lbfgs = 0, 0, 4 * (restarts + 1)
-        on_floor = np.array([], int)
+        on_floor = flat = np.array([], int)
         for _ in range(200):
             on_floor, held = self._hold_floors(best)
             if np.any(held != best):
@@ -376,6 +394,12 @@ class GaussianSSM:
             scale = _natural_scale(self.complete_information(best))
             I = self.observed_information(best, free, scale) * np.outer(scale[free], scale[free])
             gw = g[free] * scale[free]
+            # a parameter in which log p(y) is flat (its row of I and its score ~0: e.g. a log-Cholesky diagonal
+            # of the factor noise gone to -inf, a factor without its own shock) is at the boundary of the
+            # parameter space; the maximum is judged on the others and the flat ones are reported
+            keep = (np.diag(I) > 1e-7) | (np.abs(gw) > 1e-5)
+            flat = free[~keep]
+            free, I, gw = free[keep], I[np.ix_(keep, keep)], gw[keep]
             lam, V = np.linalg.eigh(I)
             min_eig = float(lam.min())
             top = max(1.0, float(np.abs(lam).max()))
@@ -429,7 +453,7 @@ class GaussianSSM:
                 break
         else:
             message = f"stopped after 200 Newton iterations (Newton decrement {decrement:.2g})"
-        self.report = {"decrement": decrement, "min_eig": min_eig, "on_floor": on_floor,
+        self.report = {"decrement": decrement, "min_eig": min_eig, "on_floor": on_floor, "flat": flat,
                        "saddle_steps": saddle_steps, "lbfgs_runs": lbfgs_runs}
         return best, best_ll, converged, n_iter, message, start
 
@@ -489,3 +513,16 @@ def heywood_flag(h: np.ndarray, floor: np.ndarray, labels):
     return [Flag("heywood", f"measurement error variance on its floor (1e-6 of the maturity's variance) for "
                             f"{', '.join(hit)}: the model prices these yields exactly; the other maturities' "
                             "errors and the factors are still valid, but do not read those sigma_e as estimates")]
+
+
+def flat_flag(report: dict, names) -> list:
+    """An ``at_bound`` flag naming the parameters in which the log-likelihood is flat at the answer
+    (``GaussianSSM.maximise``'s ``report["flat"]``), or none."""
+    from ..diagnostics import Flag
+
+    flat = list(report.get("flat", []))
+    if not flat:
+        return []
+    return [Flag("at_bound", f"the log-likelihood is flat in {', '.join(names[i] for i in flat)} at the answer (a "
+                             "boundary of the parameter space, e.g. a factor shock's standard deviation going to "
+                             "zero): the maximum is over the other parameters; do not read these as estimates")]
