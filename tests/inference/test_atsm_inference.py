@@ -180,15 +180,74 @@ def test_bootstrap_is_reproducible_and_brackets_the_estimate(jsz):
     assert calls == [(1, 3), (2, 3), (3, 3)]
 
 
-def test_lgssm_says_standard_errors_are_not_built():
+def test_lgssm_refuses_standard_errors_at_an_unconverged_em():
+    """A 20-iteration EM has not reached the maximum (its score is not zero): no standard errors, a reason."""
     import warnings
+
+    from xlatsm.errors import EstimationError
 
     y = load_sample()[COLUMNS].iloc[:120].to_numpy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # a short EM: only the refusal is tested
         fit = xlatsm.fit_lgssm(y, 2, max_iter=20)
-    with pytest.raises(InputError, match="not available for the LGSSM"):
+    with pytest.raises(EstimationError, match="need a converged EM"):
         fit.standard_errors
+
+
+def _label_switched(params):
+    """The same model with k_inf^Q moved to the smallest real Q-root (by the shift of the latent factors that
+    keeps r_inf^Q = k_inf^Q / (1 - lambda_1)): what a search could end at."""
+    from dataclasses import replace
+
+    from xlatsm.atsm.model import q_roots, roots_to_q
+
+    roots = sorted(z.real for z in q_roots(params.q_coefs))
+    assert len(roots) == 3
+    small, mid, big = roots
+    q = roots_to_q([small, big, mid])
+    return replace(params, q_coefs=q, kinfQ=params.kinfQ * (1 - small) / (1 - params.q_coefs[0]))
+
+
+@pytest.fixture(scope="module")
+def jsz_real_roots(panel):
+    """The jsz fit with the 1Y/3Y/12Y yields priced exactly: three real Q-roots (the PCA fit has a complex pair,
+    which cannot carry k_inf^Q)."""
+    fit = xlatsm.fit_atsm(panel, method="jsz", portfolios=["1Y", "3Y", "12Y"])
+    assert np.isrealobj(fit.params.lamQ)
+    return fit
+
+
+def test_kinf_on_another_root_is_the_same_model_and_is_moved_back(jsz_real_roots):
+    """Independent check of the normalisation: k_inf^Q on another Q-root with r_inf^Q kept gives the same
+    loadings and log-likelihood (the full JSZ likelihood, a separate code path from the estimator's), and
+    kinf_on_largest_root maps it back to the estimate's numbers; the estimate is left alone."""
+    from xlatsm.atsm.model import kinf_on_largest_root
+
+    jsz = jsz_real_roots
+    p = jsz.params
+    assert kinf_on_largest_root(p) is p
+    other = _label_switched(p)
+    assert other.q_coefs[0] < p.q_coefs[0] and other.kinfQ != pytest.approx(p.kinfQ, rel=1e-2)
+    a, b = p.loadings(), other.loadings()
+    np.testing.assert_allclose(b.A_P, a.A_P, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(b.B_P, a.B_P, rtol=1e-10, atol=1e-12)
+    lik = JSZLikelihood(jsz.panel.yields, p)
+    assert lik.loglik(lik.pack(other)) == pytest.approx(jsz.loglik, rel=1e-12)
+    back = kinf_on_largest_root(other)
+    np.testing.assert_allclose(back.q_coefs, p.q_coefs, rtol=1e-10, atol=1e-14)
+    assert back.kinfQ == pytest.approx(p.kinfQ, rel=1e-9)
+    assert back.rinfQ == pytest.approx(p.rinfQ, rel=1e-9)
+
+
+def test_a_search_started_on_another_root_reports_the_same_parameters(jsz_real_roots):
+    """Two fits of the same data, one warm-started with k_inf^Q on the smallest root, give the same numbers."""
+    jsz = jsz_real_roots
+    again = xlatsm.fit_atsm(jsz.panel.yields, jsz.panel.labels, method="jsz", yield_units="decimal",
+                            portfolios=["1Y", "3Y", "12Y"], start=_label_switched(jsz.params))
+    assert again.loglik == pytest.approx(jsz.loglik, rel=1e-10)
+    np.testing.assert_allclose(again.params.q_coefs[0], jsz.params.q_coefs[0], rtol=1e-6)
+    np.testing.assert_allclose(np.sort(again.params.lamQ.real), np.sort(jsz.params.lamQ.real), rtol=1e-4)
+    assert again.params.kinfQ == pytest.approx(jsz.params.kinfQ, rel=1e-3)
 
 
 def test_kalman_bootstrap_keeps_the_blanks_and_refits(panel):

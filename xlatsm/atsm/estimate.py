@@ -32,8 +32,8 @@ import pandas as pd
 from ..data import YieldPanel, read_panel
 from ..errors import ConvergenceWarning, EstimationError, InputError, ModelError
 from .likelihood import YieldModel
-from .model import (ATSMParams, ATSMStructure, jsz_convexity_map, jsz_loadings_affine, latent_price_b,
-                    portfolio_weights, roots_to_q)
+from .model import (ATSMParams, ATSMStructure, jsz_convexity_map, jsz_loadings_affine, kinf_on_largest_root,
+                    latent_price_b, portfolio_weights, roots_to_q)
 from .optim import curvature_steps, fd_hessian, maximise
 from .params_vector import chol_to_free, free_to_chol, free_to_q, n_chol, q_to_free
 
@@ -278,8 +278,10 @@ def _fit_jsz(Y: np.ndarray, structure: ATSMStructure, progress=None, max_iter: i
     if best is None:
         raise EstimationError("the JSZ likelihood is not finite at any starting value: check the yields' units "
                               "(yield_units) and that the panel is a zero-coupon curve")
-    # the start is that of the winning search (the best deterministic start scores no higher than its answer)
-    return (obj.params(best.x), best.loglik, best.converged, n_iter, best.message, best.path[0], best.path)
+    # the start is that of the winning search (the best deterministic start scores no higher than its answer);
+    # k_inf^Q is reported on the largest real Q-root whichever root the search attached it to (same likelihood)
+    return (kinf_on_largest_root(obj.params(best.x)), best.loglik, best.converged, n_iter, best.message,
+            best.path[0], best.path)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -542,7 +544,7 @@ def fit_atsm(yields, maturities: Sequence | None = None, n_factors: int = 3, met
         model = YieldModel(Y, structure, measurement_error, start.Sigma_P)
         fitter = _fit_kalman if method == "kalman" else _fit_em
         theta, loglik, converged, n_iter, path, message, start_ll = fitter(model, start, max_iter, tol, progress)
-        params = model.unpack(theta)
+        params = kinf_on_largest_root(model.unpack(theta))     # the same model, k_inf^Q on the largest root
         at_floor = model.at_floor(theta)
     if not converged:
         warnings.warn(f"ATSM fit ({method}) did not converge: {message}; raise max_iter or try another method",

@@ -27,7 +27,8 @@ and under the physical measure P the portfolios follow an unrestricted VAR(1),
 ``P_t = K_0^P + K_1^P P_{t-1} + \Sigma_P \varepsilon_t`` with ``Omega_P = Sigma_P Sigma_P'``. The convexity term
 uses ``Omega_X = D^{-1} Omega_P D^{-T}``. The identified parameters are
 ``(lambda^Q, k_inf^Q, Sigma_P, K_0^P, K_1^P)`` plus the measurement error standard deviation; two fits of the
-same data give the same numbers.
+same data give the same numbers. Which real root carries ``k_inf^Q`` is a normalisation (the likelihood is the
+same for each, see :func:`kinf_on_largest_root`): the estimators report it on the largest real root, as JSZ do.
 
 User-facing form (:meth:`ATSMParams.q_dynamics`, :meth:`ATSMParams.market_price_of_risk`): in the P_t rotation,
 ``K_1^Q = D diag(lambda^Q) D^{-1}``, ``K_0^Q = (I - K_1^Q) c``, ``r_t = rho_0 + rho_1'P_t`` with
@@ -37,7 +38,7 @@ User-facing form (:meth:`ATSMParams.q_dynamics`, :meth:`ATSMParams.market_price_
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.linalg import logm
@@ -235,6 +236,42 @@ def roots_to_q(lamQ) -> np.ndarray:
         q += [(a + b) / 2, ((a - b) / 2) ** 2]
         rest = rest[2:]
     return np.array(q + rest)
+
+
+def kinf_on_largest_root(params: ATSMParams) -> ATSMParams:
+    r"""The same model with ``k_inf^Q`` on the largest real Q-root (JSZ 2011's ordering); ``params`` unchanged
+    when it is there already.
+
+    Why: with every root different from 1 the choice of the root that carries the constant is a normalisation,
+    not a restriction. Shifting the latent factors by a constant moves the Q-constant between the roots' modes, and
+    the portfolio rotation absorbs the shift: the yield loadings depend on ``lambda_1`` and ``k_inf^Q`` only
+    through the long-run Q mean of the short rate ``r_inf^Q = k_inf^Q / (1 - lambda_1)``. A search can therefore
+    end with ``lambda_1`` on any real root with the same log-likelihood, and ``k_inf^Q`` then means something
+    else. Here the largest real root becomes ``lambda_1`` and ``k_inf^Q`` is rescaled to keep ``r_inf^Q``:
+
+    .. math:: k_\infty^{Q\prime} = k_\infty^Q (1 - \lambda_1') / (1 - \lambda_1)
+
+    The old ``lambda_1`` takes the place of the new one: it becomes the last real root, or pairs with the new
+    one's partner (both real). Loadings, log-likelihood and every derived quantity are unchanged (up to rounding).
+    A ``lambda_1`` within 1e-10 of 1 (a unit root that must carry the constant) is left alone."""
+    q = np.asarray(params.q_coefs, float)
+    lam1 = float(q[0])
+    roots = q_roots(q)
+    real = [i for i, z in enumerate(roots) if abs(z.imag) == 0.0]
+    top = max(real, key=lambda i: roots[i].real)
+    new = float(roots[top].real)
+    if top == 0 or not new > lam1 or abs(1.0 - lam1) < 1e-10:
+        return params
+    q_new = q.copy()
+    q_new[0] = new
+    if top == len(roots) - 1 and len(roots) % 2 == 0:
+        q_new[-1] = lam1                                  # the last, unpaired real root
+    else:
+        start = 1 + 2 * ((top - 1) // 2)                  # q index of the pair's centre m
+        partner = float(roots[start if top == start + 1 else start + 1].real)
+        q_new[start] = 0.5 * (lam1 + partner)
+        q_new[start + 1] = (0.5 * (lam1 - partner)) ** 2
+    return replace(params, q_coefs=q_new, kinfQ=float(params.kinfQ * (1.0 - new) / (1.0 - lam1)))
 
 
 def jsz_loadings(q_coefs: np.ndarray, kinfQ: float, Omega_P: np.ndarray, structure: ATSMStructure,

@@ -40,7 +40,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from ..atsm.likelihood import YieldModel
-from ..atsm.model import ATSMParams, jsz_loadings
+from ..atsm.model import ATSMParams
 from ..atsm.params_vector import chol_to_free, free_to_chol, free_to_q, n_chol, q_to_free
 from ..atsm.results import (_smooth, expected_short_rate_values, parameter_blocks_of, term_premium_factor_loading,
                             term_premium_values)
@@ -87,12 +87,11 @@ class JSZLikelihood:
         """(T-1,) log-likelihood of each date 2..T given the one before."""
         p = self.unpack(theta)
         N, J = self.N, self.J
-        Omega = p.Omega_P
         U = self.P[1:] - p.K0P - self.P[:-1] @ p.K1P.T
         Linv_U = np.linalg.solve(p.Sigma_P, U.T)
         logdet = 2 * np.sum(np.log(np.abs(np.diag(p.Sigma_P))))
         ll_p = -0.5 * (N * _LOG2PI + logdet + np.sum(Linv_U ** 2, axis=0))
-        ld = jsz_loadings(p.q_coefs, p.kinfQ, Omega, self.structure)
+        ld = p.loadings()
         R = self.Y[1:] - ld.A_P - self.P[1:] @ ld.B_P.T
         sigma2 = p.sigma_e[0] ** 2
         ll_q = -0.5 * ((J - N) * (_LOG2PI + np.log(sigma2)) + np.sum(R ** 2, axis=1) / sigma2)
@@ -199,6 +198,10 @@ class ATSMInference:
     robust: bool
     notes: list = field(default_factory=list)
     fixed: np.ndarray | None = None
+    # the model's functions, class attributes so that a subclass (the continuous-time model) can swap them
+    blocks_of = staticmethod(parameter_blocks_of)
+    tp_values = staticmethod(term_premium_values)
+    tp_loading = staticmethod(term_premium_factor_loading)
 
     @property
     def ok(self) -> bool:
@@ -239,7 +242,7 @@ class ATSMInference:
 
         def flat(theta):
             try:
-                blocks = parameter_blocks_of(self.likelihood.unpack(theta), r.scale, r.factor_names, r.panel.labels)
+                blocks = self.blocks_of(self.likelihood.unpack(theta), r.scale, r.factor_names, r.panel.labels)
             except _FAILURES:
                 return np.full(sum(a * b for _, (a, b) in shapes), np.nan)
             return np.concatenate([blocks[name].to_numpy(float).ravel() for name, _ in shapes])
@@ -261,16 +264,16 @@ class ATSMInference:
         """(estimate (T,), standard error (T,)) of the term premium at ``periods`` (one maturity), decimals."""
         lik, p = self.likelihood, self.result.params
         X = self.result._smoothed[0]
-        estimate = term_premium_values(p, X, periods)[:, 0]
+        estimate = self.tp_values(p, X, periods)[:, 0]
 
         def tp(theta):
             try:
-                return term_premium_values(lik.unpack(theta), lik.factors(theta), periods)[:, 0]
+                return self.tp_values(lik.unpack(theta), lik.factors(theta), periods)[:, 0]
             except _FAILURES:
                 return np.full(len(X), np.nan)
 
         se = self.delta_std_errors(tp)
-        b = term_premium_factor_loading(p, periods)[0]
+        b = self.tp_loading(p, periods)[0]
         factor_var = np.einsum("i,tij,j->t", b, self._factor_var(), b)
         return estimate, np.sqrt(se ** 2 + np.maximum(factor_var, 0.0))
 
@@ -306,9 +309,12 @@ def likelihood_of(result):
     raise InputError(f"standard errors are not available for method {method!r}")
 
 
-def atsm_inference(result, robust: bool = False) -> ATSMInference:
-    """The observed information (and, with ``robust``, the sandwich) of a jsz/kalman/em fit at its estimate."""
-    lik = likelihood_of(result)
+def atsm_inference(result, robust: bool = False, likelihood=None, cls=None) -> ATSMInference:
+    """The observed information (and, with ``robust``, the sandwich) of a jsz/kalman/em fit at its estimate.
+    ``likelihood``: the likelihood object to use instead of :func:`likelihood_of` (e.g. a continuous-time
+    model's); ``cls``: the inference class to build (default :class:`ATSMInference`)."""
+    cls = ATSMInference if cls is None else cls
+    lik = likelihood_of(result) if likelihood is None else likelihood
     theta = lik.pack(result.params)
     notes = []
     if result.method == "jsz":
@@ -337,7 +343,7 @@ def atsm_inference(result, robust: bool = False) -> ATSMInference:
                      f"{info.min_eigenvalue:.3g}): the estimate is not a strict maximum, standard errors are NaN")
     F = np.zeros((len(theta), k_free))
     F[free] = F_free
-    return ATSMInference(result=result, likelihood=lik, theta=theta, F=F, information=info, robust=robust,
+    return cls(result=result, likelihood=lik, theta=theta, F=F, information=info, robust=robust,
                          notes=notes, fixed=fixed)
 
 

@@ -83,12 +83,34 @@ def _tracked_std_errors(fit) -> np.ndarray:
     return inf.delta_std_errors(values)
 
 
+def single_threaded_blas():
+    """A context in which BLAS runs on one thread (threadpoolctl when installed, else nothing): the experiment's
+    matrices are tiny, and on a busy machine multi-threaded OpenBLAS spends its time spin-waiting."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
 def coverage_experiment(truth: ATSMParams, n_dates: int, n_reps: int, *, seed: int = 0, level: float = 0.9,
                         maturity: str = "10Y", methods=("delta",), n_boot: int = 19, portfolios=None,
                         yield_units: str = "percent", progress=None) -> CoverageResult:
     """Run the experiment (module docstring). ``methods``: band methods, "delta", "bootstrap" or
-    "bootstrap:percentile" (the bootstrap's interval after the colon, "basic" by default). ``portfolios``: the maturity labels the truth prices exactly
-    (its W must select them); ``yield_units``: the units the simulated yields are handed to the fit in."""
+    "bootstrap:<interval>" (interval "basic" (the default), "percentile" or "studentized"); the bootstrap
+    intervals share one set of ``n_boot`` refits per replication. ``portfolios``: the maturity labels the truth
+    prices exactly (its W must select them); ``yield_units``: the units the simulated yields are handed to the
+    fit in. BLAS runs single-threaded inside (:func:`single_threaded_blas`)."""
+    with single_threaded_blas():
+        return _coverage_experiment(truth, n_dates, n_reps, seed=seed, level=level, maturity=maturity,
+                                    methods=methods, n_boot=n_boot, portfolios=portfolios, yield_units=yield_units,
+                                    progress=progress)
+
+
+def _coverage_experiment(truth, n_dates, n_reps, *, seed, level, maturity, methods, n_boot, portfolios,
+                         yield_units, progress) -> CoverageResult:
     import time
 
     from ..atsm.methods import fit_atsm
@@ -104,7 +126,7 @@ def coverage_experiment(truth: ATSMParams, n_dates: int, n_reps: int, *, seed: i
     cov = solve_discrete_lyapunov(truth.K1P, truth.Omega_P)
     chol = np.linalg.cholesky(cov)
     periods = np.array([round(float(maturities_to_years([maturity], "years")[0][0]) / structure.dt)])
-    est_rows, se_rows, last, share = [], [], [], []
+    est_rows, se_rows, last, share, boot_failed = [], [], [], [], 0
     names = truth_row = None
     update, close = progress_reporter(progress, n_reps, "Monte Carlo")
     try:
@@ -134,6 +156,8 @@ def coverage_experiment(truth: ATSMParams, n_dates: int, n_reps: int, *, seed: i
                 hits_last[method], hits_share[method] = bool(inside[-1]), float(inside.mean())
             last.append(hits_last)
             share.append(hits_share)
+            if any(m.startswith("bootstrap") for m in methods):
+                boot_failed += fit.bootstrap(n_boot, rep, progress=False).n_failed
             update()
     finally:
         close()
@@ -142,4 +166,6 @@ def coverage_experiment(truth: ATSMParams, n_dates: int, n_reps: int, *, seed: i
                           covered_last=pd.DataFrame(last), covered_share=pd.DataFrame(share),
                           seconds=time.perf_counter() - t0,
                           notes=[f"{n_reps} replications of T={n_dates}, N={N}, maturities {', '.join(labels)}, "
-                                 f"{level:.0%} bands on the {maturity} term premium, seed {seed}"])
+                                 f"{level:.0%} bands on the {maturity} term premium, seed {seed}"]
+                          + ([f"bootstrap: {n_boot} refits per replication, {boot_failed} failed or did not "
+                              "converge (left out)"] if any(m.startswith("bootstrap") for m in methods) else []))
