@@ -42,7 +42,7 @@ from ..atsm.continuous import ContinuousParams
 from ..atsm.continuous_fit import ContinuousYieldModel, _chol_free
 from ..atsm.continuous_result import (continuous_parameter_blocks, continuous_term_premium_factor_loading,
                                       continuous_term_premium_values)
-from ..atsm.params_vector import free_to_chol, n_chol
+from ..atsm.params_vector import free_to_chol
 from ..errors import InputError
 from ..threads import single_blas_thread
 from .atsm import _FAILURES, ATSMInference, JSZLikelihood, KalmanLikelihood, _per_date_scores
@@ -59,16 +59,11 @@ class ContinuousJSZLikelihood(JSZLikelihood):
     ``loglik`` and ``factors`` are the discrete class's."""
 
     def __init__(self, Y: np.ndarray, estimate: ContinuousParams):
-        self.structure = s = estimate.structure
-        self.N = N = s.n_factors
-        self.Y = np.asarray(Y, float)
-        self.J = self.Y.shape[1]
-        self.P = self.Y @ s.W.T
+        super().__init__(Y, estimate)          # the panel, the portfolios W y_t, the sizes of the blocks
         self.L_ref = np.asarray(estimate.Sigma, float)
-        sizes = [N, 1, n_chol(N), N, N * N, 1]
-        names = ["q", "kinf", "chol", "aP", "KP", "s"]
-        self.blocks = dict(zip(names, np.split(np.arange(sum(sizes)), np.cumsum(sizes)[:-1])))
-        self.n_params = sum(sizes)
+        # the discrete layout with the drift (a_P, K_P) where the discrete model has (K0P, K1P)
+        rename = {"K0P": "aP", "K1P": "KP"}
+        self.blocks = {rename.get(name, name): idx for name, idx in self.blocks.items()}
 
     def pack(self, p: ContinuousParams) -> np.ndarray:
         return np.concatenate([p.q_coefs, [p.kinfQ], _chol_free(np.linalg.solve(self.L_ref, p.Sigma)), p.aP,
