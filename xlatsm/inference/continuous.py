@@ -45,9 +45,7 @@ from ..atsm.continuous_result import (continuous_parameter_blocks, continuous_te
 from ..atsm.params_vector import free_to_chol
 from ..errors import InputError
 from ..threads import single_blas_thread
-from .atsm import _FAILURES, ATSMInference, JSZLikelihood, KalmanLikelihood, _per_date_scores
-
-_LOG2PI = np.log(2 * np.pi)
+from .atsm import ATSMInference, JSZLikelihood, KalmanLikelihood, atsm_inference
 
 NO_BOOTSTRAP = ("the parametric bootstrap is not available for time='continuous' (its refits and band pricing are "
                 "the discrete model's): use method='delta' (the observed information of the continuous likelihood) "
@@ -55,8 +53,10 @@ NO_BOOTSTRAP = ("the parametric bootstrap is not available for time='continuous'
 
 
 class ContinuousJSZLikelihood(JSZLikelihood):
-    """The full continuous JSZ log-likelihood (module docstring) of a panel Y (T, J, decimals) in theta;
-    ``loglik`` and ``factors`` are the discrete class's."""
+    """The full continuous JSZ log-likelihood (module docstring) of a panel Y (T, J, decimals) in theta. Its
+    terms are the discrete class's (``contributions``, ``loglik``, ``factors``) evaluated at ``ContinuousParams``:
+    their ``K0P``, ``K1P``, ``Sigma_P`` are the exact discretisation ``(c, Phi, chol Q_dt)`` and their
+    ``loadings()`` the continuous-time ones."""
 
     def __init__(self, Y: np.ndarray, estimate: ContinuousParams):
         super().__init__(Y, estimate)          # the panel, the portfolios W y_t, the sizes of the blocks
@@ -75,20 +75,6 @@ class ContinuousJSZLikelihood(JSZLikelihood):
                                 Sigma=self.L_ref @ free_to_chol(theta[b["chol"]], N), aP=np.array(theta[b["aP"]]),
                                 KP=np.array(theta[b["KP"]]).reshape(N, N),
                                 sigma_e=np.full(self.J, np.exp(theta[b["s"]][0])), structure=self.structure)
-
-    def contributions(self, theta) -> np.ndarray:
-        """(T-1,) log-likelihood of each date 2..T given the one before (module docstring)."""
-        p = self.unpack(theta)
-        N, J = self.N, self.J
-        c, Phi, Q = p.discretisation()
-        L = np.linalg.cholesky(Q)
-        z = np.linalg.solve(L, (self.P[1:] - c - self.P[:-1] @ Phi.T).T)
-        ll_p = -0.5 * (N * _LOG2PI + 2 * np.sum(np.log(np.diag(L))) + np.sum(z ** 2, axis=0))
-        ld = p.loadings()
-        R = self.Y[1:] - ld.A_P - self.P[1:] @ ld.B_P.T
-        sigma2 = p.sigma_e[0] ** 2
-        ll_q = -0.5 * ((J - N) * (_LOG2PI + np.log(sigma2)) + np.sum(R ** 2, axis=1) / sigma2)
-        return ll_p + ll_q
 
     def information(self, theta):
         from .numdiff import information_from_values
@@ -120,29 +106,19 @@ class ContinuousATSMInference(ATSMInference):
     delta method itself are inherited (``ContinuousParams`` has the discrete names ``K0P``, ``K1P`` as its exact
     discretisation)."""
 
+    blocks_of = staticmethod(continuous_parameter_blocks)
+    tp_values = staticmethod(continuous_term_premium_values)
+    tp_loading = staticmethod(continuous_term_premium_factor_loading)
+
     # the delta method evaluates small matrix functions thousands of times: one BLAS thread (xlatsm.threads), as
     # the fits themselves run; a multi-threaded BLAS spin-waits on such sizes (10-30x slower on a loaded machine)
     @single_blas_thread
     def standard_errors(self) -> dict[str, pd.DataFrame]:
-        r = self.result
-        template = r.parameter_blocks()
-        sizes = {name: frame.size for name, frame in template.items()}
+        return super().standard_errors()
 
-        def flat(theta):
-            try:
-                blocks = continuous_parameter_blocks(self.likelihood.unpack(theta), r.scale, r.factor_names,
-                                                     r.panel.labels)
-                return np.concatenate([blocks[name].to_numpy(float).ravel() for name in template])
-            except _FAILURES:
-                return np.full(sum(sizes.values()), np.nan)
-
-        se = self.delta_std_errors(flat)
-        out, start = {}, 0
-        for name, frame in template.items():
-            out[name] = pd.DataFrame(se[start:start + frame.size].reshape(frame.shape), index=frame.index,
-                                     columns=frame.columns)
-            start += frame.size
-        return out
+    @single_blas_thread
+    def term_premium_delta(self, periods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return super().term_premium_delta(periods)
 
     @single_blas_thread
     def short_rate_delta(self, horizon: int, row: int) -> tuple[np.ndarray, np.ndarray]:
@@ -151,25 +127,6 @@ class ContinuousATSMInference(ATSMInference):
     @single_blas_thread
     def jacobian(self, func):
         return super().jacobian(func)
-
-    @single_blas_thread
-    def term_premium_delta(self, periods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(estimate (T,), standard error (T,)) of the term premium at ``periods`` (one maturity), decimals: the
-        delta method on the parameters plus the smoothed factors' posterior variance (zero under jsz)."""
-        lik, p = self.likelihood, self.result.params
-        X = self.result._smoothed[0]
-        estimate = continuous_term_premium_values(p, X, periods)[:, 0]
-
-        def tp(theta):
-            try:
-                return continuous_term_premium_values(lik.unpack(theta), lik.factors(theta), periods)[:, 0]
-            except _FAILURES:
-                return np.full(len(X), np.nan)
-
-        se = self.delta_std_errors(tp)
-        b = continuous_term_premium_factor_loading(p, periods)[0]
-        factor_var = np.einsum("i,tij,j->t", b, self._factor_var(), b)
-        return estimate, np.sqrt(se ** 2 + np.maximum(factor_var, 0.0))
 
 
 def continuous_likelihood_of(result):
@@ -184,39 +141,22 @@ def continuous_likelihood_of(result):
 @single_blas_thread
 def continuous_inference(result, robust: bool = False) -> ContinuousATSMInference:
     """The observed information (with ``robust``, the sandwich) of a continuous jsz/kalman/em fit at its
-    estimate, and the delta method on it (module docstring)."""
-    lik = continuous_likelihood_of(result)
-    theta = lik.pack(result.params)
-    notes = []
+    estimate, and the delta method on it (module docstring): the discrete model's
+    :func:`~xlatsm.inference.atsm.atsm_inference` with the continuous likelihood, its first note said in
+    continuous-time terms."""
+    inf = atsm_inference(result, robust=robust, likelihood=continuous_likelihood_of(result),
+                         cls=ContinuousATSMInference)
     if result.method == "jsz":
-        fixed = np.zeros(len(theta), bool)
-        info = lik.information(theta)
-        notes.append("jsz (continuous time): information of the full JSZ likelihood (k_inf^Q, sigma and the drift "
-                     "intercept a_P = K_P theta_P, concentrated out in the fit, are parameters here) by differences "
-                     "of its values; held fixed: the portfolio weights W, so the factors W y_t are observed, and the "
-                     "first date")
+        inf.notes[0] = ("jsz (continuous time): information of the full JSZ likelihood (k_inf^Q, sigma and the drift "
+                        "intercept a_P = K_P theta_P, concentrated out in the fit, are parameters here) by "
+                        "differences of its values; held fixed: the portfolio weights W, so the factors W y_t are "
+                        "observed, and the first date")
     else:
-        fixed = lik.fixed(theta)
-        info = lik.information(theta, ~fixed)
-        notes.append(f"{result.method} (continuous time): observed information of the exact Kalman log-likelihood "
-                     "(the OU process exactly discretised) by central differences of its exact score; held fixed: "
-                     "the portfolio weights W")
-        if fixed.any():
-            notes.append("measurement variances on their floor are held fixed (standard error 0)")
-    free = ~fixed
-    F_free = info.factor()
-    if info.positive_definite and robust:
-        F_free = info.sandwich_factor(_per_date_scores(lik, theta, free, F_free))
-        notes.append("robust (sandwich) covariance H^-1 (sum_t s_t s_t') H^-1 with per-date scores s_t")
-    if not info.positive_definite:
-        notes.append(f"the observed information is not positive definite (smallest whitened eigenvalue "
-                     f"{info.min_eigenvalue:.3g}): the estimate is not a strict maximum, standard errors are NaN")
-    notes.append("parameters in continuous time (per year); the delta method maps them to every reported block")
-    F = np.zeros((len(theta), int(free.sum())))
-    F[free] = F_free
-    return ContinuousATSMInference(result=result, likelihood=lik, theta=theta, F=F, information=info,
-                                   robust=robust, notes=notes, fixed=fixed)
-
+        inf.notes[0] = (f"{result.method} (continuous time): observed information of the exact Kalman "
+                        "log-likelihood (the OU process exactly discretised) by central differences of its exact "
+                        "score; held fixed: the portfolio weights W")
+    inf.notes.append("parameters in continuous time (per year); the delta method maps them to every reported block")
+    return inf
 
 
 # ----------------------------------------------------------------------------------------------------------------
