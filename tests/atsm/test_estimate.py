@@ -113,7 +113,7 @@ def test_missing_cells_and_late_maturity_in_the_filter(shared_data):
     fit = xlatsm.fit_atsm(panel)   # method="auto": the blanks send it to the Kalman filter, and it says so
     blank = int(panel.isna().sum().sum())
     assert fit.method == "kalman" and fit.method_requested == "auto"
-    assert f"method auto -> kalman: {blank} cells are blank; jsz needs a complete panel" in fit.summary()
+    assert f"method auto -> kalman: {blank} cells are blank; jsz needs a complete panel" in fit.summary(), blank
     assert fit.converged and len(fit.factors) == len(panel)
     assert fit.factors.notna().all().all() and (fit.factor_std_errors.iloc[100:110].mean() > 0).all()
     assert (fit.pricing_errors < 12).all()

@@ -86,7 +86,7 @@ def test_named_variants_and_refusals(curve):
     dropped = compare_models(holed)            # the default: JSZ by the Kalman filter, ACM left out and said so
     assert list(dropped.fits) == ["JSZ", "AFNS", "DNS"] and dropped.fits["JSZ"].method == "kalman"
     assert any("ACM" in n and "left out" in n for n in dropped.notes), dropped.notes
-    assert any(n.startswith("JSZ estimated by kalman: 1 cells are blank") for n in dropped.notes), dropped.notes
+    assert any(n.startswith("JSZ estimated by kalman: 1 cell is blank") for n in dropped.notes), dropped.notes
     assert "left out" in dropped.table()
     kalman = compare_models(holed, ["kalman", "dns"])          # the Kalman filter and DNS take the blank
     assert kalman.pricing_errors.notna().all().all()

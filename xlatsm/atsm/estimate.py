@@ -468,7 +468,8 @@ def _set_up(yields, maturities, n_factors: int, method: str, measurement_error: 
     if method == "auto":
         blank = int(np.isnan(panel.yields).sum())
         method = "kalman" if blank else "jsz"
-        notes.insert(0, f"method auto -> kalman: {blank} cells are blank; jsz needs a complete panel" if blank else
+        cells = "1 cell is" if blank == 1 else f"{blank} cells are"
+        notes.insert(0, f"method auto -> kalman: {cells} blank; jsz needs a complete panel" if blank else
                      "method auto -> jsz: the panel is complete (N portfolios priced exactly)")
     return panel, structure, notes, method
 
