@@ -12,7 +12,8 @@ Panels:
 For each panel and estimator: both log-likelihoods (same data, same likelihood definition: jsz conditional on the
 first date, kalman/em exact with a diffuse start) and their difference, the 10-year term premium gap (continuous
 minus discrete: mean, mean absolute, largest absolute, in bp) and the fit times with their ratio (continuous over
-discrete, measured in the same run). Panels whose file is missing are skipped with one line saying which.
+discrete, measured in the same run), and the 10-year term premium's delta-method standard error on the last date
+(discrete / continuous, bp). Panels whose file is missing are skipped with one line saying which.
 """
 from __future__ import annotations
 
@@ -59,8 +60,8 @@ def main() -> None:
     parser.add_argument("--n-factors", type=int, default=3)
     args = parser.parse_args()
     print("| panel | method | loglik discrete | loglik continuous | gap | TP10 gap mean (bp) | mean abs | max abs | "
-          "converged (d/c) | seconds d | seconds c | ratio |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "converged (d/c) | seconds d | seconds c | ratio | TP10 s.e. last date d / c (bp) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, frame, units in panels():
         for method in args.methods:
             fits, seconds = {}, {}
@@ -73,10 +74,15 @@ def main() -> None:
                 seconds[clock] = time.perf_counter() - t0
             d, c = fits["discrete"], fits["continuous"]
             gap = (c.term_premium_at("10Y") - d.term_premium_at("10Y")) * bp(d)
+            try:
+                se = [f"{r.term_premium_bands(0.9, '10Y')['std_error'].iloc[-1] * bp(r):.1f}" for r in (d, c)]
+            except xlatsm.XlatsmError as exc:
+                se = [f"n/a ({exc})"] * 2
             print(f"| {name} | {method} | {d.loglik:.3f} | {c.loglik:.3f} | {c.loglik - d.loglik:+.3f} | "
                   f"{gap.mean():+.2f} | {gap.abs().mean():.2f} | {gap.abs().max():.2f} | "
                   f"{'yes' if d.converged else 'NO'}/{'yes' if c.converged else 'NO'} | {seconds['discrete']:.1f} | "
-                  f"{seconds['continuous']:.1f} | {seconds['continuous'] / seconds['discrete']:.1f} |", flush=True)
+                  f"{seconds['continuous']:.1f} | {seconds['continuous'] / seconds['discrete']:.1f} | "
+                  f"{se[0]} / {se[1]} |", flush=True)
 
 
 if __name__ == "__main__":
