@@ -250,6 +250,38 @@ def test_a_search_started_on_another_root_reports_the_same_parameters(jsz_real_r
     assert again.params.kinfQ == pytest.approx(jsz.params.kinfQ, rel=1e-3)
 
 
+def test_studentized_interval_pieces_against_independent_computations(jsz_real_roots, kalman):
+    """The batched physical-measure loadings equal discrete_price_loadings' recursion; the VAR block of the term
+    premium's delta variance (Omega_P kron (Z'Z)^-1 through its own differences) is at most the full delta
+    variance (the information's numerical Hessian) and nearly all of it; the studentized band brackets the
+    estimate, 'auto' is it for jsz, and kalman is refused before any refit."""
+    from xlatsm.atsm.loadings import discrete_yield_loadings
+    from xlatsm.inference.bands import _tp_var_block, physical_yield_loadings
+    from xlatsm.inference.bootstrap import var_design_inverse
+
+    fit = jsz_real_roots
+    p, dt = fit.params, fit.params.structure.dt
+    q = p.q_dynamics()
+    rng = np.random.default_rng(0)
+    G = np.column_stack([p.K0P, p.K1P])[None] + 1e-3 * rng.standard_normal((3, 3, 4)) * [[1e-2] + [1] * 3]
+    A, B = physical_yield_loadings(G, p.Omega_P, q["rho0"], q["rho1"], 120, dt)
+    for m in range(3):
+        A1, B1 = discrete_yield_loadings(G[m, :, 0], G[m, :, 1:], p.Omega_P, q["rho0"], q["rho1"], [120], dt)
+        np.testing.assert_allclose(A[m], A1[0], rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(B[m], B1[0], rtol=1e-10, atol=1e-15)
+    X = fit.panel.yields @ p.structure.W.T
+    block = _tp_var_block(p, var_design_inverse(X), X, 120)
+    _, se = fit.inference().term_premium_delta(np.array([120]))
+    assert np.all(block <= se ** 2 * (1 + 1e-3)) and np.all(block >= 0.9 * se ** 2)
+    band = fit.term_premium_bands(method="bootstrap", n_boot=19, seed=0, progress=False, interval="studentized")
+    assert (band["lower"] < band["estimate"]).all() and (band["estimate"] < band["upper"]).all()
+    assert "studentized" in band.attrs["notes"][-1]
+    auto = fit.term_premium_bands(method="bootstrap", n_boot=19, seed=0, progress=False, interval="auto")
+    np.testing.assert_allclose(auto.to_numpy(), band.to_numpy())
+    with pytest.raises(InputError, match="studentized"):
+        kalman.term_premium_bands(method="bootstrap", n_boot=19, progress=False, interval="studentized")
+
+
 def test_kalman_bootstrap_keeps_the_blanks_and_refits(panel):
     """kalman with blank cells: the simulated panels are blank where the data are, and the refits converge."""
     from xlatsm.inference.bootstrap import simulate_kalman_panel

@@ -60,8 +60,12 @@ def _resolve_interval(result, interval: str) -> str:
     """The bootstrap interval to use: ``"auto"`` is the studentized one for jsz (measured to cover best, see
     ``benchmarks/inference_coverage.py``) and the basic one for kalman/em (no closed-form VAR block there)."""
     interval = _check_method(interval, INTERVALS + ("auto",), "interval")
+    jsz = getattr(result, "method", None) == "jsz"
     if interval == "auto":
-        return "studentized" if getattr(result, "method", None) == "jsz" else "basic"
+        return "studentized" if jsz else "basic"
+    if interval == "studentized" and not jsz:
+        raise InputError("interval='studentized' is available for jsz fits (the VAR block of each draw's standard "
+                         "error is OLS there); use 'basic' or 'percentile' for kalman/em")
     return interval
 
 
@@ -164,9 +168,8 @@ def _studentizing(result, boot, estimate_se, block_variance) -> tuple[np.ndarray
     delta-method standard error on its own simulated sample, the VAR block exactly (``block_variance(params,
     (Z'Z)^-1)``, :func:`_var_block_variance`) and the other parameters' share held at the estimate's (the
     estimate's delta variance minus its VAR block; about 1% of the term premium's)."""
-    if result.method != "jsz" or len(boot.design_inverses) != boot.n_draws:
-        raise InputError("interval='studentized' is available for jsz fits (the VAR block of each draw's standard "
-                         "error is OLS there); use 'basic' or 'percentile' for kalman/em")
+    if len(boot.design_inverses) != boot.n_draws:
+        raise InputError("this bootstrap kept no VAR moments of its draws: the studentized interval needs a jsz fit")
     from .bootstrap import var_design_inverse
 
     P = result.panel.yields @ result.params.structure.W.T
