@@ -182,7 +182,9 @@ def test_standard_errors_agree_with_the_discrete_fit_mapped_to_continuous_time(p
     errors scale like 1/(1 - slowest root)^2, and the two fits' slowest roots differ a little), and the 10-year
     term premium's standard errors agree to 5% on every date (1% on the last)."""
     disc = xlatsm.fit_atsm(panel, method="jsz")
-    inf = disc.inference()
+    with blas_threads(1):
+        inf = disc.inference()
+        band_d = disc.term_premium_bands(0.9, "10Y")
     F = inf.F[:, np.any(inf.F != 0, axis=0)]
     theta = inf.theta
     with blas_threads(1):
@@ -201,9 +203,23 @@ def test_standard_errors_agree_with_the_discrete_fit_mapped_to_continuous_time(p
     mine = np.concatenate([jsz.params.KP.ravel(), jsz.params.thetaP, jsz.params.Sigma[np.tril_indices(3)]])
     assert np.all(np.abs(est - mine) < 0.75 * se_mapped)
     band_c = jsz.term_premium_bands(0.9, "10Y")
-    band_d = disc.term_premium_bands(0.9, "10Y")
     np.testing.assert_allclose(band_c["std_error"], band_d["std_error"], rtol=0.05)
     assert band_c["std_error"].iloc[-1] == pytest.approx(band_d["std_error"].iloc[-1], rel=0.01)
+
+
+def test_kalman_standard_errors_agree_with_the_discrete_kalman_fit(panel):
+    """kalman on the whole sample in both times: the discrete fit's K_P standard errors (matrix logarithm of K1_P,
+    by its own delta method) and its 10-year term premium's equal the continuous fit's to 5% (last date: 2%)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fits = {clock: xlatsm.fit_atsm(panel, method="kalman", time=clock) for clock in ("discrete", "continuous")}
+    disc, cont = fits["discrete"], fits["continuous"]
+    with blas_threads(1):          # the discrete inference does not pin BLAS itself (slow on a loaded machine)
+        ratio = cont.standard_errors["K_P"].to_numpy() / disc.standard_errors["K_P"].to_numpy()
+        band_c, band_d = cont.term_premium_bands(), disc.term_premium_bands()
+    assert np.all(np.abs(ratio - 1) < 0.05), ratio.round(3)
+    np.testing.assert_allclose(band_c["std_error"], band_d["std_error"], rtol=0.05)
+    assert band_c["std_error"].iloc[-1] == pytest.approx(band_d["std_error"].iloc[-1], rel=0.02)
 
 
 # ------------------------------------------------------------------------------------------------------------------
