@@ -32,6 +32,9 @@ factors' own posterior variance, as for the discrete model).
 
 The parametric bootstrap is refused for continuous fits (:data:`NO_BOOTSTRAP`): the discrete bootstrap's refits are
 the discrete estimators, and its band functions price draws with the discrete loadings.
+
+:func:`coverage_experiment_continuous` is the simulation check (tests/atsm/test_continuous_inference.py, small;
+benchmarks/continuous_inference.py, 100+ replications).
 """
 from __future__ import annotations
 
