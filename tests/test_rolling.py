@@ -269,6 +269,9 @@ def test_command_line(tmp_path, capsys):
                      progress=False, dynamics="ar")
     np.testing.assert_allclose(rmse.to_numpy(), direct.forecast_rmse.to_numpy(), rtol=1e-12)
     assert not (out / "term_premium.csv").exists()
+    warm = parser.parse_args(["rolling", str(path), "--serial"])
+    cold = parser.parse_args(["rolling", str(path), "--no-warm-start", "--chunk-size", "5", "--serial"])
+    assert (warm.warm_start, warm.chunk_size) == (True, None) and (cold.warm_start, cold.chunk_size) == (False, 5)
     with pytest.raises(InputError, match="options of --method dns"):
         bad = parser.parse_args(["rolling", str(path), "--method", "jsz", "--dns-dynamics", "ar", "--serial",
                                  "--out", str(out)])
