@@ -82,8 +82,9 @@ class GaussianSSM:
         return self._runner
 
     def loglik(self, theta) -> float:
-        mats = self.build(np.asarray(theta, float))
-        if mats is None:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # a trial step out of range: -inf
+            mats = self.build(np.asarray(theta, float))
+        if mats is None or not all(np.all(np.isfinite(x)) for x in (mats.h, mats.Q, mats.T, mats.Z, mats.a)):
             return -np.inf
         try:
             return self._run(mats).loglik(mats.state_space())
@@ -151,8 +152,9 @@ class GaussianSSM:
 
     def _q(self, st):
         def q(x):
-            mats = self.build(x)
-            return -np.inf if mats is None else self.expected_loglik(mats, st)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                mats = self.build(x)
+                return -np.inf if mats is None else self.expected_loglik(mats, st)
         return q
 
     @staticmethod
@@ -175,8 +177,9 @@ class GaussianSSM:
         Steps are 1e-3 of each parameter's scale (1/sqrt of its complete-data curvature, found by the previous
         call's differences; 1e-6 (1 + |theta|) on the first call), or ``step (1 + |theta|)`` when given."""
         theta = np.asarray(theta, float)
-        mats = self.build(theta)
-        if mats is None:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            mats = self.build(theta)
+        if mats is None or not all(np.all(np.isfinite(x)) for x in (mats.h, mats.Q, mats.T, mats.Z, mats.a)):
             return -np.inf, np.zeros_like(theta)
         try:
             sm = self._run(mats).smooth(mats.state_space())
@@ -321,8 +324,8 @@ class GaussianSSM:
         with np.errstate(divide="ignore", invalid="ignore"):
             gain = ell(np.maximum(quad / np.maximum(nobs, 1), floor)) - ell(mats.h)
         near = (u < 1e-2 * floor) & (floor > 0)
-        on = near & ~(gain >= 1e-9)
-        lift = near & (gain >= 1e-9)
+        lift = near & (gain >= 1e-9) & (quad > nobs * floor)
+        on = near & ~lift
         theta = theta.copy()
         tail = len(theta) - J
         theta[tail + np.flatnonzero(lift)] = np.log(quad[lift] / nobs[lift] - floor[lift])
@@ -350,7 +353,50 @@ class GaussianSSM:
         cand = at(res.x)
         return cand, self.loglik(cand), int(res.nit), str(res.message)
 
-    def maximise(self, theta0, max_iter: int = 2000, tol: float = 1e-10, restarts: int = 5, progress=None):
+    def maximise(self, theta0, max_iter: int = 2000, tol: float = 1e-10, restarts: int = 5, progress=None,
+                 release_floors: bool = True):
+        """Maximise ``log p(y)`` from ``theta0`` (:meth:`climb`), then, with ``release_floors`` and ``log_h_tail``,
+        explore the neighbouring local maxima: the likelihood has one local maximum per choice of maturities
+        priced exactly (measurement variance on its floor), so from a maximum with variance ``j`` on its floor the
+        climb is restarted with ``h_j`` released to the median of the others; a higher maximum replaces the
+        answer and is explored in turn (at most ``2 J`` releases).
+
+        Returns (theta, loglik, converged, n_iter, message, start_loglik) as :meth:`climb`; ``self.report`` is
+        the answer's, with ``releases`` (the variances released that led to it) and ``explored`` (the
+        log-likelihoods of the maxima tried)."""
+        best, best_ll, ok, n_iter, message, start = self.climb(theta0, max_iter, tol, restarts, progress)
+        report = dict(self.report, releases=[], explored=[])
+        if not (release_floors and self.log_h_tail):
+            self.report = report
+            return best, best_ll, ok, n_iter, message, start
+        J = len(self.build(best).h)
+        tried = set()
+        for _ in range(2 * J):
+            mats = self.build(best)
+            floor = mats.h - np.exp(best[-J:])
+            todo = [int(j) for j in report["on_floor"] if int(j) not in tried]
+            if not todo:
+                break
+            j = todo[0]
+            tried.add(j)
+            cand0 = best.copy()
+            other = np.delete(mats.h, j - (len(best) - J))
+            cand0[j] = np.log(max(np.median(other) - floor[j - (len(best) - J)], 1e-300))
+            if not np.isfinite(self.loglik(cand0)):
+                continue
+            cand, cand_ll, cand_ok, nit, cand_msg, _ = self.climb(cand0, max_iter, tol, restarts, progress)
+            n_iter += nit
+            report["explored"].append(float(cand_ll))
+            if cand_ok and cand_ll > best_ll + 1e-6:
+                releases = report["releases"] + [j]
+                explored = report["explored"]
+                best, best_ll, ok, message = cand, cand_ll, cand_ok, cand_msg
+                report = dict(self.report, releases=releases, explored=explored)
+                tried = {j}                  # the new maximum's own floors are explored afresh
+        self.report = report
+        return best, best_ll, ok, n_iter, message, start
+
+    def climb(self, theta0, max_iter: int = 2000, tol: float = 1e-10, restarts: int = 5, progress=None):
         """Maximise ``log p(y)`` by Newton's method on the observed information ``I`` (central differences of the
         exact score), safeguarded:
 
@@ -383,6 +429,7 @@ class GaussianSSM:
         converged, message, decrement, min_eig = False, "", np.inf, np.nan
         saddle_steps, lbfgs_runs, max_lbfgs = 0, 0, 4 * (restarts + 1)
         on_floor = flat = np.array([], int)
+        stale = True
         for _ in range(200):
             on_floor, held = self._hold_floors(best)
             if np.any(held != best):
@@ -391,7 +438,8 @@ class GaussianSSM:
                     best, best_ll = held, held_ll
             ll, g = self.loglik_and_score(best)
             free = np.setdiff1d(np.arange(len(best)), on_floor)
-            scale = _natural_scale(self.complete_information(best))
+            if stale:                       # each parameter's scale: refreshed after L-BFGS-B runs and saddle steps
+                scale, stale = _natural_scale(self.complete_information(best)), False
             I = self.observed_information(best, free, scale) * np.outer(scale[free], scale[free])
             gw = g[free] * scale[free]
             # a parameter in which log p(y) is flat (its row of I and its score ~0: e.g. a log-Cholesky diagonal
@@ -432,6 +480,7 @@ class GaussianSSM:
             if cand_best is not None:
                 saddle_steps += not pd
                 best, best_ll = cand_best, cand_best_ll
+                stale = stale or not pd
             if pd and gained > 0 and (gained > 1e-6 or decrement < 1e-3):
                 continue                    # Newton is converging: no need for anything else
             if lbfgs_runs >= max_lbfgs:
@@ -444,7 +493,7 @@ class GaussianSSM:
             n_iter += nit
             if cand_ll > best_ll:
                 gained += cand_ll - best_ll
-                best, best_ll = cand, cand_ll
+                best, best_ll, stale = cand, cand_ll, True
             if not gained > 1e-9:
                 message = ("not a maximum: the observed information has a negative eigenvalue "
                            f"({min_eig:.3g} in scaled units) and no step gains" if not pd else
