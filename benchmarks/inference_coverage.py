@@ -7,9 +7,10 @@ The truth is the jsz fit of the embedded GSW sample (1Y 2Y 3Y 5Y 9Y 12Y, 1985-11
 priced exactly for 3 factors; 1Y/12Y for 2), its physical roots optionally pulled towards zero
 (``--persistence 0.9`` multiplies the eigenvalues of K1_P by 0.9, keeping the mean; 1.0 is the sample's own
 persistence, largest root 0.993; a comma-separated list runs one experiment per value), so nothing outside the
-package is needed. The bootstrap intervals share one set of ``--boot`` refits per replication. Each replication simulates T dates from the truth (first factors from the stationary distribution),
-fits ``method="jsz"`` with the same portfolios and computes the standard errors and 90% bands on the 10-year term
-premium (:func:`xlatsm.inference.montecarlo.coverage_experiment`).
+package is needed. Each replication simulates T dates from the truth (first factors from the stationary
+distribution), fits ``method="jsz"`` with the same portfolios and computes the standard errors and 90% bands on the
+10-year term premium (:func:`xlatsm.inference.montecarlo.coverage_experiment`); the bootstrap intervals share one
+set of ``--boot`` refits per replication.
 
 Printed (Markdown): coverage of the true 10-year term premium on the last date (one Bernoulli per replication, with
 its binomial standard error) and averaged over all dates, per band method; and, per tracked parameter, the root mean
