@@ -285,8 +285,8 @@ class GaussianSSM:
 
     def observed_information(self, theta, free=None, scale=None) -> np.ndarray:
         """-Hessian of ``log p(y)`` on the coordinates ``free`` (all by default): central differences of the exact
-        score, steps 1e-2 of each parameter's ``scale`` (every parameter's; default 1/sqrt of the complete-data information's
-        diagonal), symmetrised."""
+        score, steps 1e-2 of each parameter's ``scale`` (given for every parameter; default 1/sqrt of the
+        complete-data information's diagonal), symmetrised."""
         theta = np.asarray(theta, float)
         free = np.arange(len(theta)) if free is None else np.asarray(free)
         if scale is None:
