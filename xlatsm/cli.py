@@ -174,7 +174,7 @@ def count_progress(total: int, desc: str, stream=None, interval: float = 1.0):
 
 def _bands(result, args, headline: str):
     """``(term-premium bands, expected short-rate bands, why not)`` by --bands (delta, bootstrap or none); for a
-    model without them (acm, afns, dns; continuous time) the reason, said once on stderr."""
+    model without them (afns, dns; the bootstrap for acm and continuous time) the reason, said once on stderr."""
     method = getattr(args, "bands", "none") or "none"
     if method == "none":
         return None, None, ""
