@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import EstimationError, InputError, ModelError, XlatsmError
+from .threads import single_blas_thread
 
 __all__ = ["rolling", "RollingResult", "window_bounds", "window_chunks"]
 
@@ -506,6 +507,7 @@ def _input_order(yields, panel, maturities, maturity_units) -> list:
     return order if len(set(order)) == len(order) else list(panel.labels)
 
 
+@single_blas_thread
 def rolling(yields, method: str = "auto", window: int | None = None, step: int = 1, horizons=(1, 6, 12),
             forecast_start=None, client=None, *, n_workers: int | None = None, processes: bool = True,
             keep_fits: bool = True, progress=True, maturities=None, yield_units: str = "auto",

@@ -483,8 +483,10 @@ def test_standard_errors_and_bands_blocks(curve):
     assert udfs.XLATSM_BANDS(lgssm_handle, "params_se")[0][0].startswith(
         "#xlatsm: standard errors need a converged EM")
     assert "LGSSM fits have no term premium bands" in udfs.XLATSM_BANDS(lgssm_handle)[0][0]
-    acm = udfs.ATSM_FIT(rows, None, None, "term_premium_bands", "acm")[0][0]
-    assert acm.startswith("#xlatsm: term-premium bands are not available") and "method='jsz'" in acm
+    acm = udfs.ATSM_FIT(rows, None, None, "term_premium_bands", "acm")
+    assert acm[0][0] == "date" and acm[0][1].startswith("term premium 10Y")      # ACM: delta-method bands
+    afns = udfs.ATSM_FIT(rows, None, None, "term_premium_bands", "afns")[0][0]
+    assert afns.startswith("#xlatsm: term-premium bands are not available") and "method='jsz'" in afns
     lgssm = udfs.LGSSM_EM(as_range(xlatsm.load_sample()), 3, 1, "params_se", 20)[0][0]
     assert lgssm.startswith("#xlatsm: standard errors need a converged EM")
 

@@ -356,7 +356,8 @@ BAND_METHODS = ("delta", "robust", "bootstrap")
 
 @declared(
     True,
-    Arg("model", "a model handle from ATSM_FIT(...,\"handle\"), method jsz, kalman or em"),
+    Arg("model", "a model handle: ATSM_FIT(...,\"handle\") with method jsz, kalman, em or acm; LGSSM_EM for "
+                 "params_se"),
     Arg("output", "term_premium_bands (default), short_rate_bands or params_se"),
     Arg("level", "probability of the bands, between 0 and 1 (default 0.9)"),
     Arg("maturity", "maturity of the term premium, a tenor such as 10Y (default) or 5Y"),

@@ -120,7 +120,8 @@ def _uncertainty(result, name: str):
     found = getattr(type(result), name, None)
     if found is None:
         raise InputError(f"{type(result).__name__.replace('Result', '')} fits have no {name.replace('_', ' ')}: "
-                         "fit method jsz, kalman or em for standard errors and bands")
+                         "bands come with ATSM_FIT methods jsz, kalman, em and acm (standard errors also with "
+                         "LGSSM_EM)")
     return getattr(result, name)
 
 
