@@ -19,7 +19,8 @@ reports convergence only where the observed information is positive definite and
 the gain still available, in log-likelihood units) is below its tolerance.
 
 The likelihood of these models can have several local maxima, typically differing in which maturities sit on
-their measurement-variance floor (are priced exactly); the maximiser finds the one whose basin holds the start.
+their measurement-variance floor (are priced exactly); from each maximum the maximiser restarts with every
+floored variance released and keeps a higher maximum (a local search over these, not a global one).
 """
 from __future__ import annotations
 
