@@ -209,3 +209,21 @@ def test_summary_names_everything():
         text = fit_lgssm(y, 2, lags=2, max_iter=5).summary()
     for word in ("A_1", "A_2", "Q (factor", "C (loadings)", "R (measurement", "Identification", "Log-likelihood"):
         assert word in text
+
+
+def test_the_factors_level_is_identified_two_fits_agree():
+    """x* = x + a moves d and c and leaves the likelihood alone, so the reported fit centres the smoothed factors
+    (sample mean zero): a fit started from a shifted copy of the answer reports the same d and c."""
+    import xlatsm
+
+    y = xlatsm.load_sample().iloc[:, [0, 1, 3, 5, 8, 11]]
+    first = xlatsm.fit_lgssm(y, 2, tol=1e-10)
+    again = xlatsm.fit_lgssm(y, 2, tol=1e-10, start=first.params.shifted(np.array([0.3, -0.2])))
+    assert "factors centred over the sample" in first.normalisation
+    np.testing.assert_allclose(first.factors.mean().to_numpy(), 0.0, atol=1e-12)
+    np.testing.assert_allclose(again.params.state_intercept, first.params.state_intercept, atol=1e-6)
+    np.testing.assert_allclose(again.params.obs_intercept, first.params.obs_intercept, atol=1e-6)
+    np.testing.assert_allclose(again.params.C, first.params.C, atol=1e-6)
+    # the shift is exact: same likelihood as the uncentred parameters, smoothed states moved by the shift
+    moved = first.params.shifted(np.array([0.3, -0.2]))
+    assert abs(first.smooth().loglik - xlatsm.smooth_states(y, moved).loglik) < 1e-8 * abs(first.loglik)

@@ -16,7 +16,7 @@ coordinates (fewer when measurement variances on their floor are held fixed), an
 is positive definite at a strict maximum. The reported blocks are the smooth map ``g(theta)``: smooth at theta,
 rotate to the reported normalisation (:func:`xlatsm.ssm.em.identifying_rotation`: C'C = I, smoothed factors
 uncorrelated over the sample, ordered by variance) and shift the factors so that their smoothed sample mean is the
-estimate's (``x* = x + a`` moves d and c together; the fit leaves it where EM put it, about zero); ``g`` is the
+estimate's (``x* = x + a`` moves d and c together; the fit centres it at zero, :func:`xlatsm.fit_lgssm`); ``g`` is the
 same on every point of an orbit, so the delta method ``Cov g = J_F J_F'`` (:mod:`xlatsm.inference.numdiff`) does
 not depend on the slice. Because the normalisation uses the sample's smoothed factors, the standard errors measure
 the distance of the estimate from the *true parameters put in the same normalisation on the same data*.
@@ -80,15 +80,6 @@ def _chol_gradient(S_grad: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     grad = 2.0 * (0.5 * (S_grad + S_grad.T)) @ L
     grad[np.diag_indices(n)] *= np.diag(L)
     return grad[np.tril_indices(n)]
-
-
-def shifted(p, a: np.ndarray):
-    """The observationally equivalent parameters for factors ``x* = x + a``: ``d* = d + (I - sum_j A_j) a``,
-    ``c* = c - C a``, first factors + a (the likelihood is unchanged)."""
-    k = p.k_states
-    return replace(p, state_intercept=p.state_intercept + (np.eye(k) - p.A.sum(0)) @ a,
-                   obs_intercept=p.obs_intercept - p.C @ a,
-                   initial_mean=None if p.initial_mean is None else p.initial_mean + np.tile(a, p.lags))
 
 
 class LGSSMLikelihood:
@@ -296,7 +287,7 @@ class LGSSMLikelihood:
             X, a = v[:k * k].reshape(k, k), v[k * k:]
 
             def moved(sign):
-                return shifted(p.rotate(np.eye(k) + sign * h * X), sign * h * a)
+                return p.rotate(np.eye(k) + sign * h * X).shifted(sign * h * a)
 
             up, down = moved(1.0), moved(-1.0)
             moves_free.append((self.pack(up) - self.pack(down)) / (2 * h))
@@ -328,7 +319,7 @@ class LGSSMLikelihood:
                 p = p.rotate(M)
                 states = states @ M.T
             if self.centre:
-                p = shifted(p, self.mean_target - states.mean(0))
+                p = p.shifted(self.mean_target - states.mean(0))
         return p.unscaled(self.shift, self.scale)
 
 
@@ -520,10 +511,10 @@ def lgssm_inference(result, robust: bool = False) -> LGSSMInference:
                      "fixed matrices leave an unusual set of rotations free")
     if lik.rotate:
         notes.append("held fixed: the normalisation (C'C = I, smoothed factors uncorrelated over the sample, ordered "
-                     "by variance) and the factors' sample mean (x* = x + a moves d and c together); s.e. are of the "
-                     "estimate against the true parameters in the same normalisation on these data")
+                     "by variance) and the factors' sample mean, zero (x* = x + a moves d and c together); s.e. are "
+                     "of the estimate against the true parameters in the same normalisation on these data")
     elif lik.centre:
-        notes.append("held fixed: the factors' sample mean (x* = x + a moves d and c together)")
+        notes.append("held fixed: the factors' sample mean, zero (x* = x + a moves d and c together)")
     fixed_names = [n for n in result.fixed]
     if fixed_names:
         notes.append(f"held at their given values (s.e. 0): {', '.join(fixed_names)}")

@@ -901,6 +901,13 @@ def fit_lgssm(y, k_states: int, lags: int = 1, intercepts: bool = True, *, measu
         cov = np.einsum("ij,tjk,lk->til", M, cov, M)
         normalisation = ("orthonormal loadings (C'C = I), factors uncorrelated over the sample and ordered by "
                          "variance, loading columns summing to a positive number")
+    if normalize and not {"state_intercept", "obs_intercept"} & fixed_names:
+        # the factors' level is not identified either (x* = x + a moves d and c, same likelihood): centre the
+        # smoothed factors over the sample, so c is the series' level and two fits agree
+        centre = -states.mean(0)
+        params = params.shifted(centre)
+        states = states + centre
+        normalisation += ", factors centred over the sample (mean zero)"
     default_ll = None
     if start is not None:
         default_ll = e_step(into_model(default_start))[1] - jacobian

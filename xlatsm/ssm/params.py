@@ -168,6 +168,14 @@ class LGSSMParams:
             initial_cov=None if self.initial_cov is None else _sym(big @ self.initial_cov @ big.T),
         )
 
+    def shifted(self, a: np.ndarray) -> "LGSSMParams":
+        """The observationally equivalent parameters for factors ``x* = x + a`` (same likelihood):
+        ``d* = d + (I - sum_j A_j) a``, ``c* = c - C a``, the first factors' mean + a."""
+        a = np.asarray(a, float)
+        return replace(self, state_intercept=self.state_intercept + (np.eye(self.k_states) - self.A.sum(0)) @ a,
+                       obs_intercept=self.obs_intercept - self.C @ a,
+                       initial_mean=None if self.initial_mean is None else self.initial_mean + np.tile(a, self.lags))
+
     def spectral_radius(self) -> float:
         """Largest modulus of the companion matrix's eigenvalues (>= 1: the factor VAR is not stationary)."""
         return float(np.max(np.abs(np.linalg.eigvals(self.companion_transition()))))
