@@ -18,6 +18,7 @@ from ..diagnostics import Flag, flag_lines
 from ..extrapolation import flag as extrapolation_flag, summary_lines
 from ..extrapolation import term_premium as extrapolated_term_premium
 from ..textfmt import estimate_table, frame_table, header_block, pricing_error_table, term_premium_table
+from ..threads import single_blas_thread
 from .collapsed import CollapsedYields
 from .loadings import discrete_yield_loadings
 from .model import ATSMParams, jsz_loadings
@@ -193,6 +194,7 @@ class ATSMResult(CurveResult):
         return parameter_blocks_of(self.params, self.scale, self.factor_names, self.panel.labels)
 
     # -- uncertainty (xlatsm.inference) ------------------------------------------------------------------------
+    @single_blas_thread
     def inference(self, robust: bool = False):
         """The observed information at the estimate and the delta method on it
         (:class:`xlatsm.inference.atsm.ATSMInference`; computed once per ``robust``). Raises InputError for
@@ -212,6 +214,7 @@ class ATSMResult(CurveResult):
         definite. :meth:`parameter_standard_errors` gives the robust (sandwich) and bootstrap versions."""
         return self.parameter_standard_errors()
 
+    @single_blas_thread
     def parameter_standard_errors(self, robust: bool = False, method: str = "observed", n_boot: int = 199,
                                   seed: int = 0, progress=True) -> dict[str, pd.DataFrame]:
         """Standard errors matching :meth:`parameter_blocks`: ``method="observed"`` (inverse observed
@@ -222,6 +225,7 @@ class ATSMResult(CurveResult):
         return parameter_standard_errors(self, robust=robust, method=method, n_boot=n_boot, seed=seed,
                                          progress=progress)
 
+    @single_blas_thread
     def bootstrap(self, n_boot: int = 199, seed: int = 0, progress=True):
         """Parametric bootstrap (simulate from the fit, refit, :mod:`xlatsm.inference.bootstrap`): the draws,
         computed once per (n_boot, seed)."""
@@ -232,25 +236,29 @@ class ATSMResult(CurveResult):
             self._inference_cache[key] = atsm_bootstrap(self, n_boot=n_boot, seed=seed, progress=progress)
         return self._inference_cache[key]
 
+    @single_blas_thread
     def term_premium_bands(self, level: float = 0.9, maturity="10Y", method: str = "delta", *,
                            robust: bool = False, n_boot: int = 199, seed: int = 0, progress=True,
-                           interval: str = "basic") -> pd.DataFrame:
+                           interval: str = "auto") -> pd.DataFrame:
         """Bands on the term premium at ``maturity`` (default 10Y), one row per date: columns ``estimate``,
         ``lower``, ``upper`` (the ``level`` band, default 90%) and ``std_error``, in the yields' units.
 
         ``method="delta"``: estimate -+ z s.e., the s.e. from the delta method on the parameters' covariance
         (plus, for kalman/em, the smoothed factors' own variance); ``"bootstrap"``: ``n_boot`` parametric-bootstrap
-        refits (``seed``; a tqdm bar unless ``progress=False``), ``interval="basic"`` (2 estimate - quantiles:
-        corrects the estimator's bias as the bootstrap sees it) or ``"percentile"``. The frame's ``attrs`` say
-        units, level, method and what is held fixed."""
+        refits (``seed``; a tqdm bar unless ``progress=False``) with ``interval="auto"`` (the studentized,
+        bootstrap-t interval for jsz, measured to cover best at realistic persistence; basic for kalman/em),
+        ``"studentized"`` (jsz), ``"basic"`` (2 estimate - quantiles: corrects the estimator's bias as the
+        bootstrap sees it) or ``"percentile"``. The frame's ``attrs`` say units, level, method and what is held
+        fixed."""
         from ..inference.bands import term_premium_bands
 
         return term_premium_bands(self, level, maturity, method, robust=robust, n_boot=n_boot, seed=seed,
                                   progress=progress, interval=interval)
 
+    @single_blas_thread
     def expected_short_rate_bands(self, horizon: int = 120, level: float = 0.9, date=None, method: str = "delta",
                                   *, robust: bool = False, n_boot: int = 199, seed: int = 0,
-                                  progress=True, interval: str = "basic") -> pd.DataFrame:
+                                  progress=True, interval: str = "auto") -> pd.DataFrame:
         """Bands on the expected short-rate path E_t[r_{t+h}], h = 0..horizon periods, at one date (default the
         last; a date or a row number): columns ``estimate``, ``lower``, ``upper``, ``std_error`` in the yields'
         units; ``method`` as :meth:`term_premium_bands`. ``estimate`` is the row of

@@ -181,7 +181,7 @@ def _studentizing(result, boot, estimate_se, block_variance) -> tuple[np.ndarray
 
 
 def term_premium_bands(result, level: float = 0.9, maturity="10Y", method: str = "delta", *, robust: bool = False,
-                       n_boot: int = 199, seed: int = 0, progress=True, interval: str = "basic") -> pd.DataFrame:
+                       n_boot: int = 199, seed: int = 0, progress=True, interval: str = "auto") -> pd.DataFrame:
     level = check_level(level)
     method = _check_method(method)
     interval = _resolve_interval(result, interval)
@@ -238,7 +238,7 @@ def _date_row(result, date) -> int:
 
 def short_rate_bands(result, horizon: int = 120, level: float = 0.9, date=None, method: str = "delta", *,
                      robust: bool = False, n_boot: int = 199, seed: int = 0, progress=True,
-                     interval: str = "basic") -> pd.DataFrame:
+                     interval: str = "auto") -> pd.DataFrame:
     level = check_level(level)
     method = _check_method(method)
     interval = _resolve_interval(result, interval)

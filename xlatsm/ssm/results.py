@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..diagnostics import Flag, flag_lines
 from ..textfmt import estimate_table, format_matrix, frame_table, header_block
+from ..threads import single_blas_thread
 from .params import LGSSMParams
 
 
@@ -80,6 +81,7 @@ class LGSSMResult:
         from ..forecast import forecast
         return forecast(self, horizon, level=level, **options)
 
+    @single_blas_thread
     def inference(self, robust: bool = False):
         """The observed information at the EM answer and what the standard errors hold fixed
         (:class:`xlatsm.inference.lgssm.LGSSMInference`, computed once per ``robust``). Raises
