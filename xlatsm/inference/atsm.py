@@ -46,7 +46,7 @@ from ..atsm.results import (_smooth, expected_short_rate_values, parameter_block
                             term_premium_values)
 from ..data import maturities_to_years, years_to_label
 from ..errors import EstimationError, InputError, ModelError
-from .numdiff import Information, information_from_score, information_from_values, whitened_jacobian
+from .numdiff import CovarianceFactor, Information, information_from_score, information_from_values, whitened_jacobian
 
 _LOG2PI = np.log(2 * np.pi)
 _FAILURES = (ModelError, EstimationError, np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDivisionError)
@@ -183,7 +183,7 @@ def _typical(theta, blocks) -> np.ndarray:
 # the inference object
 # ----------------------------------------------------------------------------------------------------------------
 @dataclass
-class ATSMInference:
+class ATSMInference(CovarianceFactor):
     """Covariance of an ATSM fit's parameters and everything derived from it by the delta method.
 
     ``F`` (k, k): ``F F'`` is the covariance of ``theta`` (inverse observed information, or the sandwich with
@@ -202,14 +202,6 @@ class ATSMInference:
     blocks_of = staticmethod(parameter_blocks_of)
     tp_values = staticmethod(term_premium_values)
     tp_loading = staticmethod(term_premium_factor_loading)
-
-    @property
-    def ok(self) -> bool:
-        return bool(np.all(np.isfinite(self.F)))
-
-    @property
-    def covariance(self) -> np.ndarray:
-        return self.F @ self.F.T
 
     @property
     def theta_names(self) -> list[str]:

@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EstimationError, ModelError
-from .numdiff import Information, information_from_score, whitened_jacobian
+from .numdiff import CovarianceFactor, Information, information_from_score, whitened_jacobian
 
 _FAILURES = (ModelError, EstimationError, np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDivisionError)
 #: the step of the whitened differences, in standard errors (the score and g are smooth and exact to rounding)
@@ -362,7 +362,7 @@ def blocks_like(result, flat: np.ndarray) -> dict[str, pd.DataFrame]:
 # the inference object
 # ----------------------------------------------------------------------------------------------------------------
 @dataclass
-class LGSSMInference:
+class LGSSMInference(CovarianceFactor):
     """Covariance of an LGSSM fit's parameters in the reported normalisation (module docstring).
 
     ``F`` (n_theta, n_u): ``F F'`` is the covariance of theta (inverse observed information on the identified
@@ -381,15 +381,6 @@ class LGSSMInference:
     held: np.ndarray | None = None
     max_score: float = np.nan
     _se: dict | None = field(default=None, repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return bool(np.all(np.isfinite(self.F)))
-
-    @property
-    def covariance(self) -> np.ndarray:
-        """Covariance of theta (internal units, module docstring)."""
-        return self.F @ self.F.T
 
     def params_at(self, theta):
         """The parameters at theta in the data's units (the slice's rotation, not the reported one: fine for any

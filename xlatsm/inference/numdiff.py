@@ -131,6 +131,22 @@ def information_from_score(score: Callable[[np.ndarray], np.ndarray], theta: np.
     return Information(theta=theta, T=T, H_u=0.5 * (H_u + H_u.T))
 
 
+class CovarianceFactor:
+    """For inference results holding ``F`` (n_theta, n_u) with ``Cov(theta) = F F'``: NaN in F means the
+    information was not positive definite."""
+
+    F: np.ndarray
+
+    @property
+    def ok(self) -> bool:
+        return bool(np.all(np.isfinite(self.F)))
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """Covariance of theta (the likelihood's own coordinates)."""
+        return self.F @ self.F.T
+
+
 def whitened_jacobian(func: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, F: np.ndarray,
                       step: float = WHITENED_STEP) -> np.ndarray:
     """(m, k) derivatives of ``func`` (values (m,)) along the columns of F by central differences of ``step``
