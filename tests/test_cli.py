@@ -485,3 +485,26 @@ def test_bands_on_the_term_premium_and_the_short_rate(tmp_path, capsys):
     assert "Bands: not available" in (tmp_path / "a" / "report.html").read_text(encoding="utf-8")
     assert main(["atsm", str(tmp_path / "c.csv"), "--bands", "none", "--no-report", "--out", str(tmp_path / "n")]) == 0
     assert not list((tmp_path / "n").glob("*bands*"))
+
+
+def test_standard_errors_are_written_next_to_their_blocks(tmp_path):
+    """<block>_se.csv holds the fit's own standard_errors (same labels as the block); models without standard
+    errors (afns) write none."""
+    frame = xlatsm.load_sample().iloc[:120, [0, 1, 3, 5, 8, 11]]
+    frame.to_csv(tmp_path / "c.csv")
+    assert main(["atsm", str(tmp_path / "c.csv"), "--no-report", "--out", str(tmp_path / "a")]) == 0
+    fit = xlatsm.fit_atsm(frame)
+    for name in ("K1_P", "lambda_1", "sigma_e"):
+        written = pd.read_csv(tmp_path / "a" / f"param_{name}_se.csv", index_col=0)
+        expected = fit.standard_errors[name]
+        assert list(written.columns) == [str(c) for c in expected.columns]
+        np.testing.assert_allclose(written.to_numpy(float), expected.to_numpy(float), rtol=1e-6)
+    assert main(["lgssm", str(tmp_path / "c.csv"), "--n-factors", "2", "--no-report", "--out",
+                 str(tmp_path / "l")]) == 0
+    lg = xlatsm.fit_lgssm(frame, 2)
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "l" / "C_se.csv", index_col=0).to_numpy(float),
+                               lg.standard_errors["C"].to_numpy(float), rtol=1e-6)
+    assert (tmp_path / "l" / "c_obs_intercept_se.csv").exists()
+    assert main(["atsm", str(tmp_path / "c.csv"), "--method", "afns", "--no-report", "--out",
+                 str(tmp_path / "f")]) == 0
+    assert not list((tmp_path / "f").glob("*_se.csv"))

@@ -118,6 +118,25 @@ def _write_summary(text: str, out: Path, written: list[Path]) -> None:
     written.append(out / "summary.txt")
 
 
+def _write_standard_errors(result, out: Path, written: list[Path], file_name=lambda name: f"param_{name}") -> None:
+    """``<block>_se.csv`` for every parameter block whose fit has standard errors (computed once and cached by the
+    summary); nothing for models without them (afns, dns), a refused fit (its summary says why) or an LGSSM too
+    large for its summary to compute them."""
+    from .errors import XlatsmError
+    from .ssm.results import SUMMARY_SE_LIMIT, LGSSMResult
+
+    if isinstance(result, LGSSMResult) and result.n_params > SUMMARY_SE_LIMIT:
+        return
+    try:
+        blocks = result.standard_errors
+    except XlatsmError:
+        return
+    if not blocks or all(frame.isna().all().all() for frame in blocks.values()):
+        return
+    for name, frame in blocks.items():
+        _write_frame(frame, out / f"{file_name(name)}_se.csv", written)
+
+
 def _forecast(result, args):
     """The fit's forecast when --forecast H was given (None otherwise), its summary printed."""
     if getattr(args, "forecast", None) is None:
@@ -214,6 +233,7 @@ def write_lgssm_outputs(result, out: Path, units: str = "data's units", report: 
     _write_frame(result.rmse.to_frame(f"RMSE ({units})"), out / "rmse.csv", written)
     _write_frame(pd.DataFrame({"loglik": result.loglik_path}), out / "loglik_path.csv", written)
     _write_summary(result.summary(), out, written)
+    _write_standard_errors(result, out, written, lambda name: file_names.get(name, name))
     charts = lgssm_charts(result, out, units, af)
     written += [png for png, _ in charts]
     forecast_chart = _write_forecast(forecast, out, written)
@@ -261,6 +281,7 @@ def write_atsm_outputs(result, out: Path, headline: str = "10Y", report: bool = 
     loadings = extrapolation.marked_loadings(result, shown)
     _write_frame(loadings, out / "loadings.csv", written)
     _write_summary(result.summary(), out, written)
+    _write_standard_errors(result, out, written)
     charts = atsm_charts(result, out, headline, af)
     written += [png for png, _ in charts]
     forecast_chart = _write_forecast(forecast, out, written)
