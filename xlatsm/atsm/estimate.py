@@ -31,9 +31,8 @@ import pandas as pd
 
 from ..data import YieldPanel, read_panel
 from ..errors import ConvergenceWarning, EstimationError, InputError, ModelError
-from .likelihood import YieldModel
-from .model import (ATSMParams, ATSMStructure, jsz_convexity_map, jsz_loadings_affine, kinf_on_largest_root,
-                    latent_price_b, portfolio_weights, roots_to_q)
+from .likelihood import YieldModel, bounded_memo, q_only_loadings
+from .model import ATSMParams, ATSMStructure, kinf_on_largest_root, portfolio_weights, roots_to_q
 from .optim import curvature_steps, fd_hessian, maximise
 from .params_vector import chol_to_free, free_to_chol, free_to_q, n_chol, q_to_free
 
@@ -174,25 +173,16 @@ class _JSZObjective:
         self.Spp = Pc.T @ Pc           # (N, N)
 
     def q_part(self, q_free):
-        """What depends on the Q-eigenvalues alone, cached between calls (a search, its finite differences in the
-        Cholesky entries and its Hessians revisit the same q many times): (dA_P/dk_inf, B_P, A_P at Omega_P = 0
-        and k_inf = 0, the convexity map G with A_P = A_P(0) + sum_kl Omega_kl G_kl, the centred sum of squared
-        pricing errors)."""
-        key = np.asarray(q_free, float).tobytes()
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        q = free_to_q(q_free)
-        b = latent_price_b(q, int(np.round(np.max(self.structure.periods))), self.structure.dt)
-        alpha, _, _, ld0 = jsz_loadings_affine(q, np.zeros((self.N, self.N)), self.structure, b=b)
-        G = jsz_convexity_map(q, self.structure, b=b)
-        B = ld0.B_P
-        D = self.structure.W.T - B
-        centred = self.See + 2 * np.sum(self.Sep * D) + np.sum((D @ self.Spp) * D)
-        if len(self._cache) >= 256:
-            self._cache.clear()
-        self._cache[key] = out = (alpha, B, ld0.A_P, G, centred)
-        return out
+        """What depends on the Q-eigenvalues alone (:func:`xlatsm.atsm.likelihood.q_only_loadings`) and the
+        centred sum of squared pricing errors, cached between calls (a search, its finite differences in the
+        Cholesky entries and its Hessians revisit the same q many times)."""
+        def make():
+            alpha, B, A0, G = q_only_loadings(q_free, self.structure)
+            D = self.structure.W.T - B
+            centred = self.See + 2 * np.sum(self.Sep * D) + np.sum((D @ self.Spp) * D)
+            return alpha, B, A0, G, centred
+
+        return bounded_memo(self._cache, q_free, make)
 
     def chol(self, c):
         L = np.zeros((self.N, self.N))

@@ -44,6 +44,29 @@ from .params_vector import free_to_chol, free_to_q, n_chol, q_to_free
 _LOG2PI = np.log(2 * np.pi)
 
 
+def q_only_loadings(q_free, structure: ATSMStructure):
+    """(dA_P/dk_inf, B_P, A_P at k_inf = 0 and Omega_P = 0, the convexity map G with
+    A_P = A_P(0) + sum_kl Omega_kl G_kl + k_inf dA_P/dk_inf): all of the JSZ loadings that depends on the
+    Q-eigenvalues alone (free coordinates ``q_free``)."""
+    q = free_to_q(q_free)
+    N = structure.n_factors
+    b = latent_price_b(q, int(np.round(np.max(structure.periods))), structure.dt)
+    dA, _, _, ld0 = jsz_loadings_affine(q, np.zeros((N, N)), structure, b=b)
+    return dA, ld0.B_P, ld0.A_P, jsz_convexity_map(q, structure, b=b)
+
+
+def bounded_memo(cache: dict, q_free, make, size: int = 256):
+    """``cache[q_free]``, made by ``make()`` on a miss; the cache is emptied when it reaches ``size`` entries (a
+    search moves on, so old points are not revisited)."""
+    key = np.asarray(q_free, float).tobytes()
+    hit = cache.get(key)
+    if hit is None:
+        if len(cache) >= size:
+            cache.clear()
+        cache[key] = hit = make()
+    return hit
+
+
 @dataclass
 class Moments:
     """Expected sufficient statistics of one E-step (see the module docstring)."""
@@ -146,22 +169,10 @@ class YieldModel(FisherScore):
 
     # -- loadings and their derivatives -----------------------------------------------------------------------
     def _q_part(self, q_free):
-        """(dA_P/dk_inf, B_P, A_P at k_inf = 0 and Omega_P = 0, the convexity map G): all that depends on the
-        Q-eigenvalues alone, cached between calls (the loadings are affine in k_inf and in Omega_P, so a score's
-        or Hessian's moves of the other parameters never recompute them)."""
+        """:func:`q_only_loadings` at ``q_free``, cached between calls (the loadings are affine in k_inf and in
+        Omega_P, so a score's or Hessian's moves of the other parameters never recompute them)."""
         cache = self.__dict__.setdefault("_q_cache", {})
-        key = np.asarray(q_free, float).tobytes()
-        hit = cache.get(key)
-        if hit is not None:
-            return hit
-        q = free_to_q(q_free)
-        b = latent_price_b(q, int(np.round(np.max(self.structure.periods))), self.structure.dt)
-        dA, _, _, ld0 = jsz_loadings_affine(q, np.zeros((self.N, self.N)), self.structure, b=b)
-        G = jsz_convexity_map(q, self.structure, b=b)
-        if len(cache) >= 256:
-            cache.clear()
-        cache[key] = out = (dA, ld0.B_P, ld0.A_P, G)
-        return out
+        return bounded_memo(cache, q_free, lambda: q_only_loadings(q_free, self.structure))
 
     def _loadings(self, q_free, kinf, chol_free):
         L = self.L_ref @ free_to_chol(chol_free, self.N)
