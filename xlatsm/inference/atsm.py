@@ -119,10 +119,15 @@ class KalmanLikelihood:
 
     def __init__(self, Y: np.ndarray, estimate: ATSMParams, measurement_error: str):
         self.Y = np.asarray(Y, float)
-        self.model = YieldModel(self.Y, estimate.structure, measurement_error, estimate.Sigma_P)
+        self.model = self.make_model(self.Y, estimate, measurement_error)
         self.blocks = self.model.blocks
         self.n_params = self.model.n_params
         self.structure = estimate.structure
+
+    @staticmethod
+    def make_model(Y: np.ndarray, estimate, measurement_error: str):
+        """The likelihood's model (a subclass swaps it: the continuous-time one)."""
+        return YieldModel(Y, estimate.structure, measurement_error, estimate.Sigma_P)
 
     def pack(self, p: ATSMParams) -> np.ndarray:
         return self.model.pack(p)

@@ -94,12 +94,9 @@ class ContinuousKalmanLikelihood(KalmanLikelihood):
     everything but the model is the discrete class's (its ``contributions`` run the full filter on
     ``ContinuousParams.as_lgssm()``, the exact discretisation)."""
 
-    def __init__(self, Y: np.ndarray, estimate: ContinuousParams, measurement_error: str):
-        self.Y = np.asarray(Y, float)
-        self.model = ContinuousYieldModel(self.Y, estimate.structure, measurement_error, estimate.Sigma)
-        self.blocks = self.model.blocks
-        self.n_params = self.model.n_params
-        self.structure = estimate.structure
+    @staticmethod
+    def make_model(Y: np.ndarray, estimate: ContinuousParams, measurement_error: str):
+        return ContinuousYieldModel(Y, estimate.structure, measurement_error, estimate.Sigma)
 
 
 class ContinuousATSMInference(ATSMInference):
